@@ -1,0 +1,153 @@
+//! Loading a bundle: config.json read safely and validated once, up front,
+//! so the container process never meets a config it cannot apply.
+
+use crate::error::{Ctx, Error, Result};
+use oci_spec::runtime::Spec;
+use std::io::Read;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+/// Larger configs are refused rather than read into memory.
+const MAX_CONFIG: u64 = 16 << 20;
+
+pub struct Bundle {
+    pub dir: PathBuf,
+    pub rootfs: PathBuf,
+    pub spec: Spec,
+}
+
+/// Opens `<dir>/config.json` without following a symlink at the last
+/// component and without blocking on a FIFO, checks it is a regular file of
+/// sane size, and parses it.
+pub fn read_config(dir: &Path) -> Result<Spec> {
+    let path = dir.join("config.json");
+    let fd = crate::sys::fd::openat(
+        None,
+        &path,
+        libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK,
+        0,
+    )
+    .ctx(|| format!("open {}", path.display()))?;
+    let st = crate::sys::fd::fstat(fd.as_fd()).ctx(|| format!("stat {}", path.display()))?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(Error::invalid(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    if st.st_size as u64 > MAX_CONFIG {
+        return Err(Error::invalid(format!(
+            "{} is larger than {} bytes",
+            path.display(),
+            MAX_CONFIG
+        )));
+    }
+    let mut data = Vec::with_capacity(st.st_size as usize);
+    std::fs::File::from(fd)
+        .read_to_end(&mut data)
+        .ctx(|| format!("read {}", path.display()))?;
+    let spec: Spec = serde_json::from_slice(&data)
+        .map_err(|e| Error::invalid(format!("parse {}: {e}", path.display())))?;
+    Ok(spec)
+}
+
+pub fn load(dir: &Path) -> Result<Bundle> {
+    let dir = absolute(dir)?;
+    let meta = std::fs::metadata(&dir).ctx(|| format!("bundle {}", dir.display()))?;
+    if !meta.is_dir() {
+        return Err(Error::invalid(format!(
+            "bundle {} is not a directory",
+            dir.display()
+        )));
+    }
+    let spec = read_config(&dir)?;
+    validate(&spec)?;
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| Error::invalid("root: missing from config.json"))?;
+    let rootfs = dir.join(root.path());
+    let rootfs =
+        std::fs::canonicalize(&rootfs).ctx(|| format!("root.path {}", rootfs.display()))?;
+    if !rootfs.is_dir() {
+        return Err(Error::invalid(format!(
+            "root.path {} is not a directory",
+            rootfs.display()
+        )));
+    }
+    Ok(Bundle { dir, rootfs, spec })
+}
+
+/// The bundle path as given, made absolute against the cwd (not
+/// canonicalised: the state records what the caller named).
+pub fn absolute(dir: &Path) -> Result<PathBuf> {
+    if dir.is_absolute() {
+        return Ok(dir.to_path_buf());
+    }
+    let cwd = std::env::current_dir().ctx(|| "getcwd")?;
+    Ok(cwd.join(dir))
+}
+
+fn validate(spec: &Spec) -> Result<()> {
+    let v = spec.version();
+    let major = v.split('.').next().unwrap_or("");
+    if major != "1" {
+        return Err(Error::invalid(format!(
+            "ociVersion {v:?}: only 1.x configs are supported"
+        )));
+    }
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::invalid("process: missing from config.json"))?;
+    let args = process.args().as_deref().unwrap_or_default();
+    if args.is_empty() || args[0].is_empty() {
+        return Err(Error::invalid("process.args: must name a program"));
+    }
+    if !process.cwd().is_absolute() {
+        return Err(Error::invalid(format!(
+            "process.cwd {:?}: must be an absolute path",
+            process.cwd()
+        )));
+    }
+    for e in process.env().as_deref().unwrap_or_default() {
+        if !e.contains('=') || e.starts_with('=') {
+            return Err(Error::invalid(format!(
+                "process.env {e:?}: must be KEY=VALUE"
+            )));
+        }
+    }
+    for r in process.rlimits().as_deref().unwrap_or_default() {
+        if r.soft() > r.hard() {
+            return Err(Error::invalid(format!(
+                "process.rlimits {:?}: soft limit {} is above hard limit {}",
+                r.typ(),
+                r.soft(),
+                r.hard()
+            )));
+        }
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        if !(-1000..=1000).contains(&adj) {
+            return Err(Error::invalid(format!(
+                "process.oomScoreAdj {adj}: must be within -1000..1000"
+            )));
+        }
+    }
+    for m in spec.mounts().as_deref().unwrap_or_default() {
+        let d = m.destination();
+        if !d.is_absolute() {
+            return Err(Error::invalid(format!(
+                "mounts: destination {:?} must be an absolute path",
+                d
+            )));
+        }
+        if d == Path::new("/") {
+            return Err(Error::invalid(
+                "mounts: destination \"/\" is not allowed (use root.path)",
+            ));
+        }
+    }
+    crate::rootfs::validate(spec)?;
+    Ok(())
+}

@@ -1,0 +1,213 @@
+//! Control groups: find the host layout (v1, hybrid or v2), turn
+//! `cgroupsPath` into directories, create them, place the init, and remove
+//! them on delete. Resource limits live in issue 4's translation layer.
+
+mod layout;
+
+pub use layout::{Hierarchy, Layout};
+
+use crate::error::{Ctx, Error, Result};
+use serde::{Deserialize, Serialize};
+use std::os::fd::OwnedFd;
+use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The container's cgroup: one directory per v1 hierarchy plus the
+/// cgroup2 directory (the whole tree on v2, `unified` on hybrid hosts).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Cgroup {
+    /// The cgroupsPath as resolved (absolute within each hierarchy).
+    pub path: String,
+    pub v1: Vec<PathBuf>,
+    pub v2: Option<PathBuf>,
+}
+
+/// Validates `cgroupsPath` and resolves it against the host layout.
+/// Absolute paths are under each hierarchy's root; relative ones are
+/// under strata's own cgroup; absent means `/<id>` ... as runc does for
+/// the cgroupfs driver.
+pub fn resolve(cgroups_path: Option<&Path>, id: &str, systemd: bool) -> Result<Cgroup> {
+    if systemd {
+        return Err(Error::invalid(
+            "--systemd-cgroup: the systemd cgroup driver is not implemented yet; use the cgroupfs driver (omit --systemd-cgroup)",
+        ));
+    }
+    let raw = cgroups_path
+        .map(|p| p.to_path_buf())
+        .unwrap_or_else(|| PathBuf::from("/").join(id));
+    for c in raw.components() {
+        if matches!(c, Component::ParentDir | Component::CurDir) {
+            return Err(Error::invalid(format!(
+                "linux.cgroupsPath {:?}: \".\" and \"..\" are not allowed",
+                raw
+            )));
+        }
+    }
+    let layout = Layout::detect()?;
+    let own = |h: &Hierarchy| -> PathBuf {
+        if raw.is_absolute() {
+            raw.strip_prefix("/")
+                .map(Path::to_path_buf)
+                .unwrap_or_default()
+        } else {
+            h.own_path
+                .strip_prefix("/")
+                .unwrap_or(&h.own_path)
+                .join(&raw)
+        }
+    };
+    let mut cg = Cgroup {
+        path: raw.display().to_string(),
+        ..Default::default()
+    };
+    for h in &layout.v1 {
+        cg.v1.push(h.mount.join(own(h)));
+    }
+    if let Some(h) = &layout.v2 {
+        cg.v2 = Some(h.mount.join(own(h)));
+    }
+    Ok(cg)
+}
+
+impl Cgroup {
+    fn dirs(&self) -> impl Iterator<Item = &PathBuf> {
+        self.v1.iter().chain(self.v2.iter())
+    }
+
+    /// Creates every directory. cpuset (v1) needs cpus/mems before a task
+    /// can join, so they are copied down from the parent.
+    pub fn create(&self) -> Result<()> {
+        for d in self.dirs() {
+            std::fs::create_dir_all(d).ctx(|| format!("create cgroup {}", d.display()))?;
+            if d.parent().and_then(|p| p.file_name()).is_some() && is_cpuset_v1(d) {
+                init_cpuset(d)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// An O_PATH|O_DIRECTORY fd for CLONE_INTO_CGROUP (cgroup2 only).
+    pub fn open_v2(&self) -> Option<OwnedFd> {
+        let d = self.v2.as_ref()?;
+        crate::sys::fd::openat(None, d, libc::O_PATH | libc::O_DIRECTORY, 0).ok()
+    }
+
+    /// Writes `pid` into cgroup.procs of every v1 hierarchy (and of the v2
+    /// directory unless the process was already born there).
+    pub fn add_pid(&self, pid: i32, in_v2_already: bool) -> Result<()> {
+        let v2 = if in_v2_already {
+            None
+        } else {
+            self.v2.as_ref()
+        };
+        for d in self.v1.iter().chain(v2) {
+            let f = d.join("cgroup.procs");
+            std::fs::write(&f, pid.to_string())
+                .ctx(|| format!("write {} to {}", pid, f.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Every pid in the container's cgroup and its descendants.
+    pub fn pids(&self) -> Vec<i32> {
+        let Some(d) = self.v2.as_ref().or_else(|| self.v1.first()) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        collect_pids(d, &mut out);
+        out
+    }
+
+    /// Signals every process in the cgroup tree.
+    pub fn signal_all(&self, sig: i32) {
+        for pid in self.pids() {
+            // A process may exit between listing and signalling: ignore ESRCH.
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::try_from(sig).ok(),
+            );
+        }
+    }
+
+    /// Kills whatever is left and removes every directory, deepest first
+    /// (sub-cgroups the container made included), retrying EBUSY while the
+    /// kernel finishes tearing down exited tasks.
+    pub fn destroy(&self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            self.signal_all(libc::SIGKILL);
+            match self.rmdir_all() {
+                Ok(()) => return Ok(()),
+                Err(e) if Instant::now() < deadline => {
+                    tracing::debug!("cgroup removal retry: {e}");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn rmdir_all(&self) -> Result<()> {
+        for d in self.dirs() {
+            rmdir_tree(d)?;
+        }
+        Ok(())
+    }
+}
+
+fn collect_pids(dir: &Path, out: &mut Vec<i32>) {
+    if let Ok(s) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+        out.extend(s.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+    }
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                collect_pids(&e.path(), out);
+            }
+        }
+    }
+}
+
+fn rmdir_tree(dir: &Path) -> Result<()> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::sys(format!("read cgroup {}", dir.display()), e)),
+    };
+    for e in rd.flatten() {
+        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            rmdir_tree(&e.path())?;
+        }
+    }
+    match std::fs::remove_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::sys(format!("remove cgroup {}", dir.display()), e)),
+    }
+}
+
+fn is_cpuset_v1(d: &Path) -> bool {
+    d.join("cpuset.cpus").exists() && !d.join("cgroup.controllers").exists()
+}
+
+/// Copies cpuset.cpus/mems from the nearest ancestor that has them into
+/// every empty level down to `d`.
+fn init_cpuset(d: &Path) -> Result<()> {
+    let mut chain: Vec<&Path> = d
+        .ancestors()
+        .take_while(|p| p.join("cpuset.cpus").exists())
+        .collect();
+    chain.reverse();
+    for pair in chain.windows(2) {
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            let cur = std::fs::read_to_string(pair[1].join(f)).unwrap_or_default();
+            if cur.trim().is_empty() {
+                let parent = std::fs::read_to_string(pair[0].join(f))
+                    .ctx(|| format!("read {}", pair[0].join(f).display()))?;
+                let dst = pair[1].join(f);
+                std::fs::write(&dst, parent.trim()).ctx(|| format!("write {}", dst.display()))?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,170 @@
+//! `create`: make the container and leave its init waiting at the start
+//! gate. Also the first half of `run`.
+
+use super::Global;
+use crate::bundle;
+use crate::cgroups::{self, Cgroup};
+use crate::error::{Ctx, Result};
+use crate::namespaces::Plan;
+use crate::process::channel::Channel;
+use crate::process::spawn::{self, Gate, Request};
+use crate::state::{self, Locked, State};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Default)]
+pub struct Opts {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub pidfd_socket: Option<PathBuf>,
+    pub preserve_fds: u32,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+}
+
+pub struct Created {
+    pub pid: i32,
+    pub chan: Channel,
+    pub locked: Locked,
+    pub state: State,
+}
+
+/// Undoes a half-made container: its cgroup and its state directory.
+struct Cleanup<'a> {
+    cgroup: Option<&'a Cgroup>,
+    dir: Option<PathBuf>,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        if let Some(cg) = self.cgroup {
+            if let Err(e) = cg.destroy() {
+                tracing::warn!("cleanup: {e}");
+            }
+        }
+        if let Some(d) = &self.dir {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+pub fn run(g: &Global, o: &Opts) -> Result<i32> {
+    create(g, o, false)?;
+    Ok(0)
+}
+
+/// Creates the container. With `for_run`, the init waits for `Start` on the
+/// channel instead of the start socket.
+pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
+    state::validate_id(&o.id)?;
+    let b = bundle::load(&o.bundle)?;
+    let ns = Plan::from_spec(&b.spec)?;
+    let cgroup = cgroups::resolve(
+        b.spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.cgroups_path().as_deref()),
+        &o.id,
+        g.systemd_cgroup,
+    )?;
+    let console = o.console_socket.as_deref().map(connect).transpose()?;
+    let locked = state::claim(&g.root, &o.id)?;
+    let mut cleanup = Cleanup {
+        cgroup: None,
+        dir: Some(locked.dir.clone()),
+    };
+    let mut st = State {
+        oci_version: crate::SPEC_VERSION.to_string(),
+        id: o.id.clone(),
+        status: "creating".into(),
+        pid: 0,
+        start_time: 0,
+        bundle: b.dir.clone(),
+        rootfs: b.rootfs.clone(),
+        created: state::now_rfc3339(),
+        owner: String::new(),
+        annotations: b
+            .spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        cgroup: cgroup.clone(),
+    };
+    // The cgroup path is on disk before the cgroup exists, so a create
+    // killed from here on can still be cleaned up by `delete --force`.
+    locked.write(&st)?;
+    cleanup.cgroup = Some(&cgroup);
+    cgroup.create()?;
+    let gate = if for_run {
+        Gate::Channel
+    } else {
+        Gate::Socket(
+            crate::sys::fd::listen_unix(locked.dirfd(), state::START_SOCKET)
+                .ctx(|| "listen on the start socket")?,
+        )
+    };
+    let req = Request {
+        bundle: &b,
+        ns: &ns,
+        cgroup: &cgroup,
+        gate,
+        preserve_fds: o.preserve_fds,
+        no_pivot: o.no_pivot,
+        no_new_keyring: o.no_new_keyring,
+        console,
+        close_in_child: vec![locked.fd.as_raw_fd()],
+    };
+    let spawned = spawn::spawn(req, |pid| {
+        st.pid = pid;
+        st.start_time = state::start_time(pid).unwrap_or(0);
+        locked.write(&st)
+    })?;
+    st.status = "created".into();
+    locked.write(&st)?;
+    if let Some(p) = &o.pid_file {
+        write_pid_file(p, spawned.pid)?;
+    }
+    if let Some(p) = &o.pidfd_socket {
+        send_pidfd(p, spawned.pid)?;
+    }
+    cleanup.cgroup = None;
+    cleanup.dir = None;
+    Ok(Created {
+        pid: spawned.pid,
+        chan: spawned.chan,
+        locked,
+        state: st,
+    })
+}
+
+fn connect(p: &Path) -> Result<OwnedFd> {
+    let s = std::os::unix::net::UnixStream::connect(p)
+        .ctx(|| format!("connect to --console-socket {}", p.display()))?;
+    Ok(OwnedFd::from(s))
+}
+
+/// The pid file is written whole (temp + rename): containerd reads it as
+/// soon as create returns.
+fn write_pid_file(p: &Path, pid: i32) -> Result<()> {
+    let p = bundle::absolute(p)?;
+    let tmp = p.with_file_name(format!(
+        ".{}.tmp",
+        p.file_name().and_then(|n| n.to_str()).unwrap_or("pid")
+    ));
+    std::fs::write(&tmp, pid.to_string()).ctx(|| format!("write --pid-file {}", tmp.display()))?;
+    std::fs::rename(&tmp, &p).ctx(|| format!("write --pid-file {}", p.display()))
+}
+
+/// --pidfd-socket: hand the caller a pidfd of the init.
+fn send_pidfd(p: &Path, pid: i32) -> Result<()> {
+    let fd = crate::sys::pidfd::open(pid).ctx(|| format!("pidfd_open {pid}"))?;
+    let s = std::os::unix::net::UnixStream::connect(p)
+        .ctx(|| format!("connect to --pidfd-socket {}", p.display()))?;
+    crate::sys::fd::send_with_fd(std::os::fd::AsFd::as_fd(&s), b"pidfd", Some(fd.as_raw_fd()))
+        .ctx(|| format!("send pidfd to {}", p.display()))?;
+    Ok(())
+}

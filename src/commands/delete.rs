@@ -1,0 +1,44 @@
+//! `delete [--force]`: remove a stopped (or created) container; with
+//! --force, kill a running one first. Idempotent for half-made containers.
+
+use super::Global;
+use crate::container::{self, Status};
+use crate::error::{Error, Result};
+use crate::state::{self, Locked, State};
+use std::time::{Duration, Instant};
+
+pub fn run(g: &Global, id: &str, force: bool) -> Result<i32> {
+    let locked = match state::lock(&g.root, id) {
+        Ok(l) => l,
+        Err(Error::NotExist(_)) if force => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let Some(st) = locked.read()? else {
+        // A create killed before its first state write: nothing but the dir.
+        locked.remove()?;
+        return Ok(0);
+    };
+    let status = container::status(&st, &locked.dir);
+    if !force && !status.can_delete() {
+        return Err(Error::Status(format!(
+            "cannot delete container {id} that is not stopped: {}",
+            status.as_str()
+        )));
+    }
+    destroy(locked, &st)?;
+    Ok(0)
+}
+
+/// Kills whatever still runs, removes the cgroup and the state directory.
+pub fn destroy(locked: Locked, st: &State) -> Result<()> {
+    let status = container::status(st, &locked.dir);
+    if status != Status::Stopped && st.pid > 0 {
+        let _ = super::kill::signal_init(st.pid, st.start_time, libc::SIGKILL);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while state::process_alive(st.pid, st.start_time) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    st.cgroup.destroy()?;
+    locked.remove()
+}

@@ -1,0 +1,20 @@
+//! One file per command. Each takes its parsed arguments and the global
+//! options and returns the process exit code.
+
+pub mod create;
+pub mod delete;
+pub mod features;
+pub mod kill;
+pub mod list;
+pub mod run;
+pub mod spec;
+pub mod start;
+pub mod state;
+
+use std::path::PathBuf;
+
+/// Options every command sees.
+pub struct Global {
+    pub root: PathBuf,
+    pub systemd_cgroup: bool,
+}

@@ -1,0 +1,89 @@
+//! `run`: create + start in one process; in the foreground it also waits,
+//! forwards signals, and deletes the container when it exits.
+
+use super::create::{self, Opts};
+use super::Global;
+use crate::error::{Error, Result};
+use crate::process::channel::Msg;
+use crate::state;
+use crate::sys::{self, clone};
+
+/// Signals a foreground `run` passes on to the container.
+const FORWARD: [i32; 8] = [
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGTERM,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+    libc::SIGCONT,
+];
+
+pub fn run(g: &Global, o: &Opts, detach: bool, keep: bool) -> Result<i32> {
+    // Block SIGCHLD (and what we forward) before the clone: an init that
+    // exits at once still leaves its SIGCHLD pending for sigwaitinfo, so it
+    // can never be lost. The child restores an empty mask before execve.
+    let mut wait_set: Vec<i32> = FORWARD.to_vec();
+    wait_set.push(libc::SIGCHLD);
+    let set = sys::sigset(&wait_set);
+    if !detach {
+        sys::sigmask(libc::SIG_BLOCK, &set).map_err(|e| Error::sys("sigprocmask", e))?;
+    }
+    let c = create::create(g, o, true)?;
+    let start = (|| {
+        c.chan.send(&Msg::Start)?;
+        match c.chan.recv()? {
+            None => Ok(()),
+            Some((Msg::Error { errno, msg }, _)) => Err(Error::Child { errno, msg }),
+            Some((m, _)) => Err(Error::invalid(format!("protocol error: unexpected {m:?}"))),
+        }
+    })();
+    let mut st = c.state;
+    if let Err(e) = start {
+        let _ = super::delete::destroy(c.locked, &st);
+        return Err(e);
+    }
+    st.status = "running".into();
+    c.locked.write(&st)?;
+    // Let `kill`, `state` and `delete` in while the container runs.
+    drop(c.locked);
+    if detach {
+        return Ok(0);
+    }
+    let code = wait_init(c.pid, &set)?;
+    if !keep {
+        match state::lock(&g.root, &o.id) {
+            Ok(l) => {
+                if let Some(st) = l.read()? {
+                    super::delete::destroy(l, &st)?;
+                }
+            }
+            Err(Error::NotExist(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(code)
+}
+
+fn wait_init(pid: i32, set: &libc::sigset_t) -> Result<i32> {
+    loop {
+        // Reap first: SIGCHLD may have been consumed for an earlier child.
+        loop {
+            match clone::waitpid(-1, libc::WNOHANG) {
+                Ok((0, _)) => break,
+                Ok((p, status)) if p == pid => return Ok(clone::exit_code(status)),
+                Ok(_) => continue,
+                Err(e) if e.raw_os_error() == Some(libc::ECHILD) => return Ok(255),
+                Err(e) => return Err(Error::sys("waitpid", e)),
+            }
+        }
+        let (sig, _) = sys::sigwaitinfo(set).map_err(|e| Error::sys("sigwaitinfo", e))?;
+        if sig != libc::SIGCHLD {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::try_from(sig).ok(),
+            );
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! strata: an OCI container runtime. The binary (`main.rs`) parses the
+//! command line; everything else lives here, one module per OCI concept.
+
+pub mod bundle;
+pub mod cgroups;
+pub mod cli;
+pub mod commands;
+pub mod container;
+pub mod error;
+pub mod logging;
+pub mod namespaces;
+pub mod process;
+pub mod rootfs;
+pub mod security;
+pub mod state;
+pub mod sys;
+
+/// The runtime-spec version strata implements.
+pub const SPEC_VERSION: &str = "1.3.0";

@@ -1,0 +1,89 @@
+//! strata's entry point: normalise argv, parse, set up logging, dispatch,
+//! and report an error exactly once.
+
+use anyhow::Result;
+use clap::Parser;
+use strata::cli::{argv, Cli, Command};
+use strata::commands::{self, create::Opts, Global};
+
+fn create_opts(a: &strata::cli::CreateArgs) -> Opts {
+    Opts {
+        id: a.id.clone(),
+        bundle: a.bundle.clone(),
+        pid_file: a.pid_file.clone(),
+        console_socket: a.console_socket.clone(),
+        pidfd_socket: a.pidfd_socket.clone(),
+        preserve_fds: a.preserve_fds,
+        no_pivot: a.no_pivot,
+        no_new_keyring: a.no_new_keyring,
+    }
+}
+
+fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
+    let g = Global {
+        root: cli.root.clone().unwrap_or_else(strata::state::default_root),
+        systemd_cgroup: cli.systemd_cgroup,
+    };
+    Ok(match cmd {
+        Command::Create(a) => commands::create::run(&g, &create_opts(a))?,
+        Command::Start { id } => commands::start::run(&g, id)?,
+        Command::State { id } => commands::state::run(&g, id)?,
+        Command::Kill { all, id, signal } => commands::kill::run(&g, id, signal.as_deref(), *all)?,
+        Command::Delete { force, id } => commands::delete::run(&g, id, *force)?,
+        Command::Run {
+            create,
+            detach,
+            keep,
+        } => commands::run::run(&g, &create_opts(create), *detach, *keep)?,
+        Command::List { format, quiet } => commands::list::run(&g, format, *quiet)?,
+        Command::Spec { bundle } => {
+            commands::spec::run(bundle, cli.rootless.as_deref() == Some("true"))?
+        }
+        Command::Features => commands::features::run()?,
+    })
+}
+
+fn main() {
+    let cli = match Cli::try_parse_from(argv::normalize(std::env::args().collect())) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    if cli.version {
+        println!(
+            "strata version {}\nspec: {}",
+            env!("CARGO_PKG_VERSION"),
+            strata::SPEC_VERSION
+        );
+        if let Some(c) = option_env!("STRATA_COMMIT") {
+            println!("commit: {c}");
+        }
+        return;
+    }
+    let Some(cmd) = &cli.command else {
+        eprintln!("strata: no command given; see strata --help");
+        std::process::exit(1);
+    };
+    let sink = match strata::logging::init(cli.log.as_deref(), &cli.log_format, cli.debug) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("strata: {e}");
+            std::process::exit(1);
+        }
+    };
+    match dispatch(&cli, cmd) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            let msg = e.to_string();
+            sink.write(&tracing::Level::ERROR, &msg);
+            // With --log the line went to the file; callers also read stderr.
+            if cli.log.is_some() {
+                eprintln!("strata: {msg}");
+            }
+            std::process::exit(1);
+        }
+    }
+}

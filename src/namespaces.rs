@@ -1,0 +1,155 @@
+//! Which namespaces a container gets: new ones (CLONE_NEW* flags) and ones
+//! joined by path (fds opened by the parent, before any clone).
+
+use crate::error::{Ctx, Error, Result};
+use crate::sys::clone::ns_type;
+use oci_spec::runtime::{LinuxNamespaceType as T, Spec};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+pub const CLONE_NEWTIME: i32 = 0x80;
+
+pub struct Joined {
+    pub flag: i32,
+    pub name: &'static str,
+    pub fd: OwnedFd,
+}
+
+#[derive(Default)]
+pub struct Plan {
+    /// CLONE_NEW* of every namespace to create.
+    pub new: i32,
+    /// Namespaces to join, user namespace excluded.
+    pub join: Vec<Joined>,
+    pub join_user: Option<Joined>,
+}
+
+pub fn flag(t: T) -> i32 {
+    match t {
+        T::Mount => libc::CLONE_NEWNS,
+        T::Cgroup => libc::CLONE_NEWCGROUP,
+        T::Uts => libc::CLONE_NEWUTS,
+        T::Ipc => libc::CLONE_NEWIPC,
+        T::User => libc::CLONE_NEWUSER,
+        T::Pid => libc::CLONE_NEWPID,
+        T::Network => libc::CLONE_NEWNET,
+        T::Time => CLONE_NEWTIME,
+    }
+}
+
+pub fn name(t: T) -> &'static str {
+    match t {
+        T::Mount => "mount",
+        T::Cgroup => "cgroup",
+        T::Uts => "uts",
+        T::Ipc => "ipc",
+        T::User => "user",
+        T::Pid => "pid",
+        T::Network => "network",
+        T::Time => "time",
+    }
+}
+
+impl Plan {
+    /// Validates the namespace list and opens every path (so a path that
+    /// vanishes or is swapped later cannot change what we join).
+    pub fn from_spec(spec: &Spec) -> Result<Plan> {
+        let mut plan = Plan::default();
+        let mut seen = 0;
+        let list = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().clone())
+            .unwrap_or_default();
+        for ns in &list {
+            let (f, n) = (flag(ns.typ()), name(ns.typ()));
+            if seen & f != 0 {
+                return Err(Error::invalid(format!(
+                    "linux.namespaces: {n} namespace listed twice"
+                )));
+            }
+            seen |= f;
+            let Some(path) = ns.path() else {
+                plan.new |= f;
+                continue;
+            };
+            if !path.is_absolute() {
+                return Err(Error::invalid(format!(
+                    "linux.namespaces: {n} path {:?} must be absolute",
+                    path
+                )));
+            }
+            let fd = crate::sys::fd::openat(None, path, libc::O_RDONLY, 0)
+                .ctx(|| format!("open {n} namespace {}", path.display()))?;
+            match ns_type(fd.as_raw_fd()) {
+                Ok(t) if t == f => {}
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "linux.namespaces: {} is not a {n} namespace",
+                        path.display()
+                    )))
+                }
+            }
+            let j = Joined {
+                flag: f,
+                name: n,
+                fd,
+            };
+            if f == libc::CLONE_NEWUSER {
+                plan.join_user = Some(j);
+            } else {
+                plan.join.push(j);
+            }
+        }
+        let linux = spec.linux().as_ref();
+        let has_maps = linux.is_some_and(|l| {
+            l.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+                || l.gid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+        });
+        if has_maps && plan.new & libc::CLONE_NEWUSER == 0 {
+            return Err(Error::invalid(
+                "linux.uidMappings/gidMappings need a new user namespace in linux.namespaces",
+            ));
+        }
+        if plan.new & libc::CLONE_NEWUSER != 0 && !has_maps {
+            return Err(Error::invalid("linux.namespaces: a new user namespace needs linux.uidMappings and linux.gidMappings"));
+        }
+        if seen & libc::CLONE_NEWNS == 0 {
+            return Err(Error::invalid(
+                "linux.namespaces: a mount namespace is required",
+            ));
+        }
+        if spec.hostname().as_ref().is_some_and(|h| !h.is_empty())
+            && plan.new & libc::CLONE_NEWUTS == 0
+        {
+            return Err(Error::invalid(
+                "hostname: setting a hostname needs a new uts namespace",
+            ));
+        }
+        if spec.domainname().as_ref().is_some_and(|h| !h.is_empty())
+            && plan.new & libc::CLONE_NEWUTS == 0
+        {
+            return Err(Error::invalid(
+                "domainname: setting a domainname needs a new uts namespace",
+            ));
+        }
+        Ok(plan)
+    }
+
+    pub fn user(&self) -> bool {
+        self.new & libc::CLONE_NEWUSER != 0 || self.join_user.is_some()
+    }
+
+    /// Whether one clone(CLONE_NEW*) can make every namespace at once. Not
+    /// when joining (ordering matters) or with a time namespace (offsets
+    /// must be written before any process enters it).
+    pub fn single_clone(&self) -> bool {
+        self.join.is_empty() && self.join_user.is_none() && self.new & CLONE_NEWTIME == 0
+    }
+
+    /// Flags for that single clone. The cgroup namespace is left out: it
+    /// must be unshared after the process sits in its cgroup, so the
+    /// container sees its own cgroup as the root.
+    pub fn clone_flags(&self) -> i32 {
+        self.new & !libc::CLONE_NEWCGROUP
+    }
+}

@@ -1,0 +1,243 @@
+//! The container process: the child's half of the protocol in mod.rs.
+//! Ordered steps from namespaces to execve; every failure is sent to the
+//! parent as `Error { errno, msg }` and the process exits.
+
+use super::channel::{Channel, Msg};
+use super::spawn::{Gate, Request};
+use crate::error::{Ctx as _, Error, Result};
+use crate::security::{caps, rlimits, user};
+use crate::sys::{self, clone, fd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::Path;
+
+pub struct Child<'a> {
+    pub req: &'a Request<'a>,
+    pub chan: &'a Channel,
+    pub caps: caps::Sets,
+    pub available: u64,
+    pub single: bool,
+}
+
+/// Never returns: execs the payload or exits.
+pub fn run(ctx: &Child) -> ! {
+    let err = match steps(ctx) {
+        Ok(e) | Err(e) => e,
+    };
+    let _ = ctx.chan.send(&Msg::Error {
+        errno: err.errno(),
+        msg: err.to_string(),
+    });
+    sys::exit_now(1)
+}
+
+/// How far `steps` got: an error before the gate goes over the channel;
+/// after it, to whoever opened the gate.
+fn steps(ctx: &Child) -> Result<Error> {
+    let req = ctx.req;
+    let spec = &req.bundle.spec;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::invalid("process: missing"))?;
+    // Die with the runtime while being set up; and stay non-dumpable so no
+    // other process can reach into us through /proc until execve.
+    sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as _, 0).ctx(|| "prctl PR_SET_PDEATHSIG")?;
+    sys::prctl(libc::PR_SET_DUMPABLE, 0, 0).ctx(|| "prctl PR_SET_DUMPABLE")?;
+    ctx.chan.expect(Msg::Go)?;
+    if !ctx.single {
+        join_namespaces(ctx)?;
+    }
+    if req.ns.user() {
+        // Become root of the new user namespace: mounts and mknod need it.
+        sys::setresgid(0).ctx(|| "setresgid 0 in the user namespace")?;
+        sys::setresuid(0).ctx(|| "setresuid 0 in the user namespace")?;
+    }
+    if req.ns.new & libc::CLONE_NEWCGROUP != 0 {
+        // Now that we sit in our cgroup, it becomes the namespace's root.
+        clone::unshare(libc::CLONE_NEWCGROUP).ctx(|| "unshare the cgroup namespace")?;
+    }
+    nix::unistd::setsid().map_err(|e| Error::sys("setsid", e.into()))?;
+    if !req.no_new_keyring {
+        match sys::tty::join_session_keyring() {
+            Err(e) if e.raw_os_error() != Some(libc::ENOSYS) => {
+                return Err(Error::sys("join a new session keyring", e))
+            }
+            _ => {}
+        }
+    }
+    sys::umask(0);
+    let opts = crate::rootfs::Options {
+        spec,
+        rootfs: &req.bundle.rootfs,
+        bundle: &req.bundle.dir,
+        no_pivot: req.no_pivot,
+        userns: req.ns.user(),
+    };
+    crate::rootfs::setup(&opts)?;
+    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        sys::sethostname(h).ctx(|| format!("sethostname {h:?}"))?;
+    }
+    if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        sys::setdomainname(d).ctx(|| format!("setdomainname {d:?}"))?;
+    }
+    if process.terminal().unwrap_or(false) {
+        let sock = req.console.as_ref().ok_or_else(|| {
+            Error::invalid("process.terminal is true but no --console-socket was given")
+        })?;
+        let size = process
+            .console_size()
+            .as_ref()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        super::console::setup(sock.as_fd(), size)?;
+    }
+    enter_cwd(process.cwd())?;
+    rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
+    caps::drop_bounding(&ctx.caps, ctx.available)?;
+    user::switch(process.user(), setgroups_allowed())?;
+    caps::apply(&ctx.caps)?;
+    if process.no_new_privileges().unwrap_or(false) {
+        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0).ctx(|| "prctl PR_SET_NO_NEW_PRIVS")?;
+    }
+    sys::umask(process.user().umask().unwrap_or(0o022));
+    let args = process.args().as_deref().unwrap_or_default();
+    let env = process.env().as_deref().unwrap_or_default();
+    let path = super::exec_path::find(&args[0], env)?;
+
+    sys::prctl(libc::PR_SET_PDEATHSIG, 0, 0).ctx(|| "prctl PR_SET_PDEATHSIG")?;
+    ctx.chan.send(&Msg::Ready)?;
+    let report: Option<OwnedFd> = match &req.gate {
+        Gate::Socket(listener) => Some(fd::accept(listener.as_fd()).ctx(|| "wait for start")?),
+        Gate::Channel => {
+            ctx.chan.expect(Msg::Start)?;
+            None
+        }
+    };
+    let err = exec(req.preserve_fds, &path, args, env);
+    if let Some(conn) = report {
+        // The `start` command reads this and reports it.
+        let _ = fd::write_all_fd(conn.as_fd(), err.to_string().as_bytes());
+        sys::exit_now(1);
+    }
+    Ok(err)
+}
+
+/// The slow path (see mod.rs): join namespaces in a safe order, make the
+/// user namespace with the parent's help, unshare the rest, and fork once
+/// more if a pid or time namespace only applies to children.
+fn join_namespaces(ctx: &Child) -> Result<()> {
+    let ns = ctx.req.ns;
+    // Non-user namespaces first, while we still hold the host's privileges.
+    for j in &ns.join {
+        clone::setns(j.fd.as_raw_fd(), j.flag).ctx(|| format!("join the {} namespace", j.name))?;
+    }
+    if let Some(u) = &ns.join_user {
+        clone::setns(u.fd.as_raw_fd(), libc::CLONE_NEWUSER).ctx(|| "join the user namespace")?;
+    } else if ns.new & libc::CLONE_NEWUSER != 0 {
+        clone::unshare(libc::CLONE_NEWUSER).ctx(|| "unshare the user namespace")?;
+        ctx.chan.send(&Msg::MapsRequest)?;
+        ctx.chan.expect(Msg::MapsDone)?;
+    }
+    let rest = ns.new & !(libc::CLONE_NEWUSER | libc::CLONE_NEWCGROUP);
+    if rest != 0 {
+        clone::unshare(rest).ctx(|| format!("unshare namespaces {rest:#x}"))?;
+    }
+    if ns.new & crate::namespaces::CLONE_NEWTIME != 0 {
+        write_time_offsets(ctx)?;
+    }
+    let joined_pid_or_time = ns
+        .join
+        .iter()
+        .any(|j| j.flag == libc::CLONE_NEWPID || j.flag == crate::namespaces::CLONE_NEWTIME);
+    if ns.new & (libc::CLONE_NEWPID | crate::namespaces::CLONE_NEWTIME) != 0 || joined_pid_or_time {
+        // CLONE_PARENT: the init becomes the runtime's child (and so, after
+        // the runtime exits, the caller's), not ours.
+        match clone::clone(libc::CLONE_PARENT as u64, None).ctx(|| "fork the container init")? {
+            (clone::Forked::Parent(pid), _) => {
+                let _ = ctx.chan.send(&Msg::Pid(pid));
+                sys::exit_now(0);
+            }
+            (clone::Forked::Child, _) => {
+                sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as _, 0)
+                    .ctx(|| "prctl PR_SET_PDEATHSIG")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_time_offsets(ctx: &Child) -> Result<()> {
+    let offsets = ctx
+        .req
+        .bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().clone())
+        .unwrap_or_default();
+    let mut text = String::new();
+    for (clock, o) in &offsets {
+        let id = match clock.as_str() {
+            "monotonic" => libc::CLOCK_MONOTONIC,
+            "boottime" => libc::CLOCK_BOOTTIME,
+            other => {
+                return Err(Error::invalid(format!(
+                    "linux.timeOffsets: unknown clock {other:?}"
+                )))
+            }
+        };
+        text.push_str(&format!(
+            "{id} {} {}\n",
+            o.secs().unwrap_or(0),
+            o.nanosecs().unwrap_or(0)
+        ));
+    }
+    if !text.is_empty() {
+        std::fs::write("/proc/self/timens_offsets", text).ctx(|| "write linux.timeOffsets")?;
+    }
+    Ok(())
+}
+
+/// chdir to process.cwd (made if missing, as runc does), then check the
+/// kernel agrees we are inside the root: a cwd through a leaked fd would
+/// show as "(unreachable)" (CVE-2024-21626).
+fn enter_cwd(cwd: &Path) -> Result<()> {
+    if std::env::set_current_dir(cwd).is_err() {
+        std::fs::create_dir_all(cwd).ctx(|| format!("create process.cwd {}", cwd.display()))?;
+        std::env::set_current_dir(cwd).ctx(|| format!("chdir to process.cwd {}", cwd.display()))?;
+    }
+    let now = nix::unistd::getcwd().map_err(|e| Error::sys("getcwd", e.into()))?;
+    if !now.is_absolute() || now.to_string_lossy().starts_with("(unreachable)") {
+        return Err(Error::invalid(format!(
+            "process.cwd {}: resolves outside the container root",
+            cwd.display()
+        )));
+    }
+    Ok(())
+}
+
+/// In a user namespace whose setgroups is denied, setgroups(2) fails; the
+/// additional gids cannot be set there anyway.
+fn setgroups_allowed() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups")
+        .map(|s| s.trim() != "deny")
+        .unwrap_or(true)
+}
+
+/// After the gate: close leaked fds, reset signals, execve. Returns only
+/// with the error that stopped it.
+fn exec(preserve_fds: u32, path: &Path, args: &[String], env: &[String]) -> Error {
+    // Nothing the runtime or its caller leaked may reach the payload
+    // (CVE-2024-21626): everything past the preserved fds closes on exec.
+    if let Err(e) = fd::cloexec_from(3 + preserve_fds) {
+        return Error::sys("close_range", e);
+    }
+    sys::reset_signal_handlers();
+    if let Err(e) = sys::sigmask(libc::SIG_SETMASK, &sys::sigset(&[])) {
+        return Error::sys("reset the signal mask", e);
+    }
+    let e = sys::execve(path, args, env);
+    Error::Child {
+        errno: e.raw_os_error().unwrap_or(libc::EIO),
+        msg: format!("exec: \"{}\": {}", args[0], super::exec_path::errstr(&e)),
+    }
+}

@@ -1,0 +1,171 @@
+//! The parent's half of starting a container process (see mod.rs).
+
+use super::channel::{Channel, Msg};
+use super::init;
+use crate::bundle::Bundle;
+use crate::cgroups::Cgroup;
+use crate::error::{Ctx, Error, Result};
+use crate::namespaces::Plan;
+use crate::security::caps;
+use crate::sys::clone::{self, Forked};
+use oci_spec::runtime::LinuxIdMapping;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+/// How the container process learns it may exec.
+pub enum Gate {
+    /// `create`: it waits in accept() on this listening socket (start.sock).
+    Socket(OwnedFd),
+    /// `run`: the parent sends `Start` on the channel.
+    Channel,
+}
+
+pub struct Request<'a> {
+    pub bundle: &'a Bundle,
+    pub ns: &'a Plan,
+    pub cgroup: &'a Cgroup,
+    pub gate: Gate,
+    pub preserve_fds: u32,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub console: Option<OwnedFd>,
+    /// fds of the parent the child must not keep, such as the state
+    /// directory's flock: held by a waiting init, it would block `start`.
+    pub close_in_child: Vec<std::os::fd::RawFd>,
+}
+
+pub struct Spawned {
+    pub pid: i32,
+    pub chan: Channel,
+}
+
+/// Kills and reaps a half-started child when setup fails.
+struct Guard(Vec<i32>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let _ = clone::waitpid(pid, 0);
+        }
+    }
+}
+
+/// Starts the container process and drives it to `Ready`. `on_pid` is
+/// called as soon as the init's pid is known, so the state can record it
+/// before anything else is made.
+pub fn spawn(req: Request, mut on_pid: impl FnMut(i32) -> Result<()>) -> Result<Spawned> {
+    let available = caps::available();
+    let mut sets = caps::Sets::from_spec(
+        req.bundle
+            .spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.capabilities().as_ref()),
+    );
+    let dropped = sets.limit_to(available);
+    if dropped != 0 {
+        tracing::warn!(
+            "capabilities {dropped:#x} are not available on this host and were left out"
+        );
+    }
+    let (parent, child) = Channel::pair()?;
+    let cgfd = req.cgroup.open_v2();
+    let single = req.ns.single_clone();
+    let flags = if single {
+        req.ns.clone_flags() as u64
+    } else {
+        0
+    };
+    let (forked, in_v2) = clone::clone(flags, cgfd.as_ref().map(|f| f.as_raw_fd()))
+        .ctx(|| "clone the container process")?;
+    let pid = match forked {
+        Forked::Child => {
+            drop(parent);
+            drop(cgfd);
+            for &fd in &req.close_in_child {
+                crate::sys::fd::close(fd);
+            }
+            let ctx = init::Child {
+                req: &req,
+                chan: &child,
+                caps: sets,
+                available,
+                single,
+            };
+            init::run(&ctx)
+        }
+        Forked::Parent(pid) => pid,
+    };
+    drop(child);
+    drop(cgfd);
+    let mut guard = Guard(vec![pid]);
+    let spec = &req.bundle.spec;
+    req.cgroup.add_pid(pid, in_v2)?;
+    if single {
+        on_pid(pid)?;
+        if req.ns.new & libc::CLONE_NEWUSER != 0 {
+            write_maps(pid, spec)?;
+        }
+    }
+    parent.send(&Msg::Go)?;
+    let mut init_pid = if single { Some(pid) } else { None };
+    loop {
+        match parent.recv()? {
+            Some((Msg::MapsRequest, _)) => {
+                write_maps(pid, spec)?;
+                parent.send(&Msg::MapsDone)?;
+            }
+            Some((Msg::Pid(p), _)) => {
+                guard.0.insert(0, p);
+                init_pid = Some(p);
+                on_pid(p)?;
+                // The intermediate exits right after sending this.
+                let _ = clone::waitpid(pid, 0);
+                guard.0.retain(|&x| x != pid);
+            }
+            Some((Msg::Ready, _)) => break,
+            Some((Msg::Error { errno, msg }, _)) => return Err(Error::Child { errno, msg }),
+            Some((m, _)) => {
+                return Err(Error::invalid(format!("protocol error: unexpected {m:?}")))
+            }
+            None => return Err(Error::invalid("the container process exited during setup")),
+        }
+    }
+    let init_pid = init_pid.ok_or_else(|| Error::invalid("protocol error: no init pid"))?;
+    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        std::fs::write(format!("/proc/{init_pid}/oom_score_adj"), adj.to_string())
+            .ctx(|| format!("set oomScoreAdj {adj}"))?;
+    }
+    guard.0.clear();
+    Ok(Spawned {
+        pid: init_pid,
+        chan: parent,
+    })
+}
+
+fn map_text(maps: &[LinuxIdMapping]) -> String {
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
+}
+
+/// Writes uid_map and gid_map of `pid` (the process that made the user
+/// namespace). Written by the parent: only a process outside the namespace
+/// holding CAP_SETUID there may map arbitrary ids.
+fn write_maps(pid: i32, spec: &oci_spec::runtime::Spec) -> Result<()> {
+    let linux = spec.linux().as_ref();
+    let uid = linux
+        .and_then(|l| l.uid_mappings().as_deref())
+        .unwrap_or_default();
+    let gid = linux
+        .and_then(|l| l.gid_mappings().as_deref())
+        .unwrap_or_default();
+    std::fs::write(format!("/proc/{pid}/uid_map"), map_text(uid))
+        .ctx(|| "write uid_map (linux.uidMappings)")?;
+    std::fs::write(format!("/proc/{pid}/gid_map"), map_text(gid))
+        .ctx(|| "write gid_map (linux.gidMappings)")?;
+    Ok(())
+}

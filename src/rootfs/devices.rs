@@ -1,0 +1,160 @@
+//! /dev: the default devices every container gets, `linux.devices`, and
+//! the standard symlinks.
+
+use super::resolve;
+use crate::error::{Ctx, Error, Result};
+use crate::sys::{fd, mount as m};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::{Path, PathBuf};
+
+/// (name, major, minor) of the devices the runtime spec requires.
+const DEFAULTS: [(&str, i64, i64); 6] = [
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+const LINKS: [(&str, &str); 5] = [
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+    ("ptmx", "pts/ptmx"),
+];
+
+pub fn validate(d: &LinuxDevice) -> Result<()> {
+    let p = d.path();
+    if !p.is_absolute()
+        || !p.starts_with("/dev/")
+        || resolve::relative(p) != p.strip_prefix("/").unwrap_or(p)
+    {
+        return Err(Error::invalid(format!(
+            "linux.devices: path {:?} must be a clean absolute path under /dev",
+            p
+        )));
+    }
+    if !matches!(d.typ(), LinuxDeviceType::P) && (d.major() < 0 || d.minor() < 0) {
+        return Err(Error::invalid(format!(
+            "linux.devices: {}: major and minor must not be negative",
+            p.display()
+        )));
+    }
+    Ok(())
+}
+
+fn kind(t: LinuxDeviceType) -> u32 {
+    match t {
+        LinuxDeviceType::B => libc::S_IFBLK,
+        LinuxDeviceType::P => libc::S_IFIFO,
+        _ => libc::S_IFCHR,
+    }
+}
+
+pub fn setup(
+    root: BorrowedFd,
+    extra: &[LinuxDevice],
+    userns: bool,
+    dev_mounted: bool,
+) -> Result<()> {
+    // Defaults are only made on a /dev the runtime mounted; an image's own
+    // /dev on disk is left as it is unless the config lists devices.
+    if dev_mounted {
+        for (name, maj, min) in DEFAULTS {
+            let path = PathBuf::from("/dev").join(name);
+            make(root, &path, libc::S_IFCHR, 0o666, maj, min, userns, None)?;
+        }
+        let dev =
+            resolve::open(root, Path::new("/dev"), false).ctx(|| "open /dev in the rootfs")?;
+        let devdir = fd::openat(
+            Some(dev.as_fd()),
+            Path::new("."),
+            libc::O_RDONLY | libc::O_DIRECTORY,
+            0,
+        )
+        .ctx(|| "open /dev")?;
+        for (name, target) in LINKS {
+            if name == "ptmx" {
+                // Replace the static node tmpfs may not have, or an image's own.
+                let _ = fd::unlinkat(devdir.as_fd(), Path::new(name));
+            }
+            match fd::symlinkat(target, devdir.as_fd(), Path::new(name)) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                Err(e) => return Err(Error::sys(format!("symlink /dev/{name} -> {target}"), e)),
+            }
+        }
+    }
+    for d in extra {
+        let mode = d.file_mode().unwrap_or(0o666) & 0o7777;
+        let owner = Some((d.uid().unwrap_or(0), d.gid().unwrap_or(0)));
+        make(
+            root,
+            d.path(),
+            kind(d.typ()),
+            mode,
+            d.major(),
+            d.minor(),
+            userns,
+            owner,
+        )?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn make(
+    root: BorrowedFd,
+    path: &Path,
+    kind: u32,
+    mode: u32,
+    maj: i64,
+    min: i64,
+    userns: bool,
+    owner: Option<(u32, u32)>,
+) -> Result<()> {
+    let parent_path = path.parent().unwrap_or(Path::new("/dev"));
+    let name = Path::new(path.file_name().unwrap_or_default());
+    let parent = resolve::create(root, parent_path, false, false)?;
+    let dir = fd::openat(
+        Some(parent.as_fd()),
+        Path::new("."),
+        libc::O_RDONLY | libc::O_DIRECTORY,
+        0,
+    )
+    .ctx(|| format!("open {}", parent_path.display()))?;
+    if userns {
+        // mknod is not allowed in a user namespace: bind the host's node
+        // onto an empty file instead.
+        match fd::openat(
+            Some(dir.as_fd()),
+            name,
+            libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_WRONLY,
+            0o600,
+        ) {
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+            Err(e) => return Err(Error::sys(format!("create {}", path.display()), e)),
+        }
+        let tree = m::clone_tree(None, path, false)
+            .ctx(|| format!("bind host device {}", path.display()))?;
+        let target = fd::openat(Some(dir.as_fd()), name, libc::O_PATH | libc::O_NOFOLLOW, 0)
+            .ctx(|| format!("open {}", path.display()))?;
+        m::move_to_fd(tree.as_fd(), target.as_fd())
+            .ctx(|| format!("bind host device {}", path.display()))?;
+        return Ok(());
+    }
+    match fd::mknodat(dir.as_fd(), name, kind | mode, maj as u64, min as u64) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => return Ok(()),
+        Err(e) => return Err(Error::sys(format!("mknod {}", path.display()), e)),
+    }
+    if let Some((uid, gid)) = owner {
+        fd::fchownat(dir.as_fd(), name, uid, gid, libc::AT_SYMLINK_NOFOLLOW)
+            .ctx(|| format!("chown {}", path.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,111 @@
+//! The container's root filesystem, assembled inside its new mount
+//! namespace: propagation, the rootfs bind, the config's mounts, devices,
+//! masked and read-only paths, then pivot_root and a read-only root.
+//! Everything before the pivot works on fds relative to the rootfs.
+
+mod devices;
+mod masks;
+mod mounts;
+mod pivot;
+pub mod resolve;
+
+use crate::error::{Ctx, Error, Result};
+use crate::sys::{self, fd};
+use oci_spec::runtime::Spec;
+use std::os::fd::AsFd;
+use std::path::Path;
+
+pub struct Options<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub bundle: &'a Path,
+    pub no_pivot: bool,
+    /// In a user namespace devices are bind-mounted, not mknod'ed.
+    pub userns: bool,
+}
+
+/// Checks the parts of the config that only this module understands.
+pub fn validate(spec: &Spec) -> Result<()> {
+    if let Some(p) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+    {
+        mounts::propagation_flag(p).ok_or_else(|| {
+            Error::invalid(format!("linux.rootfsPropagation {p:?}: unknown mode"))
+        })?;
+    }
+    for m in spec.mounts().as_deref().unwrap_or_default() {
+        mounts::validate(m)?;
+    }
+    for d in spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.devices().as_deref())
+        .unwrap_or_default()
+    {
+        devices::validate(d)?;
+    }
+    Ok(())
+}
+
+/// Runs in the container process, in its mount namespace, as (namespace) root.
+pub fn setup(o: &Options) -> Result<()> {
+    let linux = o.spec.linux().as_ref();
+    // Nothing we mount may propagate back to the host; the default rslave
+    // still lets host unmounts reach us, as runc does.
+    let prop = linux
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .and_then(mounts::propagation_flag)
+        .unwrap_or(libc::MS_SLAVE | libc::MS_REC);
+    sys::mount::mount(None, Path::new("/"), None, prop | libc::MS_REC)
+        .ctx(|| "make / a slave mount")?;
+
+    // Bind the rootfs onto itself so it is a mount point pivot_root accepts.
+    let tree = sys::mount::clone_tree(None, o.rootfs, true)
+        .ctx(|| format!("bind rootfs {}", o.rootfs.display()))?;
+    let target = fd::openat(None, o.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0)
+        .ctx(|| format!("open rootfs {}", o.rootfs.display()))?;
+    sys::mount::move_to_fd(tree.as_fd(), target.as_fd())
+        .ctx(|| format!("bind rootfs {}", o.rootfs.display()))?;
+    drop(target);
+    let root = fd::openat(None, o.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0)
+        .ctx(|| format!("open rootfs {}", o.rootfs.display()))?;
+
+    let list = o.spec.mounts().as_deref().unwrap_or_default();
+    let dev_mounted = list.iter().any(|m| m.destination() == Path::new("/dev"));
+    for m in list {
+        mounts::mount(root.as_fd(), m, o.bundle)?;
+    }
+    devices::setup(
+        root.as_fd(),
+        linux
+            .and_then(|l| l.devices().as_deref())
+            .unwrap_or_default(),
+        o.userns,
+        dev_mounted,
+    )?;
+    if let Some(l) = linux {
+        masks::mask(
+            root.as_fd(),
+            l.masked_paths().as_deref().unwrap_or_default(),
+        )?;
+        masks::readonly(
+            root.as_fd(),
+            l.readonly_paths().as_deref().unwrap_or_default(),
+        )?;
+    }
+    pivot::enter(root.as_fd(), o.no_pivot)?;
+    if o.spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        let slash = fd::openat(None, Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0)
+            .ctx(|| "open /")?;
+        sys::mount::setattr(slash.as_fd(), sys::mount::ATTR_RDONLY, 0, 0, false)
+            .ctx(|| "make the root read-only (root.readonly)")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,234 @@
+//! The config's `mounts`: options parsed once into mount attributes,
+//! propagation and filesystem data, then mounted with the new mount API
+//! onto an fd resolved inside the rootfs.
+
+use super::resolve;
+use crate::error::{Ctx, Error, Result};
+use crate::sys::mount::{self as m, FsContext};
+use oci_spec::runtime::Mount;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::{Path, PathBuf};
+
+pub fn propagation_flag(opt: &str) -> Option<u64> {
+    Some(match opt {
+        "private" => libc::MS_PRIVATE,
+        "rprivate" => libc::MS_PRIVATE | libc::MS_REC,
+        "shared" => libc::MS_SHARED,
+        "rshared" => libc::MS_SHARED | libc::MS_REC,
+        "slave" => libc::MS_SLAVE,
+        "rslave" => libc::MS_SLAVE | libc::MS_REC,
+        "unbindable" => libc::MS_UNBINDABLE,
+        "runbindable" => libc::MS_UNBINDABLE | libc::MS_REC,
+        _ => return None,
+    })
+}
+
+/// One mount's options, sorted by what the kernel does with them.
+#[derive(Default, Debug)]
+pub struct Parsed {
+    pub bind: bool,
+    pub recursive_bind: bool,
+    pub set: u64,
+    pub clr: u64,
+    /// `rro`, `rnosuid`, ...: attributes for the whole bound tree.
+    pub rset: u64,
+    pub rclr: u64,
+    pub propagation: Option<u64>,
+    /// Options passed to the filesystem (`size=64k`, `mode=755`, ...).
+    pub data: Vec<String>,
+}
+
+fn attr(opt: &str) -> Option<(u64, bool)> {
+    // (attribute, set?) — clearing an atime mode means resetting the mask.
+    Some(match opt {
+        "ro" => (m::ATTR_RDONLY, true),
+        "rw" => (m::ATTR_RDONLY, false),
+        "nosuid" => (m::ATTR_NOSUID, true),
+        "suid" => (m::ATTR_NOSUID, false),
+        "nodev" => (m::ATTR_NODEV, true),
+        "dev" => (m::ATTR_NODEV, false),
+        "noexec" => (m::ATTR_NOEXEC, true),
+        "exec" => (m::ATTR_NOEXEC, false),
+        "noatime" => (m::ATTR_NOATIME, true),
+        "strictatime" => (m::ATTR_STRICTATIME, true),
+        "relatime" => (m::ATTR_RELATIME, true),
+        "atime" | "norelatime" | "nostrictatime" => (m::ATTR_ATIME_MASK, false),
+        "nodiratime" => (m::ATTR_NODIRATIME, true),
+        "diratime" => (m::ATTR_NODIRATIME, false),
+        "nosymfollow" => (m::ATTR_NOSYMFOLLOW, true),
+        "symfollow" => (m::ATTR_NOSYMFOLLOW, false),
+        _ => return None,
+    })
+}
+
+pub fn parse(mnt: &Mount) -> Result<Parsed> {
+    let mut p = Parsed::default();
+    let typ = mnt.typ().as_deref().unwrap_or("");
+    p.bind = typ == "bind";
+    for o in mnt.options().as_deref().unwrap_or_default() {
+        let o = o.as_str();
+        if let Some((a, set)) = attr(o) {
+            if set {
+                p.set |= a;
+                if a & m::ATTR_ATIME_MASK != 0 || a == m::ATTR_RELATIME {
+                    p.clr |= m::ATTR_ATIME_MASK;
+                }
+            } else {
+                p.clr |= a;
+            }
+        } else if let Some((a, set)) = o.strip_prefix('r').and_then(attr) {
+            if set {
+                p.rset |= a;
+            } else {
+                p.rclr |= a;
+            }
+        } else if let Some(f) = propagation_flag(o) {
+            p.propagation = Some(f);
+        } else if o == "bind" {
+            p.bind = true;
+        } else if o == "rbind" {
+            p.bind = true;
+            p.recursive_bind = true;
+        } else if matches!(
+            o,
+            "defaults" | "async" | "sync" | "remount" | "loud" | "silent"
+        ) {
+            // Meaningless for a fresh mount; runc ignores them too.
+        } else if matches!(o, "idmap" | "ridmap" | "tmpcopyup" | "copy-symlink") {
+            return Err(Error::invalid(format!(
+                "mounts: {}: option {o:?} is not supported yet",
+                mnt.destination().display()
+            )));
+        } else {
+            p.data.push(o.to_string());
+        }
+    }
+    if p.bind && !p.data.is_empty() {
+        return Err(Error::invalid(format!(
+            "mounts: {}: unknown bind mount option(s) {:?}",
+            mnt.destination().display(),
+            p.data
+        )));
+    }
+    Ok(p)
+}
+
+pub fn validate(mnt: &Mount) -> Result<()> {
+    let p = parse(mnt)?;
+    let typ = mnt.typ().as_deref().unwrap_or("");
+    let dest = mnt.destination();
+    if !p.bind && typ.is_empty() {
+        return Err(Error::invalid(format!(
+            "mounts: {}: a type is required unless the mount is a bind",
+            dest.display()
+        )));
+    }
+    if typ == "cgroup" || typ == "cgroup2" {
+        return Err(Error::invalid(format!(
+            "mounts: {}: cgroup filesystems are not supported yet",
+            dest.display()
+        )));
+    }
+    // A /proc that is not procfs could hide what the container must not
+    // see, or fake /proc for later LSM writes (CVE-2019-16884).
+    if resolve::relative(dest) == Path::new("proc") && !p.bind && typ != "proc" {
+        return Err(Error::invalid(format!(
+            "mounts: /proc cannot be mounted as {typ:?}, only as proc"
+        )));
+    }
+    if p.bind && mnt.source().is_none() {
+        return Err(Error::invalid(format!(
+            "mounts: {}: a bind mount needs a source",
+            dest.display()
+        )));
+    }
+    Ok(())
+}
+
+pub fn mount(root: BorrowedFd, mnt: &Mount, bundle: &Path) -> Result<()> {
+    let p = parse(mnt)?;
+    let dest = mnt.destination();
+    let typ = mnt.typ().as_deref().unwrap_or("");
+    let what = || format!("mount {} on {}", typ, dest.display());
+    let tree = if p.bind {
+        let src = source_path(bundle, mnt.source().as_deref().unwrap_or(Path::new("")));
+        let srcfd = crate::sys::fd::openat(None, &src, libc::O_PATH, 0)
+            .ctx(|| format!("mounts: bind source {}", src.display()))?;
+        let tree = m::clone_tree(Some(srcfd.as_fd()), Path::new(""), p.recursive_bind)
+            .ctx(|| format!("bind {}", src.display()))?;
+        m::setattr(tree.as_fd(), p.set, p.clr, 0, false).ctx(|| {
+            format!(
+                "set options on bind {} -> {}",
+                src.display(),
+                dest.display()
+            )
+        })?;
+        (
+            tree,
+            crate::sys::fd::fstat(srcfd.as_fd())
+                .map(|s| s.st_mode & libc::S_IFMT != libc::S_IFDIR)
+                .unwrap_or(false),
+        )
+    } else {
+        let ctx = FsContext::open(typ).ctx(|| format!("mounts: filesystem type {typ:?}"))?;
+        let src = mnt
+            .source()
+            .as_ref()
+            .map(|s| s.display().to_string())
+            .unwrap_or_else(|| typ.to_string());
+        ctx.set("source", Some(&src)).ctx(what)?;
+        for d in &p.data {
+            let (k, v) = match d.split_once('=') {
+                Some((k, v)) => (k, Some(v)),
+                None => (d.as_str(), None),
+            };
+            ctx.set(k, v).map_err(|e| {
+                let why = ctx
+                    .last_message()
+                    .map(|m| format!(" ({m})"))
+                    .unwrap_or_default();
+                Error::sys(format!("mounts: {}: option {d:?}{why}", dest.display()), e)
+            })?;
+        }
+        let tree = ctx.mount(p.set).ctx(what)?;
+        (tree, false)
+    };
+    let (tree, is_file) = tree;
+    // procfs and sysfs go only on real directories: a symlinked /proc in
+    // the image must not redirect them (CVE-2019-19921, CVE-2023-27561).
+    let strict = matches!(typ, "proc" | "sysfs");
+    let target = resolve::create(root, dest, is_file, strict).map_err(|e| match e {
+        Error::Sys { source, .. } if source.raw_os_error() == Some(libc::ELOOP) => {
+            Error::invalid(format!(
+                "mounts: {} in the rootfs is a symlink; {typ} must be mounted on a real directory",
+                dest.display()
+            ))
+        }
+        e => e,
+    })?;
+    m::move_to_fd(tree.as_fd(), target.as_fd()).ctx(what)?;
+    if p.rset != 0 || p.rclr != 0 {
+        m::setattr(tree.as_fd(), p.rset, p.rclr, 0, true)
+            .ctx(|| format!("set recursive options on {}", dest.display()))?;
+    }
+    if let Some(prop) = p.propagation {
+        m::setattr(
+            tree.as_fd(),
+            0,
+            0,
+            prop & !libc::MS_REC,
+            prop & libc::MS_REC != 0,
+        )
+        .ctx(|| format!("set propagation on {}", dest.display()))?;
+    }
+    Ok(())
+}
+
+/// Absolute bind source against the bundle (spec: relative to the bundle).
+pub fn source_path(bundle: &Path, src: &Path) -> PathBuf {
+    if src.is_relative() {
+        bundle.join(src)
+    } else {
+        src.to_path_buf()
+    }
+}

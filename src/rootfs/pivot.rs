@@ -1,0 +1,26 @@
+//! Entering the rootfs: pivot_root with the old root detached, or MS_MOVE +
+//! chroot with --no-pivot (for ramdisk roots where pivot_root fails).
+
+use crate::error::{Ctx, Result};
+use crate::sys::{self, fd};
+use std::os::fd::BorrowedFd;
+use std::path::Path;
+
+pub fn enter(root: BorrowedFd, no_pivot: bool) -> Result<()> {
+    fd::fchdir(root).ctx(|| "chdir to the rootfs")?;
+    if no_pivot {
+        sys::mount::mount(Some(Path::new(".")), Path::new("/"), None, libc::MS_MOVE)
+            .ctx(|| "move the rootfs to / (--no-pivot)")?;
+        sys::chroot_dot().ctx(|| "chroot to the rootfs (--no-pivot)")?;
+    } else {
+        // pivot_root(".", ".") stacks the old root on top of the new one;
+        // making it a slave first keeps the detach from propagating to the
+        // host, then the detach leaves no host mount reachable.
+        sys::pivot_root_dot().ctx(|| "pivot_root")?;
+        sys::mount::mount(None, Path::new("."), None, libc::MS_SLAVE | libc::MS_REC)
+            .ctx(|| "make the old root a slave")?;
+        sys::mount::umount_detach(Path::new(".")).ctx(|| "detach the old root")?;
+    }
+    std::env::set_current_dir("/").ctx(|| "chdir /")?;
+    Ok(())
+}

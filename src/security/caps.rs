@@ -1,0 +1,205 @@
+//! Capability sets: spec names to bits, and applying all five sets exactly.
+
+use crate::error::{Ctx, Result};
+use crate::sys;
+use oci_spec::runtime::{Capabilities, Capability as C, LinuxCapabilities};
+
+fn number(c: &C) -> u32 {
+    match c {
+        C::Chown => 0,
+        C::DacOverride => 1,
+        C::DacReadSearch => 2,
+        C::Fowner => 3,
+        C::Fsetid => 4,
+        C::Kill => 5,
+        C::Setgid => 6,
+        C::Setuid => 7,
+        C::Setpcap => 8,
+        C::LinuxImmutable => 9,
+        C::NetBindService => 10,
+        C::NetBroadcast => 11,
+        C::NetAdmin => 12,
+        C::NetRaw => 13,
+        C::IpcLock => 14,
+        C::IpcOwner => 15,
+        C::SysModule => 16,
+        C::SysRawio => 17,
+        C::SysChroot => 18,
+        C::SysPtrace => 19,
+        C::SysPacct => 20,
+        C::SysAdmin => 21,
+        C::SysBoot => 22,
+        C::SysNice => 23,
+        C::SysResource => 24,
+        C::SysTime => 25,
+        C::SysTtyConfig => 26,
+        C::Mknod => 27,
+        C::Lease => 28,
+        C::AuditWrite => 29,
+        C::AuditControl => 30,
+        C::Setfcap => 31,
+        C::MacOverride => 32,
+        C::MacAdmin => 33,
+        C::Syslog => 34,
+        C::WakeAlarm => 35,
+        C::BlockSuspend => 36,
+        C::AuditRead => 37,
+        C::Perfmon => 38,
+        C::Bpf => 39,
+        C::CheckpointRestore => 40,
+    }
+}
+
+/// The five sets as bit masks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sets {
+    pub bounding: u64,
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+    pub ambient: u64,
+}
+
+fn mask(set: &Option<Capabilities>) -> u64 {
+    set.iter().flatten().fold(0, |m, c| m | 1u64 << number(c))
+}
+
+impl Sets {
+    pub fn from_spec(c: Option<&LinuxCapabilities>) -> Sets {
+        let Some(c) = c else { return Sets::default() };
+        Sets {
+            bounding: mask(c.bounding()),
+            effective: mask(c.effective()),
+            permitted: mask(c.permitted()),
+            inheritable: mask(c.inheritable()),
+            ambient: mask(c.ambient()),
+        }
+    }
+
+    /// Drops what this kernel or this host cannot grant (a capability newer
+    /// than the kernel, or one missing from our own bounding set, such as
+    /// CAP_SYS_RESOURCE on some VMs): asking for it is not an error, as with
+    /// runc. Returns the bits dropped.
+    pub fn limit_to(&mut self, available: u64) -> u64 {
+        let all = self.bounding | self.effective | self.permitted | self.inheritable | self.ambient;
+        for s in [
+            &mut self.bounding,
+            &mut self.effective,
+            &mut self.permitted,
+            &mut self.inheritable,
+            &mut self.ambient,
+        ] {
+            *s &= available;
+        }
+        all & !available
+    }
+}
+
+/// Capabilities this process can pass on: its bounding set, limited to
+/// what the kernel knows.
+pub fn available() -> u64 {
+    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(40);
+    let kernel = if last >= 63 {
+        u64::MAX
+    } else {
+        (1u64 << (last + 1)) - 1
+    };
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let bnd = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(kernel);
+    bnd & kernel
+}
+
+/// Step 1 (while still uid 0): drop everything outside the bounding set.
+pub fn drop_bounding(sets: &Sets, available: u64) -> Result<()> {
+    for cap in 0..64u32 {
+        let bit = 1u64 << cap;
+        if available & bit != 0 && sets.bounding & bit == 0 {
+            sys::prctl(libc::PR_CAPBSET_DROP, cap as _, 0)
+                .ctx(|| format!("drop capability {cap} from the bounding set"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Step 2 (after the uid change): set E/P/I exactly, clear ambient, then
+/// raise only what was asked (never inherit ambient caps: CVE-2022-29162).
+pub fn apply(sets: &Sets) -> Result<()> {
+    sys::caps::capset(sets.effective, sets.permitted, sets.inheritable).ctx(|| {
+        format!(
+            "capset (effective {:#x}, permitted {:#x}, inheritable {:#x})",
+            sets.effective, sets.permitted, sets.inheritable
+        )
+    })?;
+    sys::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as _, 0)
+        .ctx(|| "clear ambient capabilities")?;
+    for cap in 0..64u32 {
+        if sets.ambient & (1u64 << cap) != 0 {
+            sys::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_RAISE as _,
+                cap as _,
+            )
+            .ctx(|| {
+                format!(
+                    "raise ambient capability {cap} (it must also be permitted and inheritable)"
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The spec name of capability number `n` ("CAP_CHOWN" for 0).
+pub fn name(n: u32) -> Option<&'static str> {
+    const NAMES: [&str; 41] = [
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_DAC_READ_SEARCH",
+        "CAP_FOWNER",
+        "CAP_FSETID",
+        "CAP_KILL",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETPCAP",
+        "CAP_LINUX_IMMUTABLE",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_NET_BROADCAST",
+        "CAP_NET_ADMIN",
+        "CAP_NET_RAW",
+        "CAP_IPC_LOCK",
+        "CAP_IPC_OWNER",
+        "CAP_SYS_MODULE",
+        "CAP_SYS_RAWIO",
+        "CAP_SYS_CHROOT",
+        "CAP_SYS_PTRACE",
+        "CAP_SYS_PACCT",
+        "CAP_SYS_ADMIN",
+        "CAP_SYS_BOOT",
+        "CAP_SYS_NICE",
+        "CAP_SYS_RESOURCE",
+        "CAP_SYS_TIME",
+        "CAP_SYS_TTY_CONFIG",
+        "CAP_MKNOD",
+        "CAP_LEASE",
+        "CAP_AUDIT_WRITE",
+        "CAP_AUDIT_CONTROL",
+        "CAP_SETFCAP",
+        "CAP_MAC_OVERRIDE",
+        "CAP_MAC_ADMIN",
+        "CAP_SYSLOG",
+        "CAP_WAKE_ALARM",
+        "CAP_BLOCK_SUSPEND",
+        "CAP_AUDIT_READ",
+        "CAP_PERFMON",
+        "CAP_BPF",
+        "CAP_CHECKPOINT_RESTORE",
+    ];
+    NAMES.get(n as usize).copied()
+}

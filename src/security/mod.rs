@@ -1,0 +1,7 @@
+//! What the container process is allowed: capabilities, rlimits, user ids,
+//! no_new_privs. Applied in the container process, in that order, last
+//! before execve.
+
+pub mod caps;
+pub mod rlimits;
+pub mod user;

@@ -1,0 +1,234 @@
+//! `<root>/<id>/`: one directory per container, claimed with an atomic
+//! mkdir, locked with flock for every mutating command, and holding
+//! `state.json` written atomically (temp file, fsync, rename).
+
+mod proc;
+
+pub use proc::{process_alive, start_time};
+
+use crate::cgroups::Cgroup;
+use crate::error::{Ctx, Error, Result};
+use crate::sys::fd;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+pub const STATE_FILE: &str = "state.json";
+/// The create/start gate: init waits in accept() on this socket until
+/// `start` connects.
+pub const START_SOCKET: &str = "start.sock";
+
+/// What strata keeps about a container. A superset of the OCI state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    pub oci_version: String,
+    pub id: String,
+    /// Recorded status; the live status is derived in `container.rs`.
+    pub status: String,
+    pub pid: i32,
+    /// Field 22 of /proc/PID/stat, so a reused pid never passes for our init.
+    pub start_time: u64,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    pub owner: String,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    pub cgroup: Cgroup,
+}
+
+/// Default state root: /run/strata as root, $XDG_RUNTIME_DIR/strata otherwise.
+pub fn default_root() -> PathBuf {
+    // SAFETY-free: geteuid cannot fail.
+    if nix::unistd::geteuid().is_root() {
+        return PathBuf::from("/run/strata");
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d).join("strata"),
+        _ => PathBuf::from(format!("/tmp/strata-{}", nix::unistd::geteuid())),
+    }
+}
+
+/// Container ids: `[A-Za-z0-9_+.-]`, not `.` or `..`, at most 255 bytes
+/// (one path component).
+pub fn validate_id(id: &str) -> Result<()> {
+    let ok_chars = id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"_+.-".contains(&b));
+    if id.is_empty() || id == "." || id == ".." || !ok_chars || id.len() > 255 {
+        return Err(Error::invalid(format!(
+            "invalid container id {:?}: use 1-255 characters from [A-Za-z0-9_+.-], not \".\" or \"..\"",
+            id
+        )));
+    }
+    Ok(())
+}
+
+/// A container directory held under an exclusive flock.
+pub struct Locked {
+    pub dir: PathBuf,
+    pub fd: OwnedFd,
+}
+
+fn flock(fd: &OwnedFd, dir: &Path) -> Result<()> {
+    crate::sys::fd::flock_exclusive(fd.as_fd()).ctx(|| format!("flock {}", dir.display()))
+}
+
+/// Claims `id` under `root` with mkdir (atomic: exactly one creator wins).
+pub fn claim(root: &Path, id: &str) -> Result<Locked> {
+    std::fs::create_dir_all(root).ctx(|| format!("create state root {}", root.display()))?;
+    let dir = root.join(id);
+    match std::fs::create_dir(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(Error::invalid(format!("container with id exists: {id}")))
+        }
+        Err(e) => return Err(Error::sys(format!("mkdir {}", dir.display()), e)),
+    }
+    let fd = fd::openat(None, &dir, libc::O_RDONLY | libc::O_DIRECTORY, 0)
+        .ctx(|| format!("open {}", dir.display()))?;
+    flock(&fd, &dir)?;
+    Ok(Locked { dir, fd })
+}
+
+/// Locks an existing container directory.
+pub fn lock(root: &Path, id: &str) -> Result<Locked> {
+    validate_id(id)?;
+    let dir = root.join(id);
+    let fd = match fd::openat(None, &dir, libc::O_RDONLY | libc::O_DIRECTORY, 0) {
+        Ok(fd) => fd,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+            return Err(Error::NotExist(id.to_string()))
+        }
+        Err(e) => return Err(Error::sys(format!("open {}", dir.display()), e)),
+    };
+    flock(&fd, &dir)?;
+    // The holder before us may have deleted the directory.
+    if !dir.exists() {
+        return Err(Error::NotExist(id.to_string()));
+    }
+    Ok(Locked { dir, fd })
+}
+
+impl Locked {
+    /// Writes state.json atomically: a reader sees the old or the new file.
+    pub fn write(&self, state: &State) -> Result<()> {
+        let data =
+            serde_json::to_vec(state).map_err(|e| Error::invalid(format!("encode state: {e}")))?;
+        let tmp = self.dir.join(".state.json.tmp");
+        let mut f = std::fs::File::create(&tmp).ctx(|| format!("create {}", tmp.display()))?;
+        f.write_all(&data)
+            .ctx(|| format!("write {}", tmp.display()))?;
+        f.sync_all().ctx(|| format!("fsync {}", tmp.display()))?;
+        let dst = self.dir.join(STATE_FILE);
+        std::fs::rename(&tmp, &dst)
+            .ctx(|| format!("rename {} to {}", tmp.display(), dst.display()))?;
+        Ok(())
+    }
+
+    pub fn read(&self) -> Result<Option<State>> {
+        read_state_file(&self.dir)
+    }
+
+    /// Removes the container directory and everything in it.
+    pub fn remove(self) -> Result<()> {
+        std::fs::remove_dir_all(&self.dir).ctx(|| format!("remove {}", self.dir.display()))
+    }
+
+    pub fn dirfd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// Reads the state of `id` without locking (readers tolerate concurrent
+/// deletes: a vanished directory reads as "does not exist").
+pub fn load(root: &Path, id: &str) -> Result<State> {
+    validate_id(id)?;
+    match read_state_file(&root.join(id))? {
+        Some(s) => Ok(s),
+        None => Err(Error::NotExist(id.to_string())),
+    }
+}
+
+fn read_state_file(dir: &Path) -> Result<Option<State>> {
+    let path = dir.join(STATE_FILE);
+    let mut buf = Vec::new();
+    match std::fs::File::open(&path) {
+        Ok(mut f) => f
+            .read_to_end(&mut buf)
+            .ctx(|| format!("read {}", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::sys(format!("open {}", path.display()), e)),
+    };
+    serde_json::from_slice(&buf)
+        .map(Some)
+        .map_err(|e| Error::invalid(format!("corrupt state file {}: {e}", path.display())))
+}
+
+/// Ids of every container directory under `root` (sorted).
+pub fn list_ids(root: &Path) -> Result<Vec<String>> {
+    let rd = match std::fs::read_dir(root) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::sys(format!("read {}", root.display()), e)),
+    };
+    let mut ids: Vec<String> = rd
+        .flatten()
+        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+/// Current time as RFC 3339 with nanoseconds, UTC (like runc's `created`).
+pub fn now_rfc3339() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    rfc3339(d.as_secs() as i64, d.subsec_nanos())
+}
+
+pub fn rfc3339(secs: i64, nanos: u32) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        for bad in ["", ".", "..", "a/b", "a b", "a\nb", &"x".repeat(256)] {
+            assert!(validate_id(bad).is_err(), "{bad:?}");
+        }
+        for good in ["a", "A-b_c.d+e", "..a", &"x".repeat(255)] {
+            assert!(validate_id(good).is_ok(), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn time_format() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(rfc3339(1_700_000_000, 5), "2023-11-14T22:13:20.000000005Z");
+    }
+}

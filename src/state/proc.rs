@@ -1,0 +1,35 @@
+//! Reading /proc/PID/stat: process state and start time.
+
+/// (state char, start time in clock ticks since boot) of `pid`.
+fn stat(pid: i32) -> Option<(u8, u64)> {
+    let s = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    // comm may contain spaces and parentheses: fields start after the last ')'.
+    let close = s.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&s[close + 2..]).ok()?;
+    let mut fields = rest.split_ascii_whitespace();
+    let state = fields.next()?.as_bytes().first().copied()?;
+    // starttime is field 22; `state` was field 3.
+    let start = fields.nth(18)?.parse().ok()?;
+    Some((state, start))
+}
+
+pub fn start_time(pid: i32) -> Option<u64> {
+    stat(pid).map(|(_, t)| t)
+}
+
+/// True when `pid` exists, is not a zombie, and is the process that
+/// started at `start` (not a later process that reused the pid).
+pub fn process_alive(pid: i32, start: u64) -> bool {
+    pid > 0 && matches!(stat(pid), Some((st, t)) if t == start && st != b'Z' && st != b'X')
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn self_is_alive() {
+        let pid = std::process::id() as i32;
+        let t = super::start_time(pid).expect("own stat");
+        assert!(super::process_alive(pid, t));
+        assert!(!super::process_alive(pid, t + 1));
+    }
+}

@@ -1,0 +1,341 @@
+//! fd-relative file operations: openat2 inside a root, *at() creation,
+//! close_range, and fd passing over unix sockets.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
+
+/// openat2(2): resolve `path` relative to `dir` under `resolve` rules.
+pub fn openat2(
+    dir: BorrowedFd,
+    path: &Path,
+    flags: i32,
+    mode: u32,
+    resolve: u64,
+) -> io::Result<OwnedFd> {
+    let c = super::cstr(path)?;
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: mode as u64,
+        resolve,
+    };
+    loop {
+        // SAFETY: valid C string and open_how for the duration of the call.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dir.as_raw_fd(),
+                c.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            // EAGAIN: a concurrent rename raced RESOLVE_IN_ROOT's checks; retry.
+            if e.raw_os_error() == Some(libc::EAGAIN) {
+                continue;
+            }
+            return Err(e);
+        }
+        // SAFETY: fresh fd from the kernel.
+        return Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) });
+    }
+}
+
+/// openat(2) with O_CLOEXEC always added.
+pub fn openat(dir: Option<BorrowedFd>, path: &Path, flags: i32, mode: u32) -> io::Result<OwnedFd> {
+    let c = super::cstr(path)?;
+    let d = dir.map_or(libc::AT_FDCWD, |d| d.as_raw_fd());
+    // SAFETY: valid C string.
+    let r = unsafe { libc::openat(d, c.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) };
+    super::check(r as libc::c_long)?;
+    // SAFETY: fresh fd from the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(r) })
+}
+
+pub fn mkdirat(dir: BorrowedFd, name: &Path, mode: u32) -> io::Result<()> {
+    let c = super::cstr(name)?;
+    // SAFETY: valid C string.
+    super::check(unsafe { libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), mode) } as libc::c_long)?;
+    Ok(())
+}
+
+pub fn mknodat(dir: BorrowedFd, name: &Path, mode: u32, major: u64, minor: u64) -> io::Result<()> {
+    let c = super::cstr(name)?;
+    let dev = libc::makedev(major as u32, minor as u32);
+    // SAFETY: valid C string.
+    super::check(unsafe { libc::mknodat(dir.as_raw_fd(), c.as_ptr(), mode, dev) } as libc::c_long)?;
+    Ok(())
+}
+
+pub fn symlinkat(target: &str, dir: BorrowedFd, name: &Path) -> io::Result<()> {
+    let t = super::cstring(target)?;
+    let c = super::cstr(name)?;
+    // SAFETY: valid C strings.
+    super::check(
+        unsafe { libc::symlinkat(t.as_ptr(), dir.as_raw_fd(), c.as_ptr()) } as libc::c_long,
+    )?;
+    Ok(())
+}
+
+pub fn fchownat(dir: BorrowedFd, name: &Path, uid: u32, gid: u32, flags: i32) -> io::Result<()> {
+    let c = super::cstr(name)?;
+    // SAFETY: valid C string.
+    super::check(
+        unsafe { libc::fchownat(dir.as_raw_fd(), c.as_ptr(), uid, gid, flags) } as libc::c_long,
+    )?;
+    Ok(())
+}
+
+pub fn fchmod(fd: BorrowedFd, mode: u32) -> io::Result<()> {
+    // SAFETY: integer arguments.
+    super::check(unsafe { libc::fchmod(fd.as_raw_fd(), mode) } as libc::c_long)?;
+    Ok(())
+}
+
+pub fn fchdir(fd: BorrowedFd) -> io::Result<()> {
+    // SAFETY: integer argument.
+    super::check(unsafe { libc::fchdir(fd.as_raw_fd()) } as libc::c_long)?;
+    Ok(())
+}
+
+pub fn fstat(fd: BorrowedFd) -> io::Result<libc::stat> {
+    // SAFETY: `st` is written by the kernel.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        super::check(libc::fstat(fd.as_raw_fd(), &mut st) as libc::c_long)?;
+        Ok(st)
+    }
+}
+
+/// Marks every fd >= `first` close-on-exec, so nothing the runtime (or its
+/// caller) leaked reaches the container (CVE-2024-21626).
+pub fn cloexec_from(first: u32) -> io::Result<()> {
+    // SAFETY: integer arguments.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    // Pre-5.11 kernels: walk the fd table by hand.
+    for entry in std::fs::read_dir("/proc/self/fd")?.flatten() {
+        if let Some(fd) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        {
+            if fd >= first as i32 {
+                // SAFETY: setting a flag on an fd number; a stale number just fails.
+                unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Clears FD_CLOEXEC on `fd` (used for --preserve-fds and the stdio we hand on).
+pub fn clear_cloexec(fd: RawFd) -> io::Result<()> {
+    // SAFETY: integer arguments.
+    super::check(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } as libc::c_long)?;
+    Ok(())
+}
+
+pub fn dup2(old: RawFd, new: RawFd) -> io::Result<()> {
+    // SAFETY: integer arguments.
+    super::check(unsafe { libc::dup2(old, new) } as libc::c_long)?;
+    Ok(())
+}
+
+/// A SOCK_SEQPACKET pair: message boundaries for free, both ends CLOEXEC.
+pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors.
+    super::check(unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    } as libc::c_long)?;
+    // SAFETY: fresh fds from the kernel.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Sends `data` and optionally one fd (SCM_RIGHTS).
+pub fn send_with_fd(sock: BorrowedFd, data: &[u8], fd: Option<RawFd>) -> io::Result<()> {
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut _,
+        iov_len: data.len(),
+    };
+    // u64 storage keeps the control buffer aligned for cmsghdr.
+    let mut cbuf = [0u64; 4];
+    // SAFETY: msghdr points at live buffers; CMSG macros stay inside cbuf,
+    // which is large enough for one int.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        if let Some(fd) = fd {
+            msg.msg_control = cbuf.as_mut_ptr().cast();
+            msg.msg_controllen = libc::CMSG_SPACE(4) as _;
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            (*c).cmsg_level = libc::SOL_SOCKET;
+            (*c).cmsg_type = libc::SCM_RIGHTS;
+            (*c).cmsg_len = libc::CMSG_LEN(4) as _;
+            std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut i32, fd);
+        }
+        super::check(libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) as libc::c_long)?;
+    }
+    Ok(())
+}
+
+/// Receives one message (up to `buf.len()` bytes) and an fd if one came with it.
+pub fn recv_with_fd(sock: BorrowedFd, buf: &mut [u8]) -> io::Result<(usize, Option<OwnedFd>)> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut cbuf = [0u64; 4];
+    loop {
+        // SAFETY: as in send_with_fd; the received fd is adopted once.
+        unsafe {
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = cbuf.as_mut_ptr().cast();
+            msg.msg_controllen = std::mem::size_of_val(&cbuf) as _;
+            let n = libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC);
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.raw_os_error() == Some(libc::EINTR) {
+                    continue;
+                }
+                return Err(e);
+            }
+            let mut fd = None;
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            if !c.is_null()
+                && (*c).cmsg_level == libc::SOL_SOCKET
+                && (*c).cmsg_type == libc::SCM_RIGHTS
+            {
+                let raw = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const i32);
+                fd = Some(OwnedFd::from_raw_fd(raw));
+            }
+            return Ok((n as usize, fd));
+        }
+    }
+}
+
+/// Binds a listening unix socket at `name` relative to the directory `dir`
+/// (through /proc/self/fd so long state paths never hit sun_path's limit).
+pub fn listen_unix(dir: BorrowedFd, name: &str) -> io::Result<OwnedFd> {
+    let path = format!("/proc/self/fd/{}/{}", dir.as_raw_fd(), name);
+    let l = std::os::unix::net::UnixListener::bind(&path)?;
+    Ok(OwnedFd::from(l))
+}
+
+pub fn connect_unix(dir: BorrowedFd, name: &str) -> io::Result<std::os::unix::net::UnixStream> {
+    let path = format!("/proc/self/fd/{}/{}", dir.as_raw_fd(), name);
+    std::os::unix::net::UnixStream::connect(path)
+}
+
+/// accept(2) retrying EINTR; the new fd is CLOEXEC.
+pub fn accept(listener: BorrowedFd) -> io::Result<OwnedFd> {
+    loop {
+        // SAFETY: NULL address arguments are allowed.
+        let r = unsafe {
+            libc::accept4(
+                listener.as_raw_fd(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                libc::SOCK_CLOEXEC,
+            )
+        };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(e);
+        }
+        // SAFETY: fresh fd from the kernel.
+        return Ok(unsafe { OwnedFd::from_raw_fd(r) });
+    }
+}
+
+pub fn write_all_fd(fd: BorrowedFd, data: &[u8]) -> io::Result<()> {
+    let mut off = 0;
+    while off < data.len() {
+        // SAFETY: pointer/length inside `data`.
+        let r = unsafe {
+            libc::write(
+                fd.as_raw_fd(),
+                data[off..].as_ptr().cast(),
+                data.len() - off,
+            )
+        };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(e);
+        }
+        off += r as usize;
+    }
+    Ok(())
+}
+
+pub fn c_path(p: &Path) -> io::Result<CString> {
+    super::cstr(p)
+}
+
+/// flock(LOCK_EX), waiting; retries EINTR.
+pub fn flock_exclusive(fd: BorrowedFd) -> io::Result<()> {
+    loop {
+        // SAFETY: integer arguments.
+        let r = unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX) };
+        if r == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
+    }
+}
+
+pub fn unlinkat(dir: BorrowedFd, name: &Path) -> io::Result<()> {
+    let c = super::cstr(name)?;
+    // SAFETY: valid C string.
+    super::check(unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0) } as libc::c_long)?;
+    Ok(())
+}
+
+/// Closes an fd number this process owns but holds no `OwnedFd` for (a
+/// child's copy of the parent's fds after clone).
+pub fn close(fd: RawFd) {
+    // SAFETY: the caller names an fd inherited across clone whose owner
+    // lives in the parent's copy of memory; nothing here uses it again.
+    unsafe { libc::close(fd) };
+}

@@ -1,0 +1,203 @@
+//! The only place in strata with `unsafe`: thin, safe wrappers over the
+//! syscalls that nix/std do not cover (clone3, the new mount API, openat2,
+//! pidfds, capabilities, close_range, ...). Each wrapper returns `io::Result`
+//! and leaves context (which path, which field) to its caller.
+
+pub mod caps;
+pub mod clone;
+pub mod fd;
+pub mod mount;
+pub mod pidfd;
+pub mod tty;
+
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// Turns a libc return value into `io::Result`, capturing errno.
+pub(crate) fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+pub(crate) fn cstr(p: &Path) -> io::Result<CString> {
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+pub(crate) fn cstring(s: &str) -> io::Result<CString> {
+    CString::new(s).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+/// prctl with integer arguments.
+pub fn prctl(option: libc::c_int, a2: libc::c_ulong, a3: libc::c_ulong) -> io::Result<i32> {
+    // SAFETY: integer-only prctl options; no pointers are passed.
+    let r = unsafe { libc::prctl(option, a2, a3, 0, 0) };
+    check(r as libc::c_long).map(|v| v as i32)
+}
+
+pub fn sethostname(name: &str) -> io::Result<()> {
+    // SAFETY: pointer and length describe a live byte slice.
+    check(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) } as libc::c_long)?;
+    Ok(())
+}
+
+pub fn setdomainname(name: &str) -> io::Result<()> {
+    // SAFETY: pointer and length describe a live byte slice.
+    check(unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) } as libc::c_long)?;
+    Ok(())
+}
+
+pub fn setgroups(gids: &[u32]) -> io::Result<()> {
+    // SAFETY: pointer and length describe a live slice of gid_t.
+    check(unsafe { libc::setgroups(gids.len(), gids.as_ptr()) } as libc::c_long)?;
+    Ok(())
+}
+
+pub fn setresuid(uid: u32) -> io::Result<()> {
+    // SAFETY: plain integer syscall. Raw syscall (not glibc's setxid broadcast)
+    // is fine: strata never has a second thread.
+    check(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) })?;
+    Ok(())
+}
+
+pub fn setresgid(gid: u32) -> io::Result<()> {
+    // SAFETY: plain integer syscall, see setresuid.
+    check(unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) })?;
+    Ok(())
+}
+
+pub fn setrlimit(resource: u32, soft: u64, hard: u64) -> io::Result<()> {
+    let lim = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: `lim` lives across the call; pid 0 means this process.
+    check(unsafe { libc::prlimit(0, resource as _, &lim, std::ptr::null_mut()) } as libc::c_long)?;
+    Ok(())
+}
+
+pub fn umask(mask: u32) {
+    // SAFETY: umask cannot fail.
+    unsafe { libc::umask(mask as libc::mode_t) };
+}
+
+/// Replaces the signal mask; returns the previous one.
+pub fn sigmask(how: libc::c_int, set: &libc::sigset_t) -> io::Result<libc::sigset_t> {
+    // SAFETY: both pointers are valid for the duration of the call.
+    unsafe {
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        check(libc::pthread_sigmask(how, set, &mut old) as libc::c_long)?;
+        Ok(old)
+    }
+}
+
+pub fn sigset(signals: &[i32]) -> libc::sigset_t {
+    // SAFETY: sigemptyset/sigaddset only write into the local set.
+    unsafe {
+        let mut s: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut s);
+        for &sig in signals {
+            libc::sigaddset(&mut s, sig);
+        }
+        s
+    }
+}
+
+pub fn sigset_full() -> libc::sigset_t {
+    // SAFETY: sigfillset only writes into the local set.
+    unsafe {
+        let mut s: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut s);
+        s
+    }
+}
+
+/// Waits for one of the blocked signals in `set`; returns its number and sender pid.
+pub fn sigwaitinfo(set: &libc::sigset_t) -> io::Result<(i32, i32)> {
+    // SAFETY: `info` is written by the kernel; the set is valid.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let r = libc::sigwaitinfo(set, &mut info);
+        check(r as libc::c_long)?;
+        Ok((r, info.si_pid()))
+    }
+}
+
+/// Sets every signal's disposition back to default (the container must not
+/// inherit ours).
+pub fn reset_signal_handlers() {
+    for sig in 1..libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: SIG_DFL is always a valid disposition; errors (invalid
+        // signal numbers in the glibc-reserved range) are irrelevant.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+}
+
+/// execve(2) with a C argv/envp built from strings. Only returns on error.
+pub fn execve(path: &Path, args: &[String], env: &[String]) -> io::Error {
+    let to_c =
+        |v: &[String]| -> io::Result<Vec<CString>> { v.iter().map(|s| cstring(s)).collect() };
+    let (p, a, e) = match (cstr(path), to_c(args), to_c(env)) {
+        (Ok(p), Ok(a), Ok(e)) => (p, a, e),
+        _ => return io::Error::from_raw_os_error(libc::EINVAL),
+    };
+    let mut av: Vec<*const libc::c_char> = a.iter().map(|s| s.as_ptr()).collect();
+    av.push(std::ptr::null());
+    let mut ev: Vec<*const libc::c_char> = e.iter().map(|s| s.as_ptr()).collect();
+    ev.push(std::ptr::null());
+    // SAFETY: all pointers are NUL-terminated strings kept alive by p/a/e.
+    unsafe { libc::execve(p.as_ptr(), av.as_ptr(), ev.as_ptr()) };
+    io::Error::last_os_error()
+}
+
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns; skips atexit handlers inherited from the
+    // parent, which must not run twice.
+    unsafe { libc::_exit(code) }
+}
+
+pub fn pivot_root_dot() -> io::Result<()> {
+    let dot = c".";
+    // SAFETY: both arguments are the static string ".".
+    check(unsafe { libc::syscall(libc::SYS_pivot_root, dot.as_ptr(), dot.as_ptr()) })?;
+    Ok(())
+}
+
+pub fn chroot_dot() -> io::Result<()> {
+    // SAFETY: static string argument.
+    check(unsafe { libc::chroot(c".".as_ptr()) } as libc::c_long)?;
+    Ok(())
+}
+
+pub fn statfs_type(fd: std::os::fd::BorrowedFd) -> io::Result<i64> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `st` is written by the kernel.
+    unsafe {
+        let mut st: libc::statfs = std::mem::zeroed();
+        check(libc::fstatfs(fd.as_raw_fd(), &mut st) as libc::c_long)?;
+        Ok(st.f_type as i64)
+    }
+}
+
+pub fn path_exists(p: &Path) -> bool {
+    cstr(p)
+        .map(|c| {
+            // SAFETY: valid C string; faccessat only reads it.
+            unsafe {
+                libc::faccessat(
+                    libc::AT_FDCWD,
+                    c.as_ptr(),
+                    libc::F_OK,
+                    libc::AT_SYMLINK_NOFOLLOW,
+                ) == 0
+            }
+        })
+        .unwrap_or(false)
+}
