@@ -1,0 +1,50 @@
+# strata: build, demo, test, bench, lint, install.
+# Binaries are static (crt-static): the probe must run in a libc-less
+# busybox rootfs, and strata itself ships as one self-contained file.
+
+TARGET   := x86_64-unknown-linux-gnu
+OUT      := target/$(TARGET)/release
+STRATA   := $(OUT)/strata
+CARGO    ?= cargo
+STATIC   := RUSTFLAGS='-C target-feature=+crt-static'
+PREFIX   ?= /usr/local
+RUNC     ?= $(shell command -v runc 2>/dev/null)
+DEMO_DIR ?= /tmp/strata-demo
+
+.PHONY: build build-tests demo test unit-test runtime-tests lint bench install clean
+
+build:
+	$(STATIC) $(CARGO) build --release --target $(TARGET) -p strata
+
+build-tests:
+	$(STATIC) $(CARGO) build --release --target $(TARGET) -p runtime-tests --bins
+
+# Builds strata, makes a busybox bundle and runs one container from it.
+demo: build
+	bash hack/mkbundle.sh $(DEMO_DIR) --runtime $(STRATA) -- sh -c 'echo "hello from a strata container: $$(hostname), pid $$$$, uid $$(id -u)"; ls /'
+	$(STRATA) --root $(DEMO_DIR)/state run --bundle $(DEMO_DIR) demo-$$$$
+
+unit-test:
+	$(CARGO) test --release --workspace
+
+# The conformance suite against strata, then against runc (the reference:
+# a test that runc fails is a wrong test unless it says why).
+runtime-tests: build build-tests
+	$(OUT)/runtime-tests --runtime $(abspath $(STRATA)) --probe $(abspath $(OUT)/probe)
+	@if [ -n "$(RUNC)" ]; then $(OUT)/runtime-tests --runtime $(RUNC) --probe $(abspath $(OUT)/probe); \
+	else echo "runc not installed: reference run skipped"; fi
+
+test: lint unit-test runtime-tests
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+
+bench: build
+	bash hack/bench.sh
+
+install: build
+	install -D -m 0755 $(STRATA) $(DESTDIR)$(PREFIX)/bin/strata
+
+clean:
+	$(CARGO) clean
