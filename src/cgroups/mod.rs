@@ -24,8 +24,8 @@ pub struct Cgroup {
 
 /// Validates `cgroupsPath` and resolves it against the host layout.
 /// Absolute paths are under each hierarchy's root; relative ones are
-/// under strata's own cgroup; absent means `/<id>` ... as runc does for
-/// the cgroupfs driver.
+/// under strata's own cgroup; absent means `/<id>`, as runc does for the
+/// cgroupfs driver.
 pub fn resolve(cgroups_path: Option<&Path>, id: &str, systemd: bool) -> Result<Cgroup> {
     if systemd {
         return Err(Error::invalid(
