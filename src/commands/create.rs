@@ -118,10 +118,13 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
         console,
         close_in_child: vec![locked.fd.as_raw_fd()],
     };
+    // No state write for the pid alone: until `Ready` the child dies with
+    // us (PDEATHSIG), and the `creating` state already names the cgroup
+    // that `delete --force` empties.
     let spawned = spawn::spawn(req, |pid| {
         st.pid = pid;
         st.start_time = state::start_time(pid).unwrap_or(0);
-        locked.write(&st)
+        Ok(())
     })?;
     st.status = "created".into();
     locked.write(&st)?;

@@ -39,13 +39,11 @@ pub fn run(g: &Global, o: &Opts, detach: bool, keep: bool) -> Result<i32> {
             Some((m, _)) => Err(Error::invalid(format!("protocol error: unexpected {m:?}"))),
         }
     })();
-    let mut st = c.state;
     if let Err(e) = start {
-        let _ = super::delete::destroy(c.locked, &st);
+        let _ = super::delete::destroy(c.locked, &c.state);
         return Err(e);
     }
-    st.status = "running".into();
-    c.locked.write(&st)?;
+    // No state write: with no start socket the live status reads running.
     // Let `kill`, `state` and `delete` in while the container runs.
     drop(c.locked);
     if detach {
