@@ -149,5 +149,6 @@ fn validate(spec: &Spec) -> Result<()> {
         }
     }
     crate::rootfs::validate(spec)?;
+    crate::hooks::validate(spec)?;
     Ok(())
 }

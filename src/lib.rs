@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod container;
 pub mod error;
+pub mod hooks;
 pub mod logging;
 pub mod namespaces;
 pub mod process;

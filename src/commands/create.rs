@@ -4,6 +4,7 @@
 use super::Global;
 use crate::bundle;
 use crate::cgroups::{self, Cgroup};
+use crate::container::Status;
 use crate::error::{Ctx, Result};
 use crate::namespaces::Plan;
 use crate::process::channel::Channel;
@@ -93,6 +94,7 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
             .into_iter()
             .collect(),
         cgroup: cgroup.clone(),
+        hooks: b.spec.hooks().clone(),
     };
     // The cgroup path is on disk before the cgroup exists, so a create
     // killed from here on can still be cleaned up by `delete --force`.
@@ -121,11 +123,34 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
     // No state write for the pid alone: until `Ready` the child dies with
     // us (PDEATHSIG), and the `creating` state already names the cgroup
     // that `delete --force` empties.
-    let spawned = spawn::spawn(req, |pid| {
-        st.pid = pid;
-        st.start_time = state::start_time(pid).unwrap_or(0);
-        Ok(())
-    })?;
+    let for_hooks = st.clone();
+    let on_hooks = |pid: i32| -> Result<String> {
+        let mut s = for_hooks.clone();
+        s.pid = pid;
+        let doc = super::state::document(&s, Status::Creating).to_string();
+        if let Some(h) = &s.hooks {
+            crate::hooks::run(
+                "prestart",
+                h.prestart().as_deref().unwrap_or_default(),
+                &doc,
+            )?;
+            crate::hooks::run(
+                "createRuntime",
+                h.create_runtime().as_deref().unwrap_or_default(),
+                &doc,
+            )?;
+        }
+        Ok(doc)
+    };
+    let spawned = spawn::spawn(
+        req,
+        |pid| {
+            st.pid = pid;
+            st.start_time = state::start_time(pid).unwrap_or(0);
+            Ok(())
+        },
+        on_hooks,
+    )?;
     st.status = "created".into();
     locked.write(&st)?;
     if let Some(p) = &o.pid_file {

@@ -40,5 +40,14 @@ pub fn destroy(locked: Locked, st: &State) -> Result<()> {
         }
     }
     st.cgroup.destroy()?;
-    locked.remove()
+    locked.remove()?;
+    if let Some(h) = &st.hooks {
+        let doc = super::state::document(st, Status::Stopped).to_string();
+        crate::hooks::run_warn(
+            "poststop",
+            h.poststop().as_deref().unwrap_or_default(),
+            &doc,
+        );
+    }
+    Ok(())
 }

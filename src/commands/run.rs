@@ -44,6 +44,7 @@ pub fn run(g: &Global, o: &Opts, detach: bool, keep: bool) -> Result<i32> {
         return Err(e);
     }
     // No state write: with no start socket the live status reads running.
+    super::start::poststart(&c.state);
     // Let `kill`, `state` and `delete` in while the container runs.
     drop(c.locked);
     if detach {

@@ -48,5 +48,18 @@ pub fn run(g: &Global, id: &str) -> Result<i32> {
     }
     st.status = "running".into();
     locked.write(&st)?;
+    poststart(&st);
     Ok(0)
+}
+
+/// poststart hooks: after the payload started; failures only warn.
+pub fn poststart(st: &crate::state::State) {
+    if let Some(h) = &st.hooks {
+        let doc = super::state::document(st, Status::Running).to_string();
+        crate::hooks::run_warn(
+            "poststart",
+            h.poststart().as_deref().unwrap_or_default(),
+            &doc,
+        );
+    }
 }

@@ -19,6 +19,12 @@ pub enum Msg {
     /// intermediate -> parent: the container's init, as a host pid (sent
     /// when a pid or time namespace needed a second fork).
     Pid(i32),
+    /// child -> parent: mounts are done; run createRuntime/prestart hooks
+    /// now (before pivot_root).
+    Hooks,
+    /// parent -> child: hooks ran; the state JSON for the container's own
+    /// hooks.
+    HooksDone(String),
     /// child -> parent: set up; waiting to exec.
     Ready,
     /// parent -> child (`run`, `exec`): exec now.

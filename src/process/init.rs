@@ -73,7 +73,33 @@ fn steps(ctx: &Child) -> Result<Error> {
         no_pivot: req.no_pivot,
         userns: req.ns.user(),
     };
-    crate::rootfs::setup(&opts)?;
+    let hooks = spec.hooks().clone().unwrap_or_default();
+    let wants_state = [
+        hooks.prestart(),
+        hooks.create_runtime(),
+        hooks.create_container(),
+        hooks.start_container(),
+    ]
+    .iter()
+    .any(|h| h.as_ref().is_some_and(|v| !v.is_empty()));
+    let mut state_json = String::new();
+    crate::rootfs::setup(&opts, &mut || {
+        if !wants_state {
+            return Ok(());
+        }
+        ctx.chan.send(&Msg::Hooks)?;
+        state_json = match ctx.chan.recv()? {
+            Some((Msg::HooksDone(s), _)) => s,
+            Some((Msg::Error { errno, msg }, _)) => return Err(Error::Child { errno, msg }),
+            _ => return Err(Error::invalid("protocol error: expected HooksDone")),
+        };
+        // In the container's namespaces, before pivot_root.
+        crate::hooks::run(
+            "createContainer",
+            hooks.create_container().as_deref().unwrap_or_default(),
+            &state_json,
+        )
+    })?;
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         sys::sethostname(h).ctx(|| format!("sethostname {h:?}"))?;
     }
@@ -112,7 +138,15 @@ fn steps(ctx: &Child) -> Result<Error> {
             None
         }
     };
-    let err = exec(req.preserve_fds, &path, args, env);
+    let start_hooks = hooks.start_container().as_deref().unwrap_or_default();
+    let err = match crate::hooks::run(
+        "startContainer",
+        start_hooks,
+        &with_status(&state_json, "created"),
+    ) {
+        Ok(()) => exec(req.preserve_fds, &path, args, env),
+        Err(e) => e,
+    };
     if let Some(conn) = report {
         // The `start` command reads this and reports it.
         let _ = fd::write_all_fd(conn.as_fd(), err.to_string().as_bytes());
@@ -239,5 +273,16 @@ fn exec(preserve_fds: u32, path: &Path, args: &[String], env: &[String]) -> Erro
     Error::Child {
         errno: e.raw_os_error().unwrap_or(libc::EIO),
         msg: format!("exec: \"{}\": {}", args[0], super::exec_path::errstr(&e)),
+    }
+}
+
+/// The state JSON with another status (startContainer sees "created").
+fn with_status(state: &str, status: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(state) {
+        Ok(mut v) => {
+            v["status"] = status.into();
+            v.to_string()
+        }
+        Err(_) => state.to_string(),
     }
 }

@@ -56,7 +56,13 @@ impl Drop for Guard {
 /// Starts the container process and drives it to `Ready`. `on_pid` is
 /// called as soon as the init's pid is known, so the state can record it
 /// before anything else is made.
-pub fn spawn(req: Request, mut on_pid: impl FnMut(i32) -> Result<()>) -> Result<Spawned> {
+/// `on_hooks` runs the createRuntime/prestart hooks for the init's pid and
+/// returns the state JSON the container's own hooks get.
+pub fn spawn(
+    req: Request,
+    mut on_pid: impl FnMut(i32) -> Result<()>,
+    mut on_hooks: impl FnMut(i32) -> Result<String>,
+) -> Result<Spawned> {
     let available = caps::available();
     let mut sets = caps::Sets::from_spec(
         req.bundle
@@ -125,6 +131,12 @@ pub fn spawn(req: Request, mut on_pid: impl FnMut(i32) -> Result<()>) -> Result<
                 // The intermediate exits right after sending this.
                 let _ = clone::waitpid(pid, 0);
                 guard.0.retain(|&x| x != pid);
+            }
+            Some((Msg::Hooks, _)) => {
+                let p =
+                    init_pid.ok_or_else(|| Error::invalid("protocol error: hooks before pid"))?;
+                let state = on_hooks(p)?;
+                parent.send(&Msg::HooksDone(state))?;
             }
             Some((Msg::Ready, _)) => break,
             Some((Msg::Error { errno, msg }, _)) => return Err(Error::Child { errno, msg }),

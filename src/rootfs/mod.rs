@@ -50,7 +50,9 @@ pub fn validate(spec: &Spec) -> Result<()> {
 }
 
 /// Runs in the container process, in its mount namespace, as (namespace) root.
-pub fn setup(o: &Options) -> Result<()> {
+/// `before_pivot` runs once everything is mounted, before pivot_root (the
+/// createRuntime/createContainer hook point).
+pub fn setup(o: &Options, before_pivot: &mut dyn FnMut() -> Result<()>) -> Result<()> {
     let linux = o.spec.linux().as_ref();
     // Nothing we mount may propagate back to the host; the default rslave
     // still lets host unmounts reach us, as runc does.
@@ -95,6 +97,7 @@ pub fn setup(o: &Options) -> Result<()> {
             l.readonly_paths().as_deref().unwrap_or_default(),
         )?;
     }
+    before_pivot()?;
     pivot::enter(root.as_fd(), o.no_pivot)?;
     if o.spec
         .root()

@@ -37,6 +37,9 @@ pub struct State {
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
     pub cgroup: Cgroup,
+    /// Kept for poststop, which runs at delete when the bundle may be gone.
+    #[serde(default)]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
 }
 
 /// Default state root: /run/strata as root, $XDG_RUNTIME_DIR/strata otherwise.
