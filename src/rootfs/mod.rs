@@ -8,6 +8,7 @@ mod masks;
 mod mounts;
 mod pivot;
 pub mod resolve;
+pub mod sysctl;
 
 use crate::error::{Ctx, Error, Result};
 use crate::sys::{self, fd};
@@ -88,6 +89,7 @@ pub fn setup(o: &Options, before_pivot: &mut dyn FnMut() -> Result<()>) -> Resul
         dev_mounted,
     )?;
     if let Some(l) = linux {
+        sysctl::apply(root.as_fd(), l.sysctl().as_ref().unwrap_or(&Default::default()))?;
         masks::mask(
             root.as_fd(),
             l.masked_paths().as_deref().unwrap_or_default(),

@@ -16,6 +16,9 @@ struct OpenHow {
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
+/// Stay on the mount `dir` is on (no crossing into an over-mount).
+pub const RESOLVE_NO_XDEV: u64 = 0x01;
+pub const RESOLVE_BENEATH: u64 = 0x08;
 
 /// openat2(2): resolve `path` relative to `dir` under `resolve` rules.
 pub fn openat2(
