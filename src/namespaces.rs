@@ -132,7 +132,14 @@ impl Plan {
                 "domainname: setting a domainname needs a new uts namespace",
             ));
         }
-        for k in spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()).into_iter().flatten().map(|(k, _)| k) {
+        for k in spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.sysctl().as_ref())
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k)
+        {
             crate::rootfs::sysctl::validate(k, plan.new)?;
         }
         Ok(plan)

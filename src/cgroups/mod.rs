@@ -20,6 +20,10 @@ pub struct Cgroup {
     pub path: String,
     pub v1: Vec<PathBuf>,
     pub v2: Option<PathBuf>,
+    /// Mount point of each v1 hierarchy, in the order of `v1` (for the
+    /// container's own cgroup mount).
+    #[serde(default)]
+    pub v1_mounts: Vec<PathBuf>,
 }
 
 /// Validates `cgroupsPath` and resolves it against the host layout.
@@ -62,6 +66,7 @@ pub fn resolve(cgroups_path: Option<&Path>, id: &str, systemd: bool) -> Result<C
     };
     for h in &layout.v1 {
         cg.v1.push(h.mount.join(own(h)));
+        cg.v1_mounts.push(h.mount.clone());
     }
     if let Some(h) = &layout.v2 {
         cg.v2 = Some(h.mount.join(own(h)));

@@ -72,6 +72,8 @@ fn steps(ctx: &Child) -> Result<Error> {
         bundle: &req.bundle.dir,
         no_pivot: req.no_pivot,
         userns: req.ns.user(),
+        cgroup: req.cgroup,
+        cgroupns: req.ns.new & libc::CLONE_NEWCGROUP != 0,
     };
     let hooks = spec.hooks().clone().unwrap_or_default();
     let wants_state = [

@@ -23,6 +23,8 @@ pub struct Options<'a> {
     pub no_pivot: bool,
     /// In a user namespace devices are bind-mounted, not mknod'ed.
     pub userns: bool,
+    pub cgroup: &'a crate::cgroups::Cgroup,
+    pub cgroupns: bool,
 }
 
 /// Checks the parts of the config that only this module understands.
@@ -77,8 +79,12 @@ pub fn setup(o: &Options, before_pivot: &mut dyn FnMut() -> Result<()>) -> Resul
 
     let list = o.spec.mounts().as_deref().unwrap_or_default();
     let dev_mounted = list.iter().any(|m| m.destination() == Path::new("/dev"));
+    let cg = mounts::CgroupView {
+        cgroup: o.cgroup,
+        private_ns: o.cgroupns,
+    };
     for m in list {
-        mounts::mount(root.as_fd(), m, o.bundle)?;
+        mounts::mount(root.as_fd(), m, o.bundle, &cg)?;
     }
     devices::setup(
         root.as_fd(),
@@ -89,7 +95,10 @@ pub fn setup(o: &Options, before_pivot: &mut dyn FnMut() -> Result<()>) -> Resul
         dev_mounted,
     )?;
     if let Some(l) = linux {
-        sysctl::apply(root.as_fd(), l.sysctl().as_ref().unwrap_or(&Default::default()))?;
+        sysctl::apply(
+            root.as_fd(),
+            l.sysctl().as_ref().unwrap_or(&Default::default()),
+        )?;
         masks::mask(
             root.as_fd(),
             l.masked_paths().as_deref().unwrap_or_default(),

@@ -123,12 +123,6 @@ pub fn validate(mnt: &Mount) -> Result<()> {
             dest.display()
         )));
     }
-    if typ == "cgroup" || typ == "cgroup2" {
-        return Err(Error::invalid(format!(
-            "mounts: {}: cgroup filesystems are not supported yet",
-            dest.display()
-        )));
-    }
     // A /proc that is not procfs could hide what the container must not
     // see, or fake /proc for later LSM writes (CVE-2019-16884).
     if resolve::relative(dest) == Path::new("proc") && !p.bind && typ != "proc" {
@@ -145,10 +139,13 @@ pub fn validate(mnt: &Mount) -> Result<()> {
     Ok(())
 }
 
-pub fn mount(root: BorrowedFd, mnt: &Mount, bundle: &Path) -> Result<()> {
+pub fn mount(root: BorrowedFd, mnt: &Mount, bundle: &Path, cg: &CgroupView) -> Result<()> {
     let p = parse(mnt)?;
     let dest = mnt.destination();
     let typ = mnt.typ().as_deref().unwrap_or("");
+    if !p.bind && (typ == "cgroup" || typ == "cgroup2") {
+        return cgroup_mount(root, dest, &p, cg);
+    }
     let what = || format!("mount {} on {}", typ, dest.display());
     let tree = if p.bind {
         let src = source_path(bundle, mnt.source().as_deref().unwrap_or(Path::new("")));
@@ -231,4 +228,59 @@ pub fn source_path(bundle: &Path, src: &Path) -> PathBuf {
     } else {
         src.to_path_buf()
     }
+}
+
+/// What a container's cgroup mount shows: its own cgroup directories.
+pub struct CgroupView<'a> {
+    pub cgroup: &'a crate::cgroups::Cgroup,
+    /// With a private cgroup namespace the mount may be writable; without
+    /// one it is always read-only (CVE-2023-25809).
+    pub private_ns: bool,
+}
+
+/// A `cgroup`/`cgroup2` mount: on a pure v2 host, cgroup2 itself (or a
+/// bind of the container's cgroup without a cgroup namespace); on v1 and
+/// hybrid hosts, a tmpfs with each hierarchy's container directory bound
+/// under it (and `unified` for the cgroup2 part), as runc lays it out.
+fn cgroup_mount(root: BorrowedFd, dest: &Path, p: &Parsed, cg: &CgroupView) -> Result<()> {
+    let ro = !cg.private_ns || p.set & m::ATTR_RDONLY != 0;
+    let attrs =
+        (if ro { m::ATTR_RDONLY } else { 0 }) | m::ATTR_NOSUID | m::ATTR_NODEV | m::ATTR_NOEXEC;
+    let what = || format!("mount cgroup on {}", dest.display());
+    let c = cg.cgroup;
+    let bind = |src: &Path, target: &Path| -> Result<()> {
+        let tree =
+            m::clone_tree(None, src, false).ctx(|| format!("bind cgroup {}", src.display()))?;
+        m::setattr(tree.as_fd(), attrs, 0, 0, false).ctx(what)?;
+        let t = resolve::create(root, target, false, true)?;
+        m::move_to_fd(tree.as_fd(), t.as_fd()).ctx(what)
+    };
+    if c.v1.is_empty() {
+        let Some(v2) = &c.v2 else { return Ok(()) };
+        if cg.private_ns {
+            let ctx = FsContext::open("cgroup2").ctx(what)?;
+            let tree = ctx.mount(attrs).ctx(what)?;
+            let t = resolve::create(root, dest, false, true)?;
+            return m::move_to_fd(tree.as_fd(), t.as_fd()).ctx(what);
+        }
+        return bind(v2, dest);
+    }
+    let ctx = FsContext::open("tmpfs").ctx(what)?;
+    ctx.set("mode", Some("755")).ctx(what)?;
+    let tmpfs = ctx
+        .mount(m::ATTR_NOSUID | m::ATTR_NODEV | m::ATTR_NOEXEC)
+        .ctx(what)?;
+    let t = resolve::create(root, dest, false, true)?;
+    m::move_to_fd(tmpfs.as_fd(), t.as_fd()).ctx(what)?;
+    for (dir, mnt) in c.v1.iter().zip(&c.v1_mounts) {
+        let name = mnt.file_name().map(PathBuf::from).unwrap_or_default();
+        bind(dir, &dest.join(name))?;
+    }
+    if let Some(v2) = &c.v2 {
+        bind(v2, &dest.join("unified"))?;
+    }
+    if ro {
+        m::setattr(tmpfs.as_fd(), m::ATTR_RDONLY, 0, 0, false).ctx(what)?;
+    }
+    Ok(())
 }
