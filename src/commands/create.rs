@@ -62,6 +62,13 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
     state::validate_id(&o.id)?;
     let b = bundle::load(&o.bundle)?;
     let ns = Plan::from_spec(&b.spec)?;
+    let seccomp = b
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .map(crate::security::seccomp::compile)
+        .transpose()?;
     let cgroup = cgroups::resolve(
         b.spec
             .linux()
@@ -119,6 +126,7 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
         no_new_keyring: o.no_new_keyring,
         console,
         close_in_child: vec![locked.fd.as_raw_fd()],
+        seccomp,
     };
     // No state write for the pid alone: until `Ready` the child dies with
     // us (PDEATHSIG), and the `creating` state already names the cgroup

@@ -25,6 +25,9 @@ pub enum Msg {
     /// parent -> child: hooks ran; the state JSON for the container's own
     /// hooks.
     HooksDone(String),
+    /// child -> parent: the seccomp notify fd (attached), for
+    /// linux.seccomp.listenerPath.
+    SeccompFd,
     /// child -> parent: set up; waiting to exec.
     Ready,
     /// parent -> child (`run`, `exec`): exec now.

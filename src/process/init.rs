@@ -120,11 +120,23 @@ fn steps(ctx: &Child) -> Result<Error> {
     }
     enter_cwd(process.cwd())?;
     rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    let seccomp = req.seccomp.as_ref();
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
+    // before the capabilities are dropped. With it, load as late as
+    // possible, unless the notify fd must reach the parent first.
+    let early = seccomp.filter(|f| !nnp || f.notify);
+    if let Some(f) = seccomp.filter(|_| !nnp) {
+        load_seccomp(ctx, f)?;
+    }
     caps::drop_bounding(&ctx.caps, ctx.available)?;
     user::switch(process.user(), setgroups_allowed())?;
     caps::apply(&ctx.caps)?;
-    if process.no_new_privileges().unwrap_or(false) {
+    if nnp {
         sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0).ctx(|| "prctl PR_SET_NO_NEW_PRIVS")?;
+        if let Some(f) = early {
+            load_seccomp(ctx, f)?;
+        }
     }
     sys::umask(process.user().umask().unwrap_or(0o022));
     let args = process.args().as_deref().unwrap_or_default();
@@ -146,7 +158,10 @@ fn steps(ctx: &Child) -> Result<Error> {
         start_hooks,
         &with_status(&state_json, "created"),
     ) {
-        Ok(()) => exec(req.preserve_fds, &path, args, env),
+        Ok(()) => match seccomp.filter(|_| early.is_none()).map(|f| f.load()) {
+            Some(Err(e)) => e,
+            _ => exec(req.preserve_fds, &path, args, env),
+        },
         Err(e) => e,
     };
     if let Some(conn) = report {
@@ -287,4 +302,12 @@ fn with_status(state: &str, status: &str) -> String {
         }
         Err(_) => state.to_string(),
     }
+}
+
+fn load_seccomp(ctx: &Child, f: &crate::security::seccomp::Filter) -> Result<()> {
+    if let Some(fd) = f.load()? {
+        ctx.chan.send_fd(&Msg::SeccompFd, Some(fd))?;
+        fd::close(fd);
+    }
+    Ok(())
 }

@@ -31,6 +31,8 @@ pub struct Request<'a> {
     /// fds of the parent the child must not keep, such as the state
     /// directory's flock: held by a waiting init, it would block `start`.
     pub close_in_child: Vec<std::os::fd::RawFd>,
+    /// linux.seccomp, compiled by the parent; the child loads it.
+    pub seccomp: Option<crate::security::seccomp::Filter>,
 }
 
 pub struct Spawned {
@@ -57,7 +59,8 @@ impl Drop for Guard {
 /// called as soon as the init's pid is known, so the state can record it
 /// before anything else is made.
 /// `on_hooks` runs the createRuntime/prestart hooks for the init's pid and
-/// returns the state JSON the container's own hooks get.
+/// returns the state JSON the container's own hooks get (and the seccomp
+/// listener).
 pub fn spawn(
     req: Request,
     mut on_pid: impl FnMut(i32) -> Result<()>,
@@ -138,6 +141,12 @@ pub fn spawn(
                 let state = on_hooks(p)?;
                 parent.send(&Msg::HooksDone(state))?;
             }
+            Some((Msg::SeccompFd, Some(fd))) => {
+                let p = init_pid
+                    .ok_or_else(|| Error::invalid("protocol error: seccomp fd before pid"))?;
+                let state = on_hooks(p)?;
+                send_to_listener(spec, p, &state, fd)?;
+            }
             Some((Msg::Ready, _)) => break,
             Some((Msg::Error { errno, msg }, _)) => return Err(Error::Child { errno, msg }),
             Some((m, _)) => {
@@ -180,4 +189,36 @@ fn write_maps(pid: i32, spec: &oci_spec::runtime::Spec) -> Result<()> {
     std::fs::write(format!("/proc/{pid}/gid_map"), map_text(gid))
         .ctx(|| "write gid_map (linux.gidMappings)")?;
     Ok(())
+}
+
+/// Hands the seccomp notify fd to linux.seccomp.listenerPath with the
+/// container process state, as runtime-spec's seccomp notify describes.
+fn send_to_listener(
+    spec: &oci_spec::runtime::Spec,
+    pid: i32,
+    state: &str,
+    fd: OwnedFd,
+) -> Result<()> {
+    let sc = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let Some(path) = sc.and_then(|s| s.listener_path().as_ref()) else {
+        return Err(Error::invalid(
+            "linux.seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath",
+        ));
+    };
+    let state: serde_json::Value = serde_json::from_str(state).unwrap_or_default();
+    let msg = serde_json::json!({
+        "ociVersion": crate::SPEC_VERSION,
+        "fds": ["seccompFd"],
+        "pid": pid,
+        "metadata": sc.and_then(|s| s.listener_metadata().clone()).unwrap_or_default(),
+        "state": state,
+    });
+    let s = std::os::unix::net::UnixStream::connect(path)
+        .ctx(|| format!("connect to linux.seccomp.listenerPath {}", path.display()))?;
+    crate::sys::fd::send_with_fd(
+        std::os::fd::AsFd::as_fd(&s),
+        msg.to_string().as_bytes(),
+        Some(fd.as_raw_fd()),
+    )
+    .ctx(|| format!("send the seccomp fd to {}", path.display()))
 }

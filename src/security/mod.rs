@@ -4,4 +4,5 @@
 
 pub mod caps;
 pub mod rlimits;
+pub mod seccomp;
 pub mod user;

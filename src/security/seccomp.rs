@@ -1,0 +1,148 @@
+//! linux.seccomp with libseccomp: compiled once in the runtime (errors
+//! name the field), loaded by the container process as late as the spec
+//! allows.
+
+use crate::error::{Error, Result};
+use libseccomp::{
+    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
+};
+use oci_spec::runtime::{
+    LinuxSeccomp, LinuxSeccompAction as A, LinuxSeccompFilterFlag as F, LinuxSeccompOperator as Op,
+};
+use std::str::FromStr;
+
+pub struct Filter {
+    pub ctx: ScmpFilterContext,
+    /// Some rule uses SCMP_ACT_NOTIFY: the listener fd must reach
+    /// linux.seccomp.listenerPath, so the filter loads before `Ready`.
+    pub notify: bool,
+}
+
+fn err(what: impl std::fmt::Display) -> Error {
+    Error::invalid(format!("linux.seccomp: {what}"))
+}
+
+fn action(a: A, errno: Option<u32>) -> ScmpAction {
+    let ret = errno.map(|e| e as i32).unwrap_or(libc::EPERM);
+    match a {
+        A::ScmpActKill | A::ScmpActKillThread => ScmpAction::KillThread,
+        A::ScmpActKillProcess => ScmpAction::KillProcess,
+        A::ScmpActTrap => ScmpAction::Trap,
+        A::ScmpActErrno => ScmpAction::Errno(ret),
+        A::ScmpActNotify => ScmpAction::Notify,
+        A::ScmpActTrace => ScmpAction::Trace(ret as u16),
+        A::ScmpActLog => ScmpAction::Log,
+        A::ScmpActAllow => ScmpAction::Allow,
+    }
+}
+
+fn op(o: Op, value: u64, value_two: Option<u64>, index: u32) -> ScmpArgCompare {
+    let (cmp, datum) = match o {
+        Op::ScmpCmpNe => (ScmpCompareOp::NotEqual, value),
+        Op::ScmpCmpLt => (ScmpCompareOp::Less, value),
+        Op::ScmpCmpLe => (ScmpCompareOp::LessOrEqual, value),
+        Op::ScmpCmpEq => (ScmpCompareOp::Equal, value),
+        Op::ScmpCmpGe => (ScmpCompareOp::GreaterEqual, value),
+        Op::ScmpCmpGt => (ScmpCompareOp::Greater, value),
+        // The spec's MASKED_EQ: `value` is the mask, `valueTwo` the datum.
+        Op::ScmpCmpMaskedEq => (ScmpCompareOp::MaskedEqual(value), value_two.unwrap_or(0)),
+    };
+    ScmpArgCompare::new(index, cmp, datum)
+}
+
+/// Builds the filter. Syscall names libseccomp does not know are skipped
+/// (Docker's profile names syscalls newer than Debian's libseccomp; runc
+/// skips them too); names that are not syscall-shaped are an error.
+pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
+    let default = action(s.default_action(), s.default_errno_ret());
+    let mut ctx =
+        ScmpFilterContext::new(default).map_err(|e| err(format!("defaultAction: {e}")))?;
+    // no_new_privs is set (or not) by process.noNewPrivileges, not here.
+    ctx.set_ctl_nnp(false).map_err(err)?;
+    for arch in s.architectures().as_deref().unwrap_or_default() {
+        let name = serde_json::to_value(arch)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let a = ScmpArch::from_str(&name)
+            .map_err(|_| err(format!("architectures: unknown {name:?}")))?;
+        ctx.add_arch(a)
+            .map_err(|e| err(format!("architectures: {name}: {e}")))?;
+    }
+    for f in s.flags().as_deref().unwrap_or_default() {
+        match f {
+            F::SeccompFilterFlagLog => ctx.set_ctl_log(true).map(drop),
+            F::SeccompFilterFlagSpecAllow => ctx.set_ctl_ssb(true).map(drop),
+            F::SeccompFilterFlagTsync => ctx.set_ctl_tsync(true).map(drop),
+            F::SeccompFilterFlagWaitKillableRecv => ctx.set_ctl_waitkill(true).map(drop),
+        }
+        .map_err(|e| {
+            err(format!(
+                "flags: {f:?} is not supported by this libseccomp or kernel: {e}"
+            ))
+        })?;
+    }
+    let mut notify = default == ScmpAction::Notify;
+    for rule in s.syscalls().as_deref().unwrap_or_default() {
+        let act = action(rule.action(), rule.errno_ret());
+        notify |= act == ScmpAction::Notify;
+        if act == default {
+            continue; // libseccomp refuses rules equal to the default
+        }
+        let args = rule.args().as_deref().unwrap_or_default();
+        for a in args {
+            if a.index() > 5 {
+                return Err(err(format!("syscall args: index {} is above 5", a.index())));
+            }
+        }
+        let conds: Vec<ScmpArgCompare> = args
+            .iter()
+            .map(|a| op(a.op(), a.value(), a.value_two(), a.index() as u32))
+            .collect();
+        // Several conditions on one argument cannot be ANDed by libseccomp:
+        // they become one rule each, as runc does.
+        let mut idx: Vec<usize> = args.iter().map(|a| a.index()).collect();
+        idx.sort_unstable();
+        let repeated = idx.windows(2).any(|w| w[0] == w[1]);
+        for name in rule.names() {
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            {
+                return Err(err(format!("syscalls: invalid syscall name {name:?}")));
+            }
+            let Ok(sys) = ScmpSyscall::from_name(name) else {
+                tracing::debug!("seccomp: syscall {name} unknown to libseccomp, skipped");
+                continue;
+            };
+            let groups: Vec<Vec<ScmpArgCompare>> = if repeated {
+                conds.iter().map(|c| vec![*c]).collect()
+            } else {
+                vec![conds.clone()]
+            };
+            for g in groups {
+                ctx.add_rule_conditional(act, sys, &g)
+                    .map_err(|e| err(format!("syscalls: {name}: {e}")))?;
+            }
+        }
+    }
+    Ok(Filter { ctx, notify })
+}
+
+impl Filter {
+    /// Loads the filter into this process; returns the notify fd if any.
+    pub fn load(&self) -> Result<Option<std::os::fd::RawFd>> {
+        self.ctx
+            .load()
+            .map_err(|e| Error::invalid(format!("load seccomp filter: {e}")))?;
+        if self.notify {
+            return self
+                .ctx
+                .get_notify_fd()
+                .map(Some)
+                .map_err(|e| Error::invalid(format!("seccomp notify fd: {e}")));
+        }
+        Ok(None)
+    }
+}
