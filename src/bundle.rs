@@ -134,19 +134,25 @@ fn validate(spec: &Spec) -> Result<()> {
             )));
         }
     }
-    for m in spec.mounts().as_deref().unwrap_or_default() {
-        let d = m.destination();
-        if !d.is_absolute() {
+    let mut seen = std::collections::HashSet::new();
+    for r in process.rlimits().as_deref().unwrap_or_default() {
+        if !seen.insert(format!("{:?}", r.typ())) {
             return Err(Error::invalid(format!(
-                "mounts: destination {:?} must be an absolute path",
-                d
+                "process.rlimits: {:?} is listed twice",
+                r.typ()
             )));
         }
-        if d == Path::new("/") {
+    }
+    for m in spec.mounts().as_deref().unwrap_or_default() {
+        // Relative destinations are deprecated but allowed: relative to "/".
+        if crate::rootfs::resolve::relative(m.destination()) == Path::new(".") {
             return Err(Error::invalid(
                 "mounts: destination \"/\" is not allowed (use root.path)",
             ));
         }
+    }
+    if let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+        crate::cgroups::resources::validate(r)?;
     }
     crate::rootfs::validate(spec)?;
     crate::hooks::validate(spec)?;

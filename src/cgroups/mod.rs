@@ -3,6 +3,7 @@
 //! them on delete. Resource limits live in issue 4's translation layer.
 
 mod layout;
+pub mod resources;
 
 pub use layout::{Hierarchy, Layout};
 
@@ -87,6 +88,41 @@ impl Cgroup {
             if d.parent().and_then(|p| p.file_name()).is_some() && is_cpuset_v1(d) {
                 init_cpuset(d)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Applies linux.resources. Each controller's files are written in the
+    /// hierarchy that has it: a v1 one named after it, else cgroup2.
+    pub fn apply(&self, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
+        let v2_only = self.v1.is_empty();
+        if let Some(v2) = self.v2.as_ref().filter(|_| v2_only) {
+            enable_controllers(v2);
+            if r.devices().as_ref().is_some_and(|d| !d.is_empty()) {
+                tracing::warn!("linux.resources.devices: not enforced on cgroup v2 yet (needs the eBPF device filter)");
+            }
+        }
+        for wr in resources::writes(r, v2_only) {
+            let dir = self
+                .v1
+                .iter()
+                .zip(&self.v1_mounts)
+                .find(|(_, m)| {
+                    m.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.split(',').any(|c| c == wr.controller))
+                })
+                .map(|(d, _)| d)
+                .or(self.v2.as_ref().filter(|_| v2_only))
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "linux.resources: no {} controller on this host",
+                        wr.controller
+                    ))
+                })?;
+            let f = dir.join(wr.file);
+            std::fs::write(&f, &wr.value)
+                .ctx(|| format!("write {} to {}", wr.value, f.display()))?;
         }
         Ok(())
     }
@@ -215,4 +251,22 @@ fn init_cpuset(d: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// cgroup2: a controller's files exist in a cgroup only when every
+/// ancestor lists it in cgroup.subtree_control. Enable what the root has,
+/// one controller at a time (one refusal must not block the others).
+fn enable_controllers(dir: &Path) {
+    let mut chain: Vec<&Path> = dir
+        .ancestors()
+        .skip(1)
+        .take_while(|p| p.join("cgroup.subtree_control").exists())
+        .collect();
+    chain.reverse();
+    for p in chain {
+        let avail = std::fs::read_to_string(p.join("cgroup.controllers")).unwrap_or_default();
+        for c in avail.split_whitespace() {
+            let _ = std::fs::write(p.join("cgroup.subtree_control"), format!("+{c}"));
+        }
+    }
 }

@@ -108,6 +108,9 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
     locked.write(&st)?;
     cleanup.cgroup = Some(&cgroup);
     cgroup.create()?;
+    if let Some(r) = b.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+        cgroup.apply(r)?;
+    }
     let gate = if for_run {
         Gate::Channel
     } else {

@@ -139,18 +139,17 @@ pub fn apply(sets: &Sets) -> Result<()> {
     })?;
     sys::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as _, 0)
         .ctx(|| "clear ambient capabilities")?;
+    // The kernel only raises an ambient capability that is also permitted
+    // and inheritable; like runc, a config that asks for more gets a warning.
     for cap in 0..64u32 {
         if sets.ambient & (1u64 << cap) != 0 {
-            sys::prctl(
+            if let Err(e) = sys::prctl(
                 libc::PR_CAP_AMBIENT,
                 libc::PR_CAP_AMBIENT_RAISE as _,
                 cap as _,
-            )
-            .ctx(|| {
-                format!(
-                    "raise ambient capability {cap} (it must also be permitted and inheritable)"
-                )
-            })?;
+            ) {
+                tracing::warn!("ambient capability {} not raised (it must also be permitted and inheritable): {e}", name(cap).unwrap_or("?"));
+            }
         }
     }
     Ok(())
