@@ -40,6 +40,33 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
             commands::spec::run(bundle, cli.rootless.as_deref() == Some("true"))?
         }
         Command::Features => commands::features::run()?,
+        Command::Exec(a) => {
+            if a.apparmor.as_deref().is_some_and(|p| !p.is_empty())
+                || a.process_label.as_deref().is_some_and(|p| !p.is_empty())
+            {
+                anyhow::bail!(strata::error::Error::invalid("--apparmor/--process-label: this host has no AppArmor or SELinux support in strata yet"));
+            }
+            commands::exec::run(
+                &g,
+                &commands::exec::Opts {
+                    id: a.id.clone(),
+                    process: a.process.clone(),
+                    args: a.args.clone(),
+                    detach: a.detach,
+                    pid_file: a.pid_file.clone(),
+                    console_socket: a.console_socket.clone(),
+                    pidfd_socket: a.pidfd_socket.clone(),
+                    tty: a.tty,
+                    cwd: a.cwd.clone(),
+                    env: a.env.clone(),
+                    user: a.user.clone(),
+                    additional_gids: a.additional_gids.clone(),
+                    caps: a.cap.clone(),
+                    no_new_privs: a.no_new_privs,
+                    preserve_fds: a.preserve_fds,
+                },
+            )?
+        }
     })
 }
 

@@ -145,6 +145,40 @@ impl Plan {
         Ok(plan)
     }
 
+    /// `exec`: join every namespace the container's init is in, by its
+    /// /proc/PID/ns links (opened now: a pid reused later cannot redirect us).
+    pub fn join_container(spec: &Spec, pid: i32) -> Result<Plan> {
+        let mut plan = Plan::default();
+        let list = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().clone())
+            .unwrap_or_default();
+        for ns in &list {
+            let (f, n) = (flag(ns.typ()), name(ns.typ()));
+            let link = match ns.typ() {
+                T::Mount => "mnt",
+                T::Network => "net",
+                T::Time => "time",
+                _ => n,
+            };
+            let path = format!("/proc/{pid}/ns/{link}");
+            let fd = crate::sys::fd::openat(None, std::path::Path::new(&path), libc::O_RDONLY, 0)
+                .ctx(|| format!("open {path}"))?;
+            let j = Joined {
+                flag: f,
+                name: n,
+                fd,
+            };
+            if f == libc::CLONE_NEWUSER {
+                plan.join_user = Some(j);
+            } else {
+                plan.join.push(j);
+            }
+        }
+        Ok(plan)
+    }
+
     pub fn user(&self) -> bool {
         self.new & libc::CLONE_NEWUSER != 0 || self.join_user.is_some()
     }

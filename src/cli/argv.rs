@@ -15,7 +15,13 @@ const BOOL_FLAGS: &[&str] = &[
     "no-new-keyring",
     "version",
     "help",
+    "tty",
+    "no-new-privs",
+    "no-subreaper",
 ];
+
+/// Short flags that take a value.
+const SHORT_VALUE: &[&str] = &["b", "p", "e", "u", "g", "c", "f"];
 
 /// Long flags that take a value.
 const VALUE_FLAGS: &[&str] = &[
@@ -29,6 +35,14 @@ const VALUE_FLAGS: &[&str] = &[
     "pidfd-socket",
     "preserve-fds",
     "format",
+    "process",
+    "cwd",
+    "env",
+    "user",
+    "additional-gids",
+    "cap",
+    "apparmor",
+    "process-label",
 ];
 
 pub fn normalize(args: Vec<String>) -> Vec<String> {
@@ -38,12 +52,28 @@ pub fn normalize(args: Vec<String>) -> Vec<String> {
         out.push(prog);
     }
     let mut rest_positional = false;
+    // `exec ID CMD...`: everything after the id is the command, verbatim.
+    let (mut command, mut positionals, mut takes_value) = (None::<String>, 0, false);
     for a in iter {
         if rest_positional || a == "--" {
             rest_positional = rest_positional || a == "--";
             out.push(a);
             continue;
         }
+        if !a.starts_with('-') && !takes_value {
+            if command.is_none() {
+                command = Some(a.clone());
+            } else {
+                positionals += 1;
+                if command.as_deref() == Some("exec") && positionals == 1 {
+                    rest_positional = true;
+                }
+            }
+        }
+        let name = a.trim_start_matches('-');
+        takes_value = a.starts_with('-')
+            && !a.contains('=')
+            && (VALUE_FLAGS.contains(&name) || SHORT_VALUE.contains(&name));
         // `-bundle` -> `--bundle` (but `-b`, `-d` stay short flags).
         let a = match a.strip_prefix('-') {
             Some(body) if !body.starts_with('-') && body.len() > 1 => {
@@ -103,5 +133,13 @@ mod tests {
             ["s", "--rootless=false", "list"]
         );
         assert_eq!(n(&["s", "kill", "x", "-9"]), ["s", "kill", "x", "-9"]);
+        assert_eq!(
+            n(&["s", "exec", "-e", "A=1", "x", "ls", "-user"]),
+            ["s", "exec", "-e", "A=1", "x", "ls", "-user"]
+        );
+        assert_eq!(
+            n(&["s", "-root", "/r", "exec", "-tty", "x", "sh"]),
+            ["s", "--root", "/r", "exec", "--tty", "x", "sh"]
+        );
     }
 }

@@ -104,6 +104,8 @@ pub enum Command {
         #[arg(short = 'q', long)]
         quiet: bool,
     },
+    /// Run a process in a running container.
+    Exec(ExecArgs),
     /// Write a default config.json.
     /// (--rootless, a global flag, asks for a rootless config.)
     Spec {
@@ -112,4 +114,46 @@ pub enum Command {
     },
     /// Print the features document (runtime-spec features.md).
     Features,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExecArgs {
+    /// A process.json (runtime-spec `process`) instead of the flags below.
+    #[arg(short = 'p', long)]
+    pub process: Option<PathBuf>,
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    #[arg(long = "pidfd-socket")]
+    pub pidfd_socket: Option<PathBuf>,
+    /// Allocate a pty (sent to --console-socket).
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// KEY=VALUE, repeatable.
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// UID or UID:GID.
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    /// Add a capability, repeatable.
+    #[arg(short = 'c', long = "cap")]
+    pub cap: Vec<String>,
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    #[arg(long = "process-label")]
+    pub process_label: Option<String>,
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    pub id: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
 }

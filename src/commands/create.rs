@@ -130,6 +130,7 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
         console,
         close_in_child: vec![locked.fd.as_raw_fd()],
         seccomp,
+        exec: false,
     };
     // No state write for the pid alone: until `Ready` the child dies with
     // us (PDEATHSIG), and the `creating` state already names the cgroup
@@ -180,7 +181,7 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
     })
 }
 
-fn connect(p: &Path) -> Result<OwnedFd> {
+pub fn connect(p: &Path) -> Result<OwnedFd> {
     let s = std::os::unix::net::UnixStream::connect(p)
         .ctx(|| format!("connect to --console-socket {}", p.display()))?;
     Ok(OwnedFd::from(s))
@@ -188,7 +189,7 @@ fn connect(p: &Path) -> Result<OwnedFd> {
 
 /// The pid file is written whole (temp + rename): containerd reads it as
 /// soon as create returns.
-fn write_pid_file(p: &Path, pid: i32) -> Result<()> {
+pub fn write_pid_file(p: &Path, pid: i32) -> Result<()> {
     let p = bundle::absolute(p)?;
     let tmp = p.with_file_name(format!(
         ".{}.tmp",
@@ -199,7 +200,7 @@ fn write_pid_file(p: &Path, pid: i32) -> Result<()> {
 }
 
 /// --pidfd-socket: hand the caller a pidfd of the init.
-fn send_pidfd(p: &Path, pid: i32) -> Result<()> {
+pub fn send_pidfd(p: &Path, pid: i32) -> Result<()> {
     let fd = crate::sys::pidfd::open(pid).ctx(|| format!("pidfd_open {pid}"))?;
     let s = std::os::unix::net::UnixStream::connect(p)
         .ctx(|| format!("connect to --pidfd-socket {}", p.display()))?;

@@ -65,7 +65,9 @@ pub fn run(g: &Global, o: &Opts, detach: bool, keep: bool) -> Result<i32> {
     Ok(code)
 }
 
-fn wait_init(pid: i32, set: &libc::sigset_t) -> Result<i32> {
+/// Waits for `pid` (our child), forwarding the blocked signals in `set`
+/// to it; returns its shell-style exit code.
+pub fn wait_init(pid: i32, set: &libc::sigset_t) -> Result<i32> {
     loop {
         // Reap first: SIGCHLD may have been consumed for an earlier child.
         loop {

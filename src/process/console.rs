@@ -8,7 +8,9 @@ use crate::sys::{self, fd, mount as m};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::Path;
 
-pub fn setup(socket: BorrowedFd, size: Option<(u16, u16)>) -> Result<()> {
+/// `bind_console`: a new container gets /dev/console; an exec'd process
+/// only its own pty.
+pub fn setup(socket: BorrowedFd, size: Option<(u16, u16)>, bind_console: bool) -> Result<()> {
     let master = fd::openat(
         None,
         Path::new("/dev/ptmx"),
@@ -23,6 +25,21 @@ pub fn setup(socket: BorrowedFd, size: Option<(u16, u16)>) -> Result<()> {
     if let Some((h, w)) = size {
         sys::tty::set_size(master.as_fd(), h, w).ctx(|| "set console size")?;
     }
+    if bind_console {
+        bind_dev_console(peer.as_fd())?;
+    }
+    fd::send_with_fd(socket, b"/dev/ptmx", Some(master.as_raw_fd()))
+        .ctx(|| "send the pty master to --console-socket")?;
+    sys::tty::make_controlling(peer.as_fd()).ctx(|| "make the pty the controlling terminal")?;
+    for n in 0..3 {
+        fd::dup2(peer.as_raw_fd(), n).ctx(|| format!("dup the pty onto fd {n}"))?;
+    }
+    Ok(())
+}
+
+/// /dev/console: created O_EXCL|O_NOFOLLOW so a pre-planted symlink fails,
+/// then the pty peer is bound onto it from its fd (CVE-2025-52565).
+fn bind_dev_console(peer: BorrowedFd) -> Result<()> {
     // /dev/console: created O_EXCL|O_NOFOLLOW so a pre-planted symlink fails,
     // then the peer is bound onto it from its fd.
     let root =
@@ -66,14 +83,8 @@ pub fn setup(socket: BorrowedFd, size: Option<(u16, u16)>) -> Result<()> {
         0,
     )
     .ctx(|| "open /dev/console")?;
-    let tree = m::clone_tree(Some(peer.as_fd()), Path::new(""), false)
-        .ctx(|| "bind the pty onto /dev/console")?;
+    let tree =
+        m::clone_tree(Some(peer), Path::new(""), false).ctx(|| "bind the pty onto /dev/console")?;
     m::move_to_fd(tree.as_fd(), target.as_fd()).ctx(|| "bind the pty onto /dev/console")?;
-    fd::send_with_fd(socket, b"/dev/ptmx", Some(master.as_raw_fd()))
-        .ctx(|| "send the pty master to --console-socket")?;
-    sys::tty::make_controlling(peer.as_fd()).ctx(|| "make the pty the controlling terminal")?;
-    for n in 0..3 {
-        fd::dup2(peer.as_raw_fd(), n).ctx(|| format!("dup the pty onto fd {n}"))?;
-    }
     Ok(())
 }

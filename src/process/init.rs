@@ -52,62 +52,12 @@ fn steps(ctx: &Child) -> Result<Error> {
         sys::setresgid(0).ctx(|| "setresgid 0 in the user namespace")?;
         sys::setresuid(0).ctx(|| "setresuid 0 in the user namespace")?;
     }
-    if req.ns.new & libc::CLONE_NEWCGROUP != 0 {
-        // Now that we sit in our cgroup, it becomes the namespace's root.
-        clone::unshare(libc::CLONE_NEWCGROUP).ctx(|| "unshare the cgroup namespace")?;
-    }
     nix::unistd::setsid().map_err(|e| Error::sys("setsid", e.into()))?;
-    if !req.no_new_keyring {
-        match sys::tty::join_session_keyring() {
-            Err(e) if e.raw_os_error() != Some(libc::ENOSYS) => {
-                return Err(Error::sys("join a new session keyring", e))
-            }
-            _ => {}
-        }
-    }
-    sys::umask(0);
-    let opts = crate::rootfs::Options {
-        spec,
-        rootfs: &req.bundle.rootfs,
-        bundle: &req.bundle.dir,
-        no_pivot: req.no_pivot,
-        userns: req.ns.user(),
-        cgroup: req.cgroup,
-        cgroupns: req.ns.new & libc::CLONE_NEWCGROUP != 0,
+    let state_json = if req.exec {
+        String::new()
+    } else {
+        build_container(ctx)?
     };
-    let hooks = spec.hooks().clone().unwrap_or_default();
-    let wants_state = [
-        hooks.prestart(),
-        hooks.create_runtime(),
-        hooks.create_container(),
-        hooks.start_container(),
-    ]
-    .iter()
-    .any(|h| h.as_ref().is_some_and(|v| !v.is_empty()));
-    let mut state_json = String::new();
-    crate::rootfs::setup(&opts, &mut || {
-        if !wants_state {
-            return Ok(());
-        }
-        ctx.chan.send(&Msg::Hooks)?;
-        state_json = match ctx.chan.recv()? {
-            Some((Msg::HooksDone(s), _)) => s,
-            Some((Msg::Error { errno, msg }, _)) => return Err(Error::Child { errno, msg }),
-            _ => return Err(Error::invalid("protocol error: expected HooksDone")),
-        };
-        // In the container's namespaces, before pivot_root.
-        crate::hooks::run(
-            "createContainer",
-            hooks.create_container().as_deref().unwrap_or_default(),
-            &state_json,
-        )
-    })?;
-    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
-        sys::sethostname(h).ctx(|| format!("sethostname {h:?}"))?;
-    }
-    if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
-        sys::setdomainname(d).ctx(|| format!("setdomainname {d:?}"))?;
-    }
     if process.terminal().unwrap_or(false) {
         let sock = req.console.as_ref().ok_or_else(|| {
             Error::invalid("process.terminal is true but no --console-socket was given")
@@ -116,7 +66,7 @@ fn steps(ctx: &Child) -> Result<Error> {
             .console_size()
             .as_ref()
             .map(|b| (b.height() as u16, b.width() as u16));
-        super::console::setup(sock.as_fd(), size)?;
+        super::console::setup(sock.as_fd(), size, !req.exec)?;
     }
     enter_cwd(process.cwd())?;
     rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
@@ -152,6 +102,7 @@ fn steps(ctx: &Child) -> Result<Error> {
             None
         }
     };
+    let hooks = spec.hooks().clone().unwrap_or_default();
     let start_hooks = hooks.start_container().as_deref().unwrap_or_default();
     let err = match crate::hooks::run(
         "startContainer",
@@ -310,4 +261,68 @@ fn load_seccomp(ctx: &Child, f: &crate::security::seccomp::Filter) -> Result<()>
         fd::close(fd);
     }
     Ok(())
+}
+
+/// What only a new container needs (not `exec`): cgroup namespace, session
+/// keyring, the rootfs with its hook points, hostname and domainname.
+/// Returns the state JSON the container's own hooks get.
+fn build_container(ctx: &Child) -> Result<String> {
+    let req = ctx.req;
+    let spec = &req.bundle.spec;
+    if req.ns.new & libc::CLONE_NEWCGROUP != 0 {
+        // Now that we sit in our cgroup, it becomes the namespace's root.
+        clone::unshare(libc::CLONE_NEWCGROUP).ctx(|| "unshare the cgroup namespace")?;
+    }
+    if !req.no_new_keyring {
+        match sys::tty::join_session_keyring() {
+            Err(e) if e.raw_os_error() != Some(libc::ENOSYS) => {
+                return Err(Error::sys("join a new session keyring", e))
+            }
+            _ => {}
+        }
+    }
+    sys::umask(0);
+    let opts = crate::rootfs::Options {
+        spec,
+        rootfs: &req.bundle.rootfs,
+        bundle: &req.bundle.dir,
+        no_pivot: req.no_pivot,
+        userns: req.ns.user(),
+        cgroup: req.cgroup,
+        cgroupns: req.ns.new & libc::CLONE_NEWCGROUP != 0,
+    };
+    let hooks = spec.hooks().clone().unwrap_or_default();
+    let wants_state = [
+        hooks.prestart(),
+        hooks.create_runtime(),
+        hooks.create_container(),
+        hooks.start_container(),
+    ]
+    .iter()
+    .any(|h| h.as_ref().is_some_and(|v| !v.is_empty()));
+    let mut state_json = String::new();
+    crate::rootfs::setup(&opts, &mut || {
+        if !wants_state {
+            return Ok(());
+        }
+        ctx.chan.send(&Msg::Hooks)?;
+        state_json = match ctx.chan.recv()? {
+            Some((Msg::HooksDone(s), _)) => s,
+            Some((Msg::Error { errno, msg }, _)) => return Err(Error::Child { errno, msg }),
+            _ => return Err(Error::invalid("protocol error: expected HooksDone")),
+        };
+        // In the container's namespaces, before pivot_root.
+        crate::hooks::run(
+            "createContainer",
+            hooks.create_container().as_deref().unwrap_or_default(),
+            &state_json,
+        )
+    })?;
+    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        sys::sethostname(h).ctx(|| format!("sethostname {h:?}"))?;
+    }
+    if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        sys::setdomainname(d).ctx(|| format!("setdomainname {d:?}"))?;
+    }
+    Ok(state_json)
 }

@@ -33,6 +33,8 @@ pub struct Request<'a> {
     pub close_in_child: Vec<std::os::fd::RawFd>,
     /// linux.seccomp, compiled by the parent; the child loads it.
     pub seccomp: Option<crate::security::seccomp::Filter>,
+    /// `exec`: join a running container; no rootfs, hostname or hooks.
+    pub exec: bool,
 }
 
 pub struct Spawned {

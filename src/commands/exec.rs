@@ -1,0 +1,199 @@
+//! `exec`: run another process in a running container. It joins every
+//! namespace and the cgroup of the container's init, and gets the
+//! container's capabilities, no_new_privs, rlimits, seccomp and env unless
+//! the flags or --process override them.
+
+use super::create;
+use super::Global;
+use crate::bundle::{self, Bundle};
+use crate::container::{self, Status};
+use crate::error::{Ctx, Error, Result};
+use crate::namespaces::Plan;
+use crate::process::channel::Msg;
+use crate::process::spawn::{self, Gate, Request};
+use crate::state;
+use crate::sys;
+use oci_spec::runtime::{Capabilities, Capability, Process};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Default)]
+pub struct Opts {
+    pub id: String,
+    pub process: Option<PathBuf>,
+    pub args: Vec<String>,
+    pub detach: bool,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub pidfd_socket: Option<PathBuf>,
+    pub tty: bool,
+    pub cwd: Option<PathBuf>,
+    pub env: Vec<String>,
+    pub user: Option<String>,
+    pub additional_gids: Vec<u32>,
+    pub caps: Vec<String>,
+    pub no_new_privs: bool,
+    pub preserve_fds: u32,
+}
+
+/// `-u 1000`, `-u 1000:1000`: numbers only; anything else is ambiguous
+/// (crun once ran `-u 1` as root), so it is an error.
+pub fn parse_user(u: &str) -> Result<(u32, Option<u32>)> {
+    let bad = || Error::invalid(format!("--user {u:?}: use UID or UID:GID (numbers)"));
+    let (a, b) = match u.split_once(':') {
+        Some((a, b)) => (a, Some(b)),
+        None => (u, None),
+    };
+    let uid = a.parse::<u32>().map_err(|_| bad())?;
+    let gid = b.map(|b| b.parse::<u32>().map_err(|_| bad())).transpose()?;
+    Ok((uid, gid))
+}
+
+fn process_for(o: &Opts, base: &Process) -> Result<Process> {
+    if let Some(p) = &o.process {
+        let data = std::fs::read(p).ctx(|| format!("read --process {}", p.display()))?;
+        return serde_json::from_slice(&data)
+            .map_err(|e| Error::invalid(format!("parse --process {}: {e}", p.display())));
+    }
+    if o.args.is_empty() {
+        return Err(Error::invalid(
+            "exec: give the command to run after the container id (or --process)",
+        ));
+    }
+    let mut p = base.clone();
+    p.set_args(Some(o.args.clone()));
+    p.set_terminal(Some(o.tty));
+    p.set_console_size(None);
+    if let Some(c) = &o.cwd {
+        p.set_cwd(c.clone());
+    }
+    let mut env = base.env().clone().unwrap_or_default();
+    env.extend(o.env.iter().cloned());
+    p.set_env(Some(env));
+    if let Some(u) = &o.user {
+        let (uid, gid) = parse_user(u)?;
+        let mut user = p.user().clone();
+        user.set_uid(uid);
+        user.set_gid(gid.unwrap_or(0));
+        p.set_user(user);
+    }
+    if !o.additional_gids.is_empty() {
+        let mut user = p.user().clone();
+        user.set_additional_gids(Some(o.additional_gids.clone()));
+        p.set_user(user);
+    }
+    if !o.caps.is_empty() {
+        let mut caps = p.capabilities().clone().unwrap_or_default();
+        let mut add = Capabilities::new();
+        for c in &o.caps {
+            add.insert(
+                Capability::from_str(c.trim_start_matches("CAP_"))
+                    .or_else(|_| Capability::from_str(c))
+                    .map_err(|_| Error::invalid(format!("--cap {c:?}: unknown capability")))?,
+            );
+        }
+        let merge = |s: &Option<Capabilities>| {
+            Some(
+                s.clone()
+                    .unwrap_or_default()
+                    .union(&add)
+                    .cloned()
+                    .collect::<Capabilities>(),
+            )
+        };
+        caps.set_bounding(merge(caps.bounding()));
+        caps.set_effective(merge(caps.effective()));
+        caps.set_permitted(merge(caps.permitted()));
+        p.set_capabilities(Some(caps));
+    }
+    if o.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    Ok(p)
+}
+
+pub fn run(g: &Global, o: &Opts) -> Result<i32> {
+    let st = state::load(&g.root, &o.id)?;
+    match container::status(&st, &g.root.join(&o.id)) {
+        Status::Running | Status::Created => {}
+        s => {
+            return Err(Error::Status(format!(
+                "cannot exec in a {} container",
+                s.as_str()
+            )))
+        }
+    }
+    // The container's config, from its bundle, gives the defaults.
+    let mut spec = bundle::read_config(&st.bundle)?;
+    let base = spec.process().clone().unwrap_or_default();
+    let process = process_for(o, &base)?;
+    if process.args().as_ref().is_none_or(|a| a.is_empty()) {
+        return Err(Error::invalid("process.args: must name a program"));
+    }
+    spec.set_process(Some(process));
+    spec.set_hooks(None);
+    let seccomp = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .map(crate::security::seccomp::compile)
+        .transpose()?;
+    let ns = Plan::join_container(&spec, st.pid)?;
+    // Checked after the namespace fds are open: they belong to our init.
+    if !state::process_alive(st.pid, st.start_time) {
+        return Err(Error::Status("container not running".into()));
+    }
+    let b = Bundle {
+        dir: st.bundle.clone(),
+        rootfs: st.rootfs.clone(),
+        spec,
+    };
+    let console = o
+        .console_socket
+        .as_deref()
+        .map(create::connect)
+        .transpose()?;
+    let wait_set = sys::sigset(&[
+        libc::SIGCHLD,
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGWINCH,
+    ]);
+    if !o.detach {
+        sys::sigmask(libc::SIG_BLOCK, &wait_set).map_err(|e| Error::sys("sigprocmask", e))?;
+    }
+    let req = Request {
+        bundle: &b,
+        ns: &ns,
+        cgroup: &st.cgroup,
+        gate: Gate::Channel,
+        preserve_fds: o.preserve_fds,
+        no_pivot: false,
+        no_new_keyring: true,
+        console,
+        close_in_child: vec![],
+        seccomp,
+        exec: true,
+    };
+    let spawned = spawn::spawn(req, |_| Ok(()), |_| Ok(String::new()))?;
+    spawned.chan.send(&Msg::Start)?;
+    match spawned.chan.recv()? {
+        None => {}
+        Some((Msg::Error { errno, msg }, _)) => return Err(Error::Child { errno, msg }),
+        Some((m, _)) => return Err(Error::invalid(format!("protocol error: unexpected {m:?}"))),
+    }
+    if let Some(p) = &o.pid_file {
+        create::write_pid_file(p, spawned.pid)?;
+    }
+    if let Some(p) = &o.pidfd_socket {
+        create::send_pidfd(p, spawned.pid)?;
+    }
+    if o.detach {
+        return Ok(0);
+    }
+    super::run::wait_init(spawned.pid, &wait_set)
+}
