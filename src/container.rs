@@ -8,6 +8,7 @@ pub enum Status {
     Creating,
     Created,
     Running,
+    Paused,
     Stopped,
 }
 
@@ -17,13 +18,14 @@ impl Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         }
     }
 
     /// The runtime spec: kill needs created or running.
     pub fn can_kill(self) -> bool {
-        matches!(self, Status::Created | Status::Running)
+        matches!(self, Status::Created | Status::Running | Status::Paused)
     }
 
     /// start needs created.
@@ -48,6 +50,8 @@ pub fn status(st: &State, dir: &Path) -> Status {
         "created" | "running" if alive => {
             if dir.join(state::START_SOCKET).exists() {
                 Status::Created
+            } else if st.cgroup.is_frozen() {
+                Status::Paused
             } else {
                 Status::Running
             }

@@ -40,6 +40,13 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
             commands::spec::run(bundle, cli.rootless.as_deref() == Some("true"))?
         }
         Command::Features => commands::features::run()?,
+        Command::Pause { id } => commands::pause::run(&g, id, true)?,
+        Command::Resume { id } => commands::pause::run(&g, id, false)?,
+        Command::Ps {
+            format,
+            id,
+            ps_args,
+        } => commands::ps::run(&g, id, format, ps_args)?,
         Command::Exec(a) => {
             if a.apparmor.as_deref().is_some_and(|p| !p.is_empty())
                 || a.process_label.as_deref().is_some_and(|p| !p.is_empty())

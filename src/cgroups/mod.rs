@@ -149,6 +149,63 @@ impl Cgroup {
         Ok(())
     }
 
+    /// The freezer of this cgroup: v1 freezer.state or v2 cgroup.freeze.
+    fn freezer(&self) -> Option<(PathBuf, &'static str, &'static str)> {
+        if let Some(d) = self
+            .v1
+            .iter()
+            .zip(&self.v1_mounts)
+            .find(|(_, m)| m.ends_with("freezer"))
+            .map(|(d, _)| d)
+        {
+            return Some((d.join("freezer.state"), "FROZEN", "THAWED"));
+        }
+        self.v2
+            .as_ref()
+            .map(|d| (d.join("cgroup.freeze"), "1", "0"))
+    }
+
+    pub fn is_frozen(&self) -> bool {
+        let Some((f, frozen, _)) = self.freezer() else {
+            return false;
+        };
+        std::fs::read_to_string(f)
+            .map(|s| s.trim() == frozen)
+            .unwrap_or(false)
+    }
+
+    /// Freezes (or thaws) every process, waiting until the kernel says done.
+    pub fn freeze(&self, on: bool) -> Result<()> {
+        let (f, frozen, thawed) = self
+            .freezer()
+            .ok_or_else(|| Error::invalid("no freezer cgroup on this host"))?;
+        let want = if on { frozen } else { thawed };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            std::fs::write(&f, want).ctx(|| format!("write {want} to {}", f.display()))?;
+            let now = if f.ends_with("cgroup.freeze") {
+                let ev =
+                    std::fs::read_to_string(f.with_file_name("cgroup.events")).unwrap_or_default();
+                ev.lines()
+                    .any(|l| l == format!("frozen {}", if on { 1 } else { 0 }))
+            } else {
+                std::fs::read_to_string(&f)
+                    .map(|s| s.trim() == want)
+                    .unwrap_or(false)
+            };
+            if now {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(Error::invalid(format!(
+                    "{}: still not {want} after 5s",
+                    f.display()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     /// Every pid in the container's cgroup and its descendants.
     pub fn pids(&self) -> Vec<i32> {
         let Some(d) = self.v2.as_ref().or_else(|| self.v1.first()) else {
@@ -177,6 +234,10 @@ impl Cgroup {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             self.signal_all(libc::SIGKILL);
+            // Killed tasks in a frozen cgroup only die once thawed.
+            if self.is_frozen() {
+                let _ = self.freeze(false);
+            }
             match self.rmdir_all() {
                 Ok(()) => return Ok(()),
                 Err(e) if Instant::now() < deadline => {

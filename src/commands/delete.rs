@@ -34,9 +34,15 @@ pub fn destroy(locked: Locked, st: &State) -> Result<()> {
     let status = container::status(st, &locked.dir);
     if status != Status::Stopped && st.pid > 0 {
         let _ = super::kill::signal_init(st.pid, st.start_time, libc::SIGKILL);
+        st.cgroup.signal_all(libc::SIGKILL);
+        // A frozen task only dies once thawed (delete --force of a paused
+        // container).
+        if status == Status::Paused {
+            let _ = st.cgroup.freeze(false);
+        }
         let deadline = Instant::now() + Duration::from_secs(5);
         while state::process_alive(st.pid, st.start_time) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(2));
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
     st.cgroup.destroy()?;

@@ -18,7 +18,7 @@ pub fn run(g: &Global, id: &str) -> Result<i32> {
                 "cannot start a container that has stopped".into(),
             ))
         }
-        Status::Running => {
+        Status::Running | Status::Paused => {
             return Err(Error::Status(
                 "cannot start an already running container".into(),
             ))
