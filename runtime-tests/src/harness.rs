@@ -1,0 +1,130 @@
+//! Test registry, outcomes and the assertion macros the test modules use.
+use crate::ctx::Ctx;
+use std::fmt::Display;
+
+/// Why a test did not pass.
+#[derive(Debug)]
+pub enum Fail {
+    Failed(String),
+    Skipped(String),
+}
+
+impl From<String> for Fail {
+    fn from(s: String) -> Self {
+        Fail::Failed(s)
+    }
+}
+
+pub type TResult = Result<(), Fail>;
+type TestFn = Box<dyn Fn(&Ctx) -> TResult>;
+
+/// A runtime's known, explained departure from the spec: when the test fails against a
+/// runtime whose `--version` starts with `runtime`, it is reported as skipped with `reason`.
+pub struct Deviation {
+    pub runtime: &'static str,
+    pub reason: &'static str,
+}
+
+pub struct Test {
+    pub name: String,
+    pub run: TestFn,
+    pub deviation: Option<Deviation>,
+}
+
+impl Test {
+    pub fn new(name: &str, run: impl Fn(&Ctx) -> TResult + 'static) -> Test {
+        Test {
+            name: name.to_string(),
+            run: Box::new(run),
+            deviation: None,
+        }
+    }
+
+    /// Marks a known deviation of `runtime` (see [`Deviation`]); explain it at the call site.
+    pub fn deviates(mut self, runtime: &'static str, reason: &'static str) -> Test {
+        self.deviation = Some(Deviation { runtime, reason });
+        self
+    }
+}
+
+/// Adds context to any error so `?` yields a readable failure reason.
+pub trait Context<T> {
+    fn ctx(self, what: impl Display) -> Result<T, String>;
+}
+
+impl<T, E: Display> Context<T> for Result<T, E> {
+    fn ctx(self, what: impl Display) -> Result<T, String> {
+        self.map_err(|e| format!("{what}: {e}"))
+    }
+}
+
+impl<T> Context<T> for Option<T> {
+    fn ctx(self, what: impl Display) -> Result<T, String> {
+        self.ok_or_else(|| format!("{what}: missing"))
+    }
+}
+
+/// `ensure!(cond, "fmt", args..)`: fail the test with the message unless `cond` holds.
+#[macro_export]
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err($crate::harness::Fail::Failed(format!($($msg)+)));
+        }
+    };
+}
+
+/// `ensure_eq!(left, right, "what")`: fail with both values unless they are equal.
+#[macro_export]
+macro_rules! ensure_eq {
+    ($left:expr, $right:expr, $($msg:tt)+) => {
+        // `match` keeps temporaries in `left` alive for the comparison (as in assert_eq!).
+        match (&$left, &$right) {
+            (l, r) => {
+                if l != r {
+                    let what = format!($($msg)+);
+                    return Err($crate::harness::Fail::Failed(format!("{what}: got {l:?}, want {r:?}")));
+                }
+            }
+        }
+    };
+}
+
+/// `skip!("fmt", args..)`: end the test as skipped with a stated reason.
+#[macro_export]
+macro_rules! skip {
+    ($($msg:tt)+) => {
+        return Err($crate::harness::Fail::Skipped(format!($($msg)+)))
+    };
+}
+
+/// `tests!("group"; f1, f2)`: one [`Test`] per function, named `group::f1`, ...
+#[macro_export]
+macro_rules! tests {
+    ($group:literal; $($f:ident),* $(,)?) => {
+        vec![$($crate::harness::Test::new(concat!($group, "::", stringify!($f)), $f)),*]
+    };
+}
+
+/// All tests, in the order of the spec sections they cover.
+pub fn all_tests() -> Vec<Test> {
+    use crate::tests::*;
+    [
+        lifecycle::tests(),
+        state::tests(),
+        cli::tests(),
+        config_root::tests(),
+        config_mounts::tests(),
+        config_process::tests(),
+        config_hostname::tests(),
+        linux_namespaces::tests(),
+        linux_cgroups::tests(),
+        linux_devices::tests(),
+        linux_paths::tests(),
+        bad_input::tests(),
+        security::tests(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}

@@ -1,0 +1,86 @@
+//! config-linux.md "Control groups": cgroupsPath placement, resources, removal on delete.
+//! Works on v1, hybrid (v1 + /sys/fs/cgroup/unified) and pure v2 hosts: every hierarchy is
+//! looked at, wherever the runtime created the cgroup.
+use super::{sleeper, state_pid};
+use crate::ctx::Ctx;
+use crate::harness::{TResult, Test};
+use crate::{cgroups, ensure, ensure_eq};
+use serde_json::json;
+
+pub fn tests() -> Vec<Test> {
+    crate::tests!("linux_cgroups";
+        init_in_cgroups_path, removed_after_delete, pids_limit, memory_limit)
+}
+
+/// An absolute cgroupsPath is relative to the cgroup mount point(s); the init is in it from
+/// `create` on, in every hierarchy where the runtime made that cgroup.
+fn init_in_cgroups_path(ctx: &Ctx) -> TResult {
+    let (b, _) = sleeper(ctx)?;
+    let cg = b.cgroups_path();
+    ctx.create(&b)?;
+    let pid = state_pid(&ctx.state(&b.id)?)?;
+    let dirs = cgroups::dirs(&cg);
+    ensure!(!dirs.is_empty(), "no cgroup {cg} in any hierarchy");
+    for d in &dirs {
+        ensure!(
+            cgroups::pids(d).contains(&pid),
+            "init {pid} not in {}",
+            d.display()
+        );
+    }
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    ensure!(
+        own.lines().any(|l| l.ends_with(&format!(":{cg}"))),
+        "/proc/{pid}/cgroup: {own:?}"
+    );
+    ctx.destroy(&b.id)?;
+    Ok(ctx.ensure_clean(Some(&b.id), &cg)?)
+}
+
+fn removed_after_delete(ctx: &Ctx) -> TResult {
+    let mut b = ctx.bundle()?;
+    b.args(&["/probe", "exit", "0"]);
+    ctx.create_start(&b)?;
+    ensure!(
+        !cgroups::dirs(&b.cgroups_path()).is_empty(),
+        "no cgroup {} after create",
+        b.cgroups_path()
+    );
+    ctx.wait_status(&b.id, "stopped")?;
+    ctx.rt(&["delete", &b.id])?.check()?;
+    Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
+}
+
+/// The value of the first `file` found in the container's cgroup dirs (any hierarchy).
+fn cgroup_file(cg: &str, files: &[&str]) -> Option<String> {
+    cgroups::dirs(cg)
+        .iter()
+        .flat_map(|d| files.iter().map(move |f| d.join(f)))
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+}
+
+fn pids_limit(ctx: &Ctx) -> TResult {
+    let (mut b, _) = sleeper(ctx)?;
+    b.config["linux"]["resources"]["pids"] = json!({"limit": 42});
+    ctx.create(&b)?;
+    ensure_eq!(
+        cgroup_file(&b.cgroups_path(), &["pids.max"]),
+        Some("42".into()),
+        "pids.max"
+    );
+    Ok(ctx.destroy(&b.id)?)
+}
+
+fn memory_limit(ctx: &Ctx) -> TResult {
+    let (mut b, _) = sleeper(ctx)?;
+    b.config["linux"]["resources"]["memory"] = json!({"limit": 67108864});
+    ctx.create(&b)?;
+    let got = cgroup_file(&b.cgroups_path(), &["memory.limit_in_bytes", "memory.max"]);
+    ensure_eq!(
+        got,
+        Some("67108864".into()),
+        "memory limit (v1 memory.limit_in_bytes or v2 memory.max)"
+    );
+    Ok(ctx.destroy(&b.id)?)
+}

@@ -1,0 +1,155 @@
+//! config-linux.md "Namespaces" and "User namespace mappings".
+use crate::ctx::Ctx;
+use crate::harness::{Context, TResult, Test};
+use crate::{ensure, ensure_eq, skip, sys};
+use serde_json::{json, Value};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+
+/// (config type, /proc/PID/ns entry)
+const KINDS: [(&str, &str); 8] = [
+    ("pid", "pid"),
+    ("network", "net"),
+    ("ipc", "ipc"),
+    ("uts", "uts"),
+    ("mount", "mnt"),
+    ("cgroup", "cgroup"),
+    ("user", "user"),
+    ("time", "time"),
+];
+
+pub fn tests() -> Vec<Test> {
+    let mut v: Vec<Test> = KINDS
+        .iter()
+        .map(|&(kind, file)| {
+            Test::new(&format!("linux_namespaces::new_{kind}"), move |ctx| {
+                new_ns(ctx, kind, file)
+            })
+        })
+        .collect();
+    v.push(Test::new(
+        "linux_namespaces::inherited_when_absent",
+        inherited_when_absent,
+    ));
+    v.push(Test::new("linux_namespaces::join_by_path", join_by_path));
+    v
+}
+
+fn ns_of(rep: &Value, file: &str) -> Result<u64, String> {
+    rep["ns"][file]
+        .as_str()
+        .and_then(sys::ns_inode)
+        .ctx(format!("{file} namespace in the report"))
+}
+
+/// A namespace listed without a path is new: its inode differs from the harness's.
+fn new_ns(ctx: &Ctx, kind: &str, file: &str) -> TResult {
+    let mut b = ctx.bundle()?;
+    b.namespace(kind, None);
+    match kind {
+        "user" => {
+            let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            b.config["linux"]["uidMappings"] = map.clone();
+            b.config["linux"]["gidMappings"] = map;
+        }
+        "time" => b.config["ociVersion"] = json!("1.1.0"),
+        _ => {}
+    }
+    b.args(&["/probe", "report"]);
+    let out = ctx.run(&b, &[])?;
+    if kind == "time" && !out.ok() {
+        // config-linux.md: namespace types "SHOULD be supported"; refusing is allowed.
+        ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?;
+        skip!(
+            "the runtime refuses the time namespace (a SHOULD in config-linux.md): {}",
+            out.describe()
+        );
+    }
+    let rep = crate::ctx::parse_report(&out.check()?.stdout)?;
+    let own = sys::own_ns(file).ctx(format!("own {file} namespace"))?;
+    ensure!(
+        ns_of(&rep, file)? != own,
+        "{kind}: the container shares the harness's namespace {own}"
+    );
+    match kind {
+        "pid" => ensure_eq!(rep["pid"], 1, "pid inside a new pid namespace"),
+        "user" => {
+            ensure_eq!(rep["uid"], 0, "uid inside the user namespace");
+            let line = rep["uid_map"][0]
+                .as_str()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            ensure_eq!(line, "0 100000 65536", "uid_map");
+        }
+        "cgroup" => {
+            let lines: Vec<&str> = rep["cgroup"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            ensure!(
+                !lines.is_empty() && lines.iter().all(|l| l.ends_with(":/")),
+                "cgroup paths not at the ns root: {lines:?}"
+            );
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// "If a namespace type is not specified ... the container MUST inherit the runtime namespace."
+fn inherited_when_absent(ctx: &Ctx) -> TResult {
+    let mut b = ctx.bundle()?;
+    b.without_namespace("network");
+    let rep = ctx.report(&mut b)?;
+    ensure_eq!(
+        ns_of(&rep, "net")?,
+        sys::own_ns("net").ctx("own net namespace")?,
+        "net namespace"
+    );
+    Ok(())
+}
+
+/// Kills the namespace holder process however the test ends.
+struct Holder(Child);
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// "The runtime MUST place the container process in the namespace associated with that path."
+fn join_by_path(ctx: &Ctx) -> TResult {
+    use nix::sched::CloneFlags as F;
+    let mut cmd = Command::new("/bin/busybox");
+    cmd.args(["sleep", "3600"])
+        .env("RUNTIME_TESTS_TAG", &ctx.tag)
+        .stdin(Stdio::null());
+    // SAFETY: unshare is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sched::unshare(F::CLONE_NEWNET | F::CLONE_NEWIPC | F::CLONE_NEWUTS)
+                .map_err(std::io::Error::from)
+        });
+    }
+    let holder = Holder(cmd.spawn().ctx("spawn the namespace holder")?);
+    let pid = holder.0.id();
+    let mut b = ctx.bundle()?;
+    b.config.as_object_mut().map(|c| c.remove("hostname"));
+    for (kind, file) in [("network", "net"), ("ipc", "ipc"), ("uts", "uts")] {
+        b.namespace(kind, Some(&format!("/proc/{pid}/ns/{file}")));
+    }
+    let rep = ctx.report(&mut b)?;
+    for file in ["net", "ipc", "uts"] {
+        let want = std::fs::read_link(format!("/proc/{pid}/ns/{file}")).ctx("holder namespace")?;
+        let want = sys::ns_inode(&want.to_string_lossy()).ctx("holder inode")?;
+        ensure_eq!(ns_of(&rep, file)?, want, "{file} namespace joined by path");
+    }
+    drop(holder);
+    Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
+}

@@ -1,0 +1,205 @@
+//! security.md rows that apply to a basic runtime: symlinked /proc and /sys, leaked fds
+//! (CVE-2024-21626), read-only cgroupfs. (Capabilities and noNewPrivileges: config_process.)
+use super::{has_opt, one_line_error, rep_mounts};
+use crate::bundle::Bundle;
+use crate::ctx::{parse_report, Ctx};
+use crate::harness::{Context, TResult, Test};
+use crate::{ensure, ensure_eq, sys};
+use serde_json::{json, Value};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Command;
+
+/// The fd number the leaked host directory gets in the runtime process.
+const LEAKED_FD: i32 = 42;
+
+pub fn tests() -> Vec<Test> {
+    crate::tests!("security";
+        proc_symlink_rejected, sys_symlink_confined, inherited_fd_not_leaked, cwd_proc_self_fd,
+        cgroupfs_readonly)
+}
+
+/// Replaces `rootfs/<name>` with a symlink to a fresh host dir and returns that dir.
+fn symlink_out(ctx: &Ctx, b: &Bundle, name: &str) -> Result<std::path::PathBuf, String> {
+    let target = ctx.host_dir(&format!("host-{name}-target"))?;
+    let link = b.rootfs().join(name);
+    std::fs::remove_dir(&link).ctx(format!("rmdir {}", link.display()))?;
+    std::os::unix::fs::symlink(&target, &link).ctx("symlink")?;
+    Ok(target)
+}
+
+fn untouched(target: &Path) -> TResult {
+    ensure!(
+        sys::mounts_under(target).is_empty(),
+        "something is mounted on the host target {}",
+        target.display()
+    );
+    let entries = std::fs::read_dir(target).map(|d| d.count()).unwrap_or(0);
+    ensure_eq!(
+        entries,
+        0,
+        "entries created in the host target {}",
+        target.display()
+    );
+    Ok(())
+}
+
+/// CVE-2019-19921 / CVE-2023-27561: /proc must be a real directory in the rootfs.
+fn proc_symlink_rejected(ctx: &Ctx) -> TResult {
+    let b = ctx.bundle()?;
+    let target = symlink_out(ctx, &b, "proc")?;
+    b.write()?;
+    let out = ctx.rt(&["create", "--bundle", &b.dir.to_string_lossy(), &b.id])?;
+    one_line_error(&out)?;
+    untouched(&target)?;
+    Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
+}
+
+/// A /sys symlink pointing at a host path must not reach the host: the runtime either refuses
+/// or resolves it inside the rootfs (runc does the latter).
+fn sys_symlink_confined(ctx: &Ctx) -> TResult {
+    let mut b = ctx.bundle()?;
+    let target = symlink_out(ctx, &b, "sys")?;
+    b.args(&["/probe", "exit", "0"]);
+    let _ = ctx.run(&b, &[])?;
+    untouched(&target)?;
+    Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
+}
+
+/// Makes `fd` appear as [`LEAKED_FD`], without O_CLOEXEC, in the runtime process only.
+fn leak_fd(cmd: &mut Command, fd: i32) {
+    // SAFETY: dup2 is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || match libc::dup2(fd, LEAKED_FD) {
+            -1 => Err(std::io::Error::last_os_error()),
+            _ => Ok(()),
+        });
+    }
+}
+
+/// A bundle writing its report to /out/report.json (host dir returned).
+fn reporter(ctx: &Ctx) -> Result<(Bundle, std::path::PathBuf), String> {
+    let mut b = ctx.bundle()?;
+    let out = ctx.host_dir(&format!("out-{}", b.id))?;
+    b.bind(&out, "/out", false)?;
+    b.args(&["/probe", "report", "--out", "/out/report.json"]);
+    Ok((b, out))
+}
+
+fn fds_of(report: &Value) -> Vec<i64> {
+    report["fds"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["fd"].as_i64())
+        .collect()
+}
+
+/// A non-CLOEXEC fd the caller leaks into the runtime must not reach the container: only 0-2.
+fn inherited_fd_not_leaked(ctx: &Ctx) -> TResult {
+    let host_dir = std::fs::File::open(&ctx.dir).ctx("open the test dir")?;
+    // create + start (the containerd path) ...
+    let (b, out) = reporter(ctx)?;
+    b.write()?;
+    let mut cmd = ctx.command();
+    cmd.arg("--root")
+        .arg(&ctx.root)
+        .arg("create")
+        .arg("--bundle")
+        .arg(&b.dir)
+        .arg(&b.id);
+    leak_fd(&mut cmd, host_dir.as_raw_fd());
+    ctx.exec(cmd)?.check()?;
+    ctx.start(&b.id)?;
+    ctx.wait_status(&b.id, "stopped")?;
+    let rep = parse_report(&std::fs::read_to_string(out.join("report.json")).ctx("report")?)?;
+    ensure_eq!(
+        fds_of(&rep),
+        vec![0, 1, 2],
+        "fds in the container after create/start ({})",
+        rep["fds"]
+    );
+    ctx.rt(&["delete", &b.id])?.check()?;
+    // ... and run.
+    let (b, out) = reporter(ctx)?;
+    b.write()?;
+    let mut cmd = ctx.command();
+    cmd.arg("--root")
+        .arg(&ctx.root)
+        .arg("run")
+        .arg("--bundle")
+        .arg(&b.dir)
+        .arg(&b.id);
+    leak_fd(&mut cmd, host_dir.as_raw_fd());
+    ctx.exec(cmd)?.check()?;
+    let rep = parse_report(&std::fs::read_to_string(out.join("report.json")).ctx("report")?)?;
+    ensure_eq!(
+        fds_of(&rep),
+        vec![0, 1, 2],
+        "fds in the container after run ({})",
+        rep["fds"]
+    );
+    Ok(())
+}
+
+/// CVE-2024-21626: `cwd` = /proc/self/fd/N with N a leaked host directory must fail, or at
+/// least not leave the process outside the container's root.
+fn cwd_proc_self_fd(ctx: &Ctx) -> TResult {
+    let host_dir = std::fs::File::open(&ctx.dir).ctx("open the test dir")?;
+    let (mut b, out) = reporter(ctx)?;
+    b.config["process"]["cwd"] = json!(format!("/proc/self/fd/{LEAKED_FD}"));
+    b.write()?;
+    let mut cmd = ctx.command();
+    cmd.arg("--root")
+        .arg(&ctx.root)
+        .arg("run")
+        .arg("--bundle")
+        .arg(&b.dir)
+        .arg(&b.id);
+    leak_fd(&mut cmd, host_dir.as_raw_fd());
+    let res = ctx.exec(cmd)?;
+    if let Ok(text) = std::fs::read_to_string(out.join("report.json")) {
+        let rep = parse_report(&text)?;
+        ensure_eq!(
+            rep["cwd_escaped"],
+            false,
+            "cwd outside the container root ({}; {})",
+            rep["cwd"],
+            res.describe()
+        );
+    } else {
+        ensure!(
+            !res.ok(),
+            "run succeeded but the process wrote no report: {}",
+            res.describe()
+        );
+    }
+    Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
+}
+
+/// CVE-2023-25809 family: without a private cgroup namespace, cgroupfs is mounted read-only
+/// when the config asks for `ro` (as `runc spec` does).
+fn cgroupfs_readonly(ctx: &Ctx) -> TResult {
+    let mut b = ctx.bundle()?;
+    let opts = ["nosuid", "noexec", "nodev", "relatime", "ro"];
+    b.mount(json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": opts}));
+    let rep = ctx.report(&mut b)?;
+    let cg: Vec<_> = rep_mounts(&rep)
+        .into_iter()
+        .filter(|m| m.fstype == "cgroup" || m.fstype == "cgroup2")
+        .collect();
+    ensure!(
+        !cg.is_empty(),
+        "no cgroup filesystem mounted under /sys/fs/cgroup"
+    );
+    for m in cg {
+        ensure!(
+            has_opt(&m.options, "ro"),
+            "cgroup mount {} is writable: {}",
+            m.point,
+            m.options
+        );
+    }
+    Ok(())
+}
