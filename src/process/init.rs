@@ -16,6 +16,8 @@ pub struct Child<'a> {
     pub caps: caps::Sets,
     pub available: u64,
     pub single: bool,
+    /// (dev, inode) of the strata binary, which must never run inside.
+    pub runtime: (u64, u64),
 }
 
 /// Never returns: execs the payload or exits.
@@ -92,6 +94,7 @@ fn steps(ctx: &Child) -> Result<Error> {
     let args = process.args().as_deref().unwrap_or_default();
     let env = process.env().as_deref().unwrap_or_default();
     let path = super::exec_path::find(&args[0], env)?;
+    let target = super::exec_path::open_target(&path, args, ctx.runtime)?;
 
     sys::prctl(libc::PR_SET_PDEATHSIG, 0, 0).ctx(|| "prctl PR_SET_PDEATHSIG")?;
     ctx.chan.send(&Msg::Ready)?;
@@ -111,7 +114,7 @@ fn steps(ctx: &Child) -> Result<Error> {
     ) {
         Ok(()) => match seccomp.filter(|_| early.is_none()).map(|f| f.load()) {
             Some(Err(e)) => e,
-            _ => exec(req.preserve_fds, &path, args, env),
+            _ => exec(req.preserve_fds, target, env),
         },
         Err(e) => e,
     };
@@ -227,7 +230,7 @@ fn setgroups_allowed() -> bool {
 
 /// After the gate: close leaked fds, reset signals, execve. Returns only
 /// with the error that stopped it.
-fn exec(preserve_fds: u32, path: &Path, args: &[String], env: &[String]) -> Error {
+fn exec(preserve_fds: u32, target: super::exec_path::Target, env: &[String]) -> Error {
     // Nothing the runtime or its caller leaked may reach the payload
     // (CVE-2024-21626): everything past the preserved fds closes on exec.
     if let Err(e) = fd::cloexec_from(3 + preserve_fds) {
@@ -237,10 +240,14 @@ fn exec(preserve_fds: u32, path: &Path, args: &[String], env: &[String]) -> Erro
     if let Err(e) = sys::sigmask(libc::SIG_SETMASK, &sys::sigset(&[])) {
         return Error::sys("reset the signal mask", e);
     }
-    let e = sys::execve(path, args, env);
+    let e = sys::execveat(target.fd.as_fd(), &target.argv, env);
     Error::Child {
         errno: e.raw_os_error().unwrap_or(libc::EIO),
-        msg: format!("exec: \"{}\": {}", args[0], super::exec_path::errstr(&e)),
+        msg: format!(
+            "exec: \"{}\": {}",
+            target.argv[0],
+            super::exec_path::errstr(&e)
+        ),
     }
 }
 

@@ -82,6 +82,7 @@ pub fn spawn(
             "capabilities {dropped:#x} are not available on this host and were left out"
         );
     }
+    let runtime = super::exec_path::runtime_identity();
     let (parent, child) = Channel::pair()?;
     let cgfd = req.cgroup.open_v2();
     let single = req.ns.single_clone();
@@ -105,6 +106,7 @@ pub fn spawn(
                 caps: sets,
                 available,
                 single,
+                runtime,
             };
             init::run(&ctx)
         }

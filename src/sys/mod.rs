@@ -140,20 +140,32 @@ pub fn reset_signal_handlers() {
     }
 }
 
-/// execve(2) with a C argv/envp built from strings. Only returns on error.
-pub fn execve(path: &Path, args: &[String], env: &[String]) -> io::Error {
+/// execveat(fd, "", AT_EMPTY_PATH): runs exactly the file `fd` refers to,
+/// with a C argv/envp built from strings. Only returns on error.
+pub fn execveat(fd: std::os::fd::BorrowedFd, args: &[String], env: &[String]) -> io::Error {
+    use std::os::fd::AsRawFd;
     let to_c =
         |v: &[String]| -> io::Result<Vec<CString>> { v.iter().map(|s| cstring(s)).collect() };
-    let (p, a, e) = match (cstr(path), to_c(args), to_c(env)) {
-        (Ok(p), Ok(a), Ok(e)) => (p, a, e),
+    let (a, e) = match (to_c(args), to_c(env)) {
+        (Ok(a), Ok(e)) => (a, e),
         _ => return io::Error::from_raw_os_error(libc::EINVAL),
     };
     let mut av: Vec<*const libc::c_char> = a.iter().map(|s| s.as_ptr()).collect();
     av.push(std::ptr::null());
     let mut ev: Vec<*const libc::c_char> = e.iter().map(|s| s.as_ptr()).collect();
     ev.push(std::ptr::null());
-    // SAFETY: all pointers are NUL-terminated strings kept alive by p/a/e.
-    unsafe { libc::execve(p.as_ptr(), av.as_ptr(), ev.as_ptr()) };
+    // SAFETY: all pointers are NUL-terminated strings kept alive by a/e;
+    // the fd is open.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            av.as_ptr(),
+            ev.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
     io::Error::last_os_error()
 }
 
