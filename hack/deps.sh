@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Install every Debian 12 package that strata's build, tests, benchmark and cgroup v2 VM need, and Rust
+# through rustup if cargo is missing (Debian 12's cargo 1.63 is too old). --print lists, installs nothing.
+set -euo pipefail
+
+usage() { echo "usage: $0 [--print] [build|test|bench|vm]...   (default: all groups)" >&2; exit 2; }
+
+declare -A group=(
+  [build]="build-essential pkg-config libseccomp-dev curl ca-certificates"
+  [test]="busybox-static runc crun podman containerd criu skopeo umoci iproute2 util-linux strace jq"
+  [bench]="hyperfine strace time binutils jq busybox-static runc crun shellcheck"
+  [vm]="qemu-system-x86 linux-image-amd64 python3-venv"   # hack/cgroupv2-vm.sh; virtme-ng itself comes from PyPI
+)
+print=0 groups=()
+for a in "$@"; do
+  case $a in
+    --print) print=1 ;;
+    build | test | bench | vm) groups+=("$a") ;;
+    *) usage ;;
+  esac
+done
+((${#groups[@]})) || groups=(build test bench vm)
+
+pkgs=$(for g in "${groups[@]}"; do echo "${group[$g]}"; done | tr ' ' '\n' | sort -u | tr '\n' ' ')
+if ((print)); then echo "$pkgs"; exit 0; fi
+((EUID == 0)) || { echo "deps: run as root" >&2; exit 1; }
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086  # word splitting of the package list is intended
+apt-get install -y -qq $pkgs
+
+# Rust (build, test: `make lint` needs rustfmt and clippy) from rustup, never from apt.
+if [[ " ${groups[*]} " == *" build "* || " ${groups[*]} " == *" test "* ]]; then
+  PATH=$HOME/.cargo/bin:$PATH
+  if ! command -v cargo >/dev/null; then
+    echo "deps: cargo not found: installing Rust stable with rustup into ~/.cargo" >&2
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c rustfmt,clippy
+    echo "deps: add ~/.cargo/bin to PATH" >&2
+  elif ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+    rustup component add rustfmt clippy
+  fi
+fi
