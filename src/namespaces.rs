@@ -140,7 +140,7 @@ impl Plan {
             .flatten()
             .map(|(k, _)| k)
         {
-            crate::rootfs::sysctl::validate(k, plan.new)?;
+            crate::rootfs::sysctl::validate(k, plan.new | plan.joined_private())?;
         }
         Ok(plan)
     }
@@ -177,6 +177,27 @@ impl Plan {
             }
         }
         Ok(plan)
+    }
+
+    /// CLONE_NEW* of the namespaces joined by path that are not the
+    /// runtime's own (joining the host's namespace makes it no safer).
+    pub fn joined_private(&self) -> i32 {
+        use std::os::unix::fs::MetadataExt;
+        let mut out = 0;
+        for j in &self.join {
+            let link = match j.flag {
+                libc::CLONE_NEWNET => "net",
+                libc::CLONE_NEWIPC => "ipc",
+                libc::CLONE_NEWUTS => "uts",
+                _ => continue,
+            };
+            let ours = std::fs::metadata(format!("/proc/self/ns/{link}")).map(|m| m.ino()).ok();
+            let theirs = crate::sys::fd::fstat(std::os::fd::AsFd::as_fd(&j.fd)).map(|s| s.st_ino).ok();
+            if ours.is_some() && ours != theirs {
+                out |= j.flag;
+            }
+        }
+        out
     }
 
     pub fn user(&self) -> bool {

@@ -140,7 +140,8 @@ pub fn apply(sets: &Sets) -> Result<()> {
     sys::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as _, 0)
         .ctx(|| "clear ambient capabilities")?;
     // The kernel only raises an ambient capability that is also permitted
-    // and inheritable; like runc, a config that asks for more gets a warning.
+    // and inheritable; like runc and crun, a config that asks for more (runc's
+    // own default spec does) is not an error, and not worth a warning line.
     for cap in 0..64u32 {
         if sets.ambient & (1u64 << cap) != 0 {
             if let Err(e) = sys::prctl(
@@ -148,7 +149,7 @@ pub fn apply(sets: &Sets) -> Result<()> {
                 libc::PR_CAP_AMBIENT_RAISE as _,
                 cap as _,
             ) {
-                tracing::warn!("ambient capability {} not raised (it must also be permitted and inheritable): {e}", name(cap).unwrap_or("?"));
+                tracing::debug!("ambient capability {} not raised (it must also be permitted and inheritable): {e}", name(cap).unwrap_or("?"));
             }
         }
     }
