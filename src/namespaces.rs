@@ -191,8 +191,12 @@ impl Plan {
                 libc::CLONE_NEWUTS => "uts",
                 _ => continue,
             };
-            let ours = std::fs::metadata(format!("/proc/self/ns/{link}")).map(|m| m.ino()).ok();
-            let theirs = crate::sys::fd::fstat(std::os::fd::AsFd::as_fd(&j.fd)).map(|s| s.st_ino).ok();
+            let ours = std::fs::metadata(format!("/proc/self/ns/{link}"))
+                .map(|m| m.ino())
+                .ok();
+            let theirs = crate::sys::fd::fstat(std::os::fd::AsFd::as_fd(&j.fd))
+                .map(|s| s.st_ino)
+                .ok();
             if ours.is_some() && ours != theirs {
                 out |= j.flag;
             }

@@ -2,6 +2,7 @@
 //! `cgroupsPath` into directories, create them, place the init, and remove
 //! them on delete. Resource limits live in issue 4's translation layer.
 
+mod devices_bpf;
 mod layout;
 pub mod resources;
 
@@ -98,8 +99,8 @@ impl Cgroup {
         let v2_only = self.v1.is_empty();
         if let Some(v2) = self.v2.as_ref().filter(|_| v2_only) {
             enable_controllers(v2);
-            if r.devices().as_ref().is_some_and(|d| !d.is_empty()) {
-                tracing::warn!("linux.resources.devices: not enforced on cgroup v2 yet (needs the eBPF device filter)");
+            if let Some(rules) = r.devices().as_ref().filter(|d| !d.is_empty()) {
+                attach_device_filter(v2, rules)?;
             }
         }
         for wr in resources::writes(r, v2_only) {
@@ -330,4 +331,28 @@ fn enable_controllers(dir: &Path) {
             let _ = std::fs::write(p.join("cgroup.subtree_control"), format!("+{c}"));
         }
     }
+}
+
+/// cgroup v2: the device rules (then runc's default allow-list) as an eBPF
+/// program attached to the container's cgroup before any task is in it.
+fn attach_device_filter(dir: &Path, rules: &[oci_spec::runtime::LinuxDeviceCgroup]) -> Result<()> {
+    use std::os::fd::AsFd;
+    let mut all: Vec<devices_bpf::Rule> = rules.iter().map(devices_bpf::Rule::from_spec).collect();
+    all.extend(
+        resources::DEFAULT_ALLOW
+            .iter()
+            .filter_map(|s| devices_bpf::Rule::parse(s, true)),
+    );
+    let prog = devices_bpf::program(&all)?;
+    let fd = crate::sys::bpf::load(crate::sys::bpf::PROG_TYPE_CGROUP_DEVICE, &prog)
+        .ctx(|| "load the device filter (linux.resources.devices)")?;
+    let cg = crate::sys::fd::openat(None, dir, libc::O_RDONLY | libc::O_DIRECTORY, 0)
+        .ctx(|| format!("open {}", dir.display()))?;
+    crate::sys::bpf::attach(
+        cg.as_fd(),
+        fd.as_fd(),
+        crate::sys::bpf::ATTACH_CGROUP_DEVICE,
+        crate::sys::bpf::F_ALLOW_MULTI,
+    )
+    .ctx(|| format!("attach the device filter to {}", dir.display()))
 }

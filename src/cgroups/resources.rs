@@ -94,7 +94,7 @@ pub fn validate(r: &LinuxResources) -> Result<()> {
 
 /// Devices every container may use whatever its rules say (runc's list):
 /// mknod of anything, the default devices, ptys and /dev/console.
-const DEFAULT_ALLOW: [&str; 11] = [
+pub const DEFAULT_ALLOW: [&str; 11] = [
     "c *:* m",
     "b *:* m",
     "c 1:3 rwm",

@@ -3,6 +3,7 @@
 //! pidfds, capabilities, close_range, ...). Each wrapper returns `io::Result`
 //! and leaves context (which path, which field) to its caller.
 
+pub mod bpf;
 pub mod caps;
 pub mod clone;
 pub mod fd;
