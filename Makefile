@@ -11,7 +11,7 @@ PREFIX   ?= /usr/local
 RUNC     ?= $(shell command -v runc 2>/dev/null)
 DEMO_DIR ?= /tmp/strata-demo
 
-.PHONY: build build-tests demo test unit-test runtime-tests lint bench install clean
+.PHONY: test-cgroupv2 build build-tests demo test unit-test runtime-tests lint bench install clean
 
 build:
 	$(STATIC) $(CARGO) build --release --target $(TARGET) -p strata
@@ -35,6 +35,11 @@ runtime-tests: build build-tests
 	else echo "runc not installed: reference run skipped"; fi
 
 test: lint unit-test runtime-tests
+
+# The cgroup, lifecycle and security groups on a pure cgroup v2 host: a
+# virtme-ng VM under software emulation (hack/deps.sh vm installs it).
+test-cgroupv2: build build-tests
+	bash hack/cgroupv2-vm.sh --memory 2G -- bash hack/cgroupv2-tests.sh
 
 lint:
 	$(CARGO) fmt --all -- --check
