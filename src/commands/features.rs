@@ -37,6 +37,7 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "suid",
     "symfollow",
     "sync",
+    "tmpcopyup",
     "unbindable",
     "ratime",
     "rdev",

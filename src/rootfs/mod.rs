@@ -3,6 +3,7 @@
 //! masked and read-only paths, then pivot_root and a read-only root.
 //! Everything before the pivot works on fds relative to the rootfs.
 
+mod copyup;
 mod devices;
 mod masks;
 mod mounts;

@@ -34,6 +34,8 @@ pub struct Parsed {
     pub rset: u64,
     pub rclr: u64,
     pub propagation: Option<u64>,
+    /// tmpfs only: start with a copy of the directory it covers.
+    pub copyup: bool,
     /// Options passed to the filesystem (`size=64k`, `mode=755`, ...).
     pub data: Vec<String>,
 }
@@ -94,7 +96,9 @@ pub fn parse(mnt: &Mount) -> Result<Parsed> {
             "defaults" | "async" | "sync" | "remount" | "loud" | "silent"
         ) {
             // Meaningless for a fresh mount; runc ignores them too.
-        } else if matches!(o, "idmap" | "ridmap" | "tmpcopyup" | "copy-symlink") {
+        } else if o == "tmpcopyup" {
+            p.copyup = true;
+        } else if matches!(o, "idmap" | "ridmap" | "copy-symlink") {
             return Err(Error::invalid(format!(
                 "mounts: {}: option {o:?} is not supported yet",
                 mnt.destination().display()
@@ -203,6 +207,25 @@ pub fn mount(root: BorrowedFd, mnt: &Mount, bundle: &Path, cg: &CgroupView) -> R
         }
         e => e,
     })?;
+    if p.copyup && typ == "tmpfs" {
+        // `target` still names the directory underneath; the detached
+        // tmpfs is filled before it covers it.
+        let src = crate::sys::fd::openat(
+            Some(target.as_fd()),
+            Path::new("."),
+            libc::O_RDONLY | libc::O_DIRECTORY,
+            0,
+        )
+        .ctx(what)?;
+        let dst = crate::sys::fd::openat(
+            Some(tree.as_fd()),
+            Path::new("."),
+            libc::O_RDONLY | libc::O_DIRECTORY,
+            0,
+        )
+        .ctx(what)?;
+        super::copyup::copy_dir(src.as_fd(), dst.as_fd(), 0)?;
+    }
     m::move_to_fd(tree.as_fd(), target.as_fd()).ctx(what)?;
     if p.rset != 0 || p.rclr != 0 {
         m::setattr(tree.as_fd(), p.rset, p.rclr, 0, true)
