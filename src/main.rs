@@ -40,6 +40,35 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
             commands::spec::run(bundle, cli.rootless.as_deref() == Some("true"))?
         }
         Command::Features => commands::features::run()?,
+        Command::Update {
+            resources,
+            memory,
+            memory_reservation,
+            memory_swap,
+            cpu_shares,
+            cpu_quota,
+            cpu_period,
+            cpuset_cpus,
+            cpuset_mems,
+            pids_limit,
+            blkio_weight,
+            id,
+        } => {
+            let f = commands::update::Flags {
+                resources: resources.clone(),
+                memory: memory.clone(),
+                memory_reservation: memory_reservation.clone(),
+                memory_swap: memory_swap.clone(),
+                cpu_shares: *cpu_shares,
+                cpu_quota: *cpu_quota,
+                cpu_period: *cpu_period,
+                cpuset_cpus: cpuset_cpus.clone(),
+                cpuset_mems: cpuset_mems.clone(),
+                pids_limit: *pids_limit,
+                blkio_weight: *blkio_weight,
+            };
+            commands::update::run(&g, id, &f)?
+        }
         Command::Pause { id } => commands::pause::run(&g, id, true)?,
         Command::Resume { id } => commands::pause::run(&g, id, false)?,
         Command::Ps {

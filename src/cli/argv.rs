@@ -43,6 +43,17 @@ const VALUE_FLAGS: &[&str] = &[
     "cap",
     "apparmor",
     "process-label",
+    "resources",
+    "memory",
+    "memory-reservation",
+    "memory-swap",
+    "cpu-shares",
+    "cpu-quota",
+    "cpu-period",
+    "cpuset-cpus",
+    "cpuset-mems",
+    "pids-limit",
+    "blkio-weight",
 ];
 
 pub fn normalize(args: Vec<String>) -> Vec<String> {
