@@ -8,7 +8,7 @@ STRATA   := $(OUT)/strata
 CARGO    ?= cargo
 STATIC   := RUSTFLAGS='-C target-feature=+crt-static'
 PREFIX   ?= /usr/local
-RUNC     ?= $(shell command -v runc 2>/dev/null)
+RUNC     ?= $(shell command -v runc 2>/dev/null || ls /usr/sbin/runc 2>/dev/null)
 DEMO_DIR ?= /tmp/strata-demo
 
 .PHONY: test-cgroupv2 build build-tests demo test unit-test runtime-tests lint bench install clean
