@@ -154,7 +154,84 @@ fn validate(spec: &Spec) -> Result<()> {
     if let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
         crate::cgroups::resources::validate(r)?;
     }
+    refuse_unsupported(spec)?;
     crate::rootfs::validate(spec)?;
     crate::hooks::validate(spec)?;
+    Ok(())
+}
+
+/// Fields strata does not implement yet are refused by name: a container
+/// that silently ran without its LSM profile or scheduler would be worse
+/// than one that does not start.
+fn refuse_unsupported(spec: &Spec) -> Result<()> {
+    let p = spec.process().as_ref();
+    let l = spec.linux().as_ref();
+    let set = |s: Option<&String>| s.is_some_and(|s| !s.is_empty());
+    let lsm_on = |name: &str| {
+        std::fs::read_to_string(format!("/sys/module/{name}/parameters/enabled"))
+            .is_ok_and(|v| v.trim() == "Y")
+    };
+    let checks = [
+        (
+            set(p.and_then(|p| p.apparmor_profile().as_ref())),
+            "process.apparmorProfile",
+            lsm_on("apparmor"),
+        ),
+        (
+            set(p.and_then(|p| p.selinux_label().as_ref())),
+            "process.selinuxLabel",
+            std::path::Path::new("/sys/fs/selinux/enforce").exists(),
+        ),
+        (
+            set(l.and_then(|l| l.mount_label().as_ref())),
+            "linux.mountLabel",
+            std::path::Path::new("/sys/fs/selinux/enforce").exists(),
+        ),
+        (
+            p.is_some_and(|p| p.scheduler().is_some()),
+            "process.scheduler",
+            true,
+        ),
+        (
+            p.is_some_and(|p| p.io_priority().is_some()),
+            "process.ioPriority",
+            true,
+        ),
+        (
+            p.is_some_and(|p| p.exec_cpu_affinity().is_some()),
+            "process.execCPUAffinity",
+            true,
+        ),
+        (
+            l.is_some_and(|l| l.personality().is_some()),
+            "linux.personality",
+            true,
+        ),
+        (
+            l.is_some_and(|l| l.intel_rdt().is_some()),
+            "linux.intelRdt",
+            true,
+        ),
+        (
+            l.is_some_and(|l| l.memory_policy().is_some()),
+            "linux.memoryPolicy",
+            true,
+        ),
+        (
+            l.is_some_and(|l| l.net_devices().as_ref().is_some_and(|d| !d.is_empty())),
+            "linux.netDevices",
+            true,
+        ),
+    ];
+    for (asked, field, host_has) in checks {
+        if asked {
+            let why = if host_has {
+                "not supported by strata yet"
+            } else {
+                "this host does not have that LSM enabled"
+            };
+            return Err(Error::invalid(format!("{field}: {why}")));
+        }
+    }
     Ok(())
 }

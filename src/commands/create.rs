@@ -32,10 +32,16 @@ pub struct Created {
     pub state: State,
 }
 
-/// Undoes a half-made container: its cgroup and its state directory.
+/// Undoes a half-made container: its cgroup and its state directory, and
+/// runs poststop hooks once the create hooks have started (runtime.md:
+/// a failed prestart/createRuntime/createContainer hook continues the
+/// lifecycle at destroy + poststop).
 struct Cleanup<'a> {
     cgroup: Option<&'a Cgroup>,
     dir: Option<PathBuf>,
+    /// The state for poststop, and whether the create hooks have started.
+    poststop: Option<State>,
+    hooks_started: &'a std::cell::Cell<bool>,
 }
 
 impl Drop for Cleanup<'_> {
@@ -47,6 +53,16 @@ impl Drop for Cleanup<'_> {
         }
         if let Some(d) = &self.dir {
             let _ = std::fs::remove_dir_all(d);
+        }
+        if let Some(st) = self.poststop.as_ref().filter(|_| self.hooks_started.get()) {
+            if let Some(h) = &st.hooks {
+                let doc = super::state::document(st, Status::Stopped).to_string();
+                crate::hooks::run_warn(
+                    "poststop",
+                    h.poststop().as_deref().unwrap_or_default(),
+                    &doc,
+                );
+            }
         }
     }
 }
@@ -79,9 +95,12 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
     )?;
     let console = o.console_socket.as_deref().map(connect).transpose()?;
     let locked = state::claim(&g.root, &o.id)?;
+    let hooks_started = std::cell::Cell::new(false);
     let mut cleanup = Cleanup {
         cgroup: None,
         dir: Some(locked.dir.clone()),
+        poststop: None,
+        hooks_started: &hooks_started,
     };
     let mut st = State {
         oci_version: crate::SPEC_VERSION.to_string(),
@@ -136,7 +155,9 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
     // us (PDEATHSIG), and the `creating` state already names the cgroup
     // that `delete --force` empties.
     let for_hooks = st.clone();
+    cleanup.poststop = Some(st.clone());
     let on_hooks = |pid: i32| -> Result<String> {
+        hooks_started.set(true);
         let mut s = for_hooks.clone();
         s.pid = pid;
         let doc = super::state::document(&s, Status::Creating).to_string();
@@ -173,6 +194,7 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
     }
     cleanup.cgroup = None;
     cleanup.dir = None;
+    cleanup.poststop = None;
     Ok(Created {
         pid: spawned.pid,
         chan: spawned.chan,

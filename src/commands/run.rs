@@ -44,7 +44,10 @@ pub fn run(g: &Global, o: &Opts, detach: bool, keep: bool) -> Result<i32> {
         return Err(e);
     }
     // No state write: with no start socket the live status reads running.
-    super::start::poststart(&c.state);
+    if let Err(e) = super::start::poststart(&c.state) {
+        let _ = super::delete::destroy(c.locked, &c.state);
+        return Err(e);
+    }
     // Let `kill`, `state` and `delete` in while the container runs.
     drop(c.locked);
     if detach {

@@ -44,22 +44,28 @@ pub fn run(g: &Global, id: &str) -> Result<i32> {
     conn.read_to_string(&mut msg)
         .ctx(|| "read the start result")?;
     if !msg.is_empty() {
+        // A failed startContainer hook (or execve): runtime.md says stop
+        // the container and destroy it (poststop hooks included).
+        let _ = super::delete::destroy(locked, &st);
         return Err(Error::Child { errno: 0, msg });
     }
     st.status = "running".into();
     locked.write(&st)?;
-    poststart(&st);
+    if let Err(e) = poststart(&st) {
+        let _ = super::delete::destroy(locked, &st);
+        return Err(e);
+    }
     Ok(0)
 }
 
-/// poststart hooks: after the payload started; failures only warn.
-pub fn poststart(st: &crate::state::State) {
-    if let Some(h) = &st.hooks {
-        let doc = super::state::document(st, Status::Running).to_string();
-        crate::hooks::run_warn(
-            "poststart",
-            h.poststart().as_deref().unwrap_or_default(),
-            &doc,
-        );
-    }
+/// poststart hooks, after the payload started. A failure is an error and
+/// the caller destroys the container (runtime.md lifecycle step 9).
+pub fn poststart(st: &crate::state::State) -> Result<()> {
+    let Some(h) = &st.hooks else { return Ok(()) };
+    let doc = super::state::document(st, Status::Running).to_string();
+    crate::hooks::run(
+        "poststart",
+        h.poststart().as_deref().unwrap_or_default(),
+        &doc,
+    )
 }

@@ -251,11 +251,13 @@ fn exec(preserve_fds: u32, target: super::exec_path::Target, env: &[String]) -> 
     }
 }
 
-/// The state JSON with another status (startContainer sees "created").
+/// The state JSON for a hook run in the container's namespaces: its pid
+/// as the container sees it (runtime.md), and the status of the moment.
 fn with_status(state: &str, status: &str) -> String {
     match serde_json::from_str::<serde_json::Value>(state) {
         Ok(mut v) => {
             v["status"] = status.into();
+            v["pid"] = std::process::id().into();
             v.to_string()
         }
         Err(_) => state.to_string(),
@@ -322,7 +324,7 @@ fn build_container(ctx: &Child) -> Result<String> {
         crate::hooks::run(
             "createContainer",
             hooks.create_container().as_deref().unwrap_or_default(),
-            &state_json,
+            &with_status(&state_json, "creating"),
         )
     })?;
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {

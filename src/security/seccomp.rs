@@ -22,6 +22,17 @@ fn err(what: impl std::fmt::Display) -> Error {
     Error::invalid(format!("linux.seccomp: {what}"))
 }
 
+/// errnoRet only goes with actions that return one (config-linux.md: the
+/// runtime MUST fail otherwise).
+fn check_errno(a: A, errno: Option<u32>, field: &str) -> Result<()> {
+    if errno.is_some() && !matches!(a, A::ScmpActErrno | A::ScmpActTrace) {
+        return Err(err(format!(
+            "{field}: {a:?} takes no errno (only SCMP_ACT_ERRNO and SCMP_ACT_TRACE do)"
+        )));
+    }
+    Ok(())
+}
+
 fn action(a: A, errno: Option<u32>) -> ScmpAction {
     let ret = errno.map(|e| e as i32).unwrap_or(libc::EPERM);
     match a {
@@ -54,6 +65,7 @@ fn op(o: Op, value: u64, value_two: Option<u64>, index: u32) -> ScmpArgCompare {
 /// (Docker's profile names syscalls newer than Debian's libseccomp; runc
 /// skips them too); names that are not syscall-shaped are an error.
 pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
+    check_errno(s.default_action(), s.default_errno_ret(), "defaultErrnoRet")?;
     let default = action(s.default_action(), s.default_errno_ret());
     let mut ctx =
         ScmpFilterContext::new(default).map_err(|e| err(format!("defaultAction: {e}")))?;
@@ -84,6 +96,7 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
     }
     let mut notify = default == ScmpAction::Notify;
     for rule in s.syscalls().as_deref().unwrap_or_default() {
+        check_errno(rule.action(), rule.errno_ret(), "syscalls: errnoRet")?;
         let act = action(rule.action(), rule.errno_ret());
         notify |= act == ScmpAction::Notify;
         if act == default {
