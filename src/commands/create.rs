@@ -78,6 +78,7 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
     state::validate_id(&o.id)?;
     let b = bundle::load(&o.bundle)?;
     let ns = Plan::from_spec(&b.spec)?;
+    let layers = crate::rootfs::layers::from_spec(&b.spec, &g.root.join(&o.id).join("layer"))?;
     let seccomp = b
         .spec
         .linux()
@@ -127,6 +128,9 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
     locked.write(&st)?;
     cleanup.cgroup = Some(&cgroup);
     cgroup.create()?;
+    if let Some(l) = &layers {
+        l.prepare()?;
+    }
     if let Some(r) = b.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
         cgroup.apply(r)?;
     }
@@ -150,6 +154,7 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
         close_in_child: vec![locked.fd.as_raw_fd()],
         seccomp,
         exec: false,
+        layers,
     };
     // No state write for the pid alone: until `Ready` the child dies with
     // us (PDEATHSIG), and the `creating` state already names the cgroup

@@ -178,6 +178,7 @@ pub fn run(g: &Global, o: &Opts) -> Result<i32> {
         close_in_child: vec![],
         seccomp,
         exec: true,
+        layers: None,
     };
     let spawned = spawn::spawn(req, |_| Ok(()), |_| Ok(String::new()))?;
     spawned.chan.send(&Msg::Start)?;

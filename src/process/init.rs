@@ -299,6 +299,7 @@ fn build_container(ctx: &Child) -> Result<String> {
         userns: req.ns.user(),
         cgroup: req.cgroup,
         cgroupns: req.ns.new & libc::CLONE_NEWCGROUP != 0,
+        layers: req.layers.as_ref(),
     };
     let hooks = spec.hooks().clone().unwrap_or_default();
     let wants_state = [

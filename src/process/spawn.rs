@@ -35,6 +35,8 @@ pub struct Request<'a> {
     pub seccomp: Option<crate::security::seccomp::Filter>,
     /// `exec`: join a running container; no rootfs, hostname or hooks.
     pub exec: bool,
+    /// Image layers stacked on the rootfs (rootfs/layers.rs).
+    pub layers: Option<crate::rootfs::layers::Layers>,
 }
 
 pub struct Spawned {

@@ -5,6 +5,7 @@
 
 mod copyup;
 mod devices;
+pub mod layers;
 mod masks;
 mod mounts;
 mod pivot;
@@ -26,6 +27,8 @@ pub struct Options<'a> {
     pub userns: bool,
     pub cgroup: &'a crate::cgroups::Cgroup,
     pub cgroupns: bool,
+    /// Image layers to stack on the rootfs instead of binding it.
+    pub layers: Option<&'a layers::Layers>,
 }
 
 /// Checks the parts of the config that only this module understands.
@@ -67,13 +70,18 @@ pub fn setup(o: &Options, before_pivot: &mut dyn FnMut() -> Result<()>) -> Resul
     sys::mount::mount(None, Path::new("/"), None, prop | libc::MS_REC)
         .ctx(|| "make / a slave mount")?;
 
-    // Bind the rootfs onto itself so it is a mount point pivot_root accepts.
-    let tree = sys::mount::clone_tree(None, o.rootfs, true)
-        .ctx(|| format!("bind rootfs {}", o.rootfs.display()))?;
+    // Bind the rootfs onto itself so it is a mount point pivot_root accepts,
+    // or stack the image layers there.
     let target = fd::openat(None, o.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0)
         .ctx(|| format!("open rootfs {}", o.rootfs.display()))?;
-    sys::mount::move_to_fd(tree.as_fd(), target.as_fd())
-        .ctx(|| format!("bind rootfs {}", o.rootfs.display()))?;
+    if let Some(l) = o.layers {
+        l.mount(target.as_fd())?;
+    } else {
+        let tree = sys::mount::clone_tree(None, o.rootfs, true)
+            .ctx(|| format!("bind rootfs {}", o.rootfs.display()))?;
+        sys::mount::move_to_fd(tree.as_fd(), target.as_fd())
+            .ctx(|| format!("bind rootfs {}", o.rootfs.display()))?;
+    }
     drop(target);
     let root = fd::openat(None, o.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0)
         .ctx(|| format!("open rootfs {}", o.rootfs.display()))?;

@@ -140,7 +140,7 @@ impl FsContext {
     }
 
     /// Creates the superblock and a detached mount of it with `attrs`.
-    pub fn mount(self, attrs: u64) -> io::Result<OwnedFd> {
+    pub fn mount(&self, attrs: u64) -> io::Result<OwnedFd> {
         // SAFETY: NULL key/value are what FSCONFIG_CMD_CREATE takes.
         super::check(unsafe {
             libc::syscall(
