@@ -8,6 +8,7 @@ pub mod commands;
 pub mod container;
 pub mod error;
 pub mod hooks;
+pub mod layer;
 pub mod logging;
 pub mod namespaces;
 pub mod process;

@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use clap::Parser;
-use strata::cli::{argv, Cli, Command};
+use strata::cli::{argv, Cli, Command, LayerCommand};
 use strata::commands::{self, create::Opts, Global};
 
 fn create_opts(a: &strata::cli::CreateArgs) -> Opts {
@@ -40,6 +40,8 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
             commands::spec::run(bundle, cli.rootless.as_deref() == Some("true"))?
         }
         Command::Features => commands::features::run()?,
+        Command::Layer(LayerCommand::Diff { id, dest }) => commands::layer::diff(&g, id, dest)?,
+        Command::Layer(LayerCommand::Unpack { tar, dir }) => commands::layer::unpack(tar, dir)?,
         Command::Update {
             resources,
             memory,

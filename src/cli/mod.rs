@@ -143,6 +143,9 @@ pub enum Command {
         blkio_weight: Option<u16>,
         id: String,
     },
+    /// Image layers: export a container layer, apply a layer tar.
+    #[command(subcommand)]
+    Layer(LayerCommand),
     /// Run a process in a running container.
     Exec(ExecArgs),
     /// Write a default config.json.
@@ -195,4 +198,12 @@ pub struct ExecArgs {
     pub id: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LayerCommand {
+    /// Write a container's writable layer as an OCI layer tar (whiteouts as .wh. files).
+    Diff { id: String, dest: PathBuf },
+    /// Apply an OCI layer tar (gzip or not) to DIR, whiteouts in overlay form.
+    Unpack { tar: PathBuf, dir: PathBuf },
 }

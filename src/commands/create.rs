@@ -122,6 +122,7 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
             .collect(),
         cgroup: cgroup.clone(),
         hooks: b.spec.hooks().clone(),
+        layer_upper: layers.as_ref().map(|l| l.upper.clone()),
     };
     // The cgroup path is on disk before the cgroup exists, so a create
     // killed from here on can still be cleaned up by `delete --force`.

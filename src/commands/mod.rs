@@ -6,6 +6,7 @@ pub mod delete;
 pub mod exec;
 pub mod features;
 pub mod kill;
+pub mod layer;
 pub mod list;
 pub mod pause;
 pub mod ps;

@@ -40,6 +40,9 @@ pub struct State {
     /// Kept for poststop, which runs at delete when the bundle may be gone.
     #[serde(default)]
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// The container layer (overlay upper dir) when the rootfs is layered.
+    #[serde(default)]
+    pub layer_upper: Option<PathBuf>,
 }
 
 /// Default state root: /run/strata as root, $XDG_RUNTIME_DIR/strata otherwise.

@@ -342,3 +342,35 @@ pub fn close(fd: RawFd) {
     // lives in the parent's copy of memory; nothing here uses it again.
     unsafe { libc::close(fd) };
 }
+
+pub fn rmdirat(dir: BorrowedFd, name: &Path) -> io::Result<()> {
+    let c = super::cstr(name)?;
+    // SAFETY: valid C string.
+    super::check(
+        unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), libc::AT_REMOVEDIR) } as libc::c_long,
+    )?;
+    Ok(())
+}
+
+/// A hard link to the file `src` refers to (linkat AT_EMPTY_PATH).
+pub fn linkat_fd(src: BorrowedFd, dir: BorrowedFd, name: &Path) -> io::Result<()> {
+    let c = super::cstr(name)?;
+    // SAFETY: empty source path with AT_EMPTY_PATH; valid C string.
+    super::check(unsafe {
+        libc::linkat(
+            src.as_raw_fd(),
+            c"".as_ptr(),
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    } as libc::c_long)?;
+    Ok(())
+}
+
+pub fn fchmodat(dir: BorrowedFd, name: &Path, mode: u32) -> io::Result<()> {
+    let c = super::cstr(name)?;
+    // SAFETY: valid C string.
+    super::check(unsafe { libc::fchmodat(dir.as_raw_fd(), c.as_ptr(), mode, 0) } as libc::c_long)?;
+    Ok(())
+}

@@ -10,6 +10,7 @@ pub mod fd;
 pub mod mount;
 pub mod pidfd;
 pub mod tty;
+pub mod xattr;
 
 use std::ffi::CString;
 use std::io;
