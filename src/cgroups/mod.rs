@@ -337,12 +337,17 @@ fn enable_controllers(dir: &Path) {
 /// program attached to the container's cgroup before any task is in it.
 fn attach_device_filter(dir: &Path, rules: &[oci_spec::runtime::LinuxDeviceCgroup]) -> Result<()> {
     use std::os::fd::AsFd;
-    let mut all: Vec<devices_bpf::Rule> = rules.iter().map(devices_bpf::Rule::from_spec).collect();
+    let at = resources::defaults_at(rules);
+    let mut all: Vec<devices_bpf::Rule> = rules[..at]
+        .iter()
+        .map(devices_bpf::Rule::from_spec)
+        .collect();
     all.extend(
         resources::DEFAULT_ALLOW
             .iter()
             .filter_map(|s| devices_bpf::Rule::parse(s, true)),
     );
+    all.extend(rules[at..].iter().map(devices_bpf::Rule::from_spec));
     let prog = devices_bpf::program(&all)?;
     let fd = crate::sys::bpf::load(crate::sys::bpf::PROG_TYPE_CGROUP_DEVICE, &prog)
         .ctx(|| "load the device filter (linux.resources.devices)")?;

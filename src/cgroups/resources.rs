@@ -108,10 +108,37 @@ pub const DEFAULT_ALLOW: [&str; 11] = [
     "c 136:* rwm",
 ];
 
-/// v1 devices cgroup rules, in order, then the default allow-list.
+/// Where the default allow-list goes: right after the config's last
+/// "deny everything" rule (or first). A deny-all resets access, so the
+/// defaults must follow it (runc's own spec starts with one); every rule
+/// after it still applies in the listed order, as config-linux.md says,
+/// so a config can deny a default device explicitly.
+pub fn defaults_at(rules: &[oci_spec::runtime::LinuxDeviceCgroup]) -> usize {
+    rules
+        .iter()
+        .rposition(|d| {
+            !d.allow()
+                && d.typ().is_none_or(|t| t.as_str() == "a")
+                && d.major().is_none()
+                && d.minor().is_none()
+                && d.access()
+                    .as_deref()
+                    .is_none_or(|a| a.contains('r') && a.contains('w') && a.contains('m'))
+        })
+        .map_or(0, |i| i + 1)
+}
+
+/// v1 devices cgroup rules in order, the default allow-list placed by
+/// `defaults_at`.
 fn device_writes(r: &LinuxResources, out: &mut Vec<Write>) {
     let Some(rules) = r.devices() else { return };
-    for d in rules {
+    let at = defaults_at(rules);
+    for (i, d) in rules.iter().enumerate() {
+        if i == at {
+            for a in DEFAULT_ALLOW {
+                out.push(w("devices", "devices.allow", a));
+            }
+        }
         let typ = d
             .typ()
             .map(|t| t.as_str().to_string())
@@ -133,8 +160,10 @@ fn device_writes(r: &LinuxResources, out: &mut Vec<Write>) {
             rule,
         ));
     }
-    for a in DEFAULT_ALLOW {
-        out.push(w("devices", "devices.allow", a));
+    if at == rules.len() {
+        for a in DEFAULT_ALLOW {
+            out.push(w("devices", "devices.allow", a));
+        }
     }
 }
 

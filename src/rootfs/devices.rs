@@ -60,9 +60,10 @@ pub fn setup(
     userns: bool,
     dev_mounted: bool,
 ) -> Result<()> {
-    // Defaults are only made on a /dev the runtime mounted; an image's own
-    // /dev on disk is left as it is unless the config lists devices.
-    if dev_mounted {
+    // The spec requires the default devices whether or not /dev is a
+    // mount of the config's (runc makes them on the image's /dev too).
+    let _ = dev_mounted;
+    {
         for (name, maj, min) in DEFAULTS {
             let path = PathBuf::from("/dev").join(name);
             make(root, &path, libc::S_IFCHR, 0o666, maj, min, userns, None)?;
@@ -136,7 +137,9 @@ fn make(
             0o600,
         ) {
             Ok(_) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                check_existing(dir.as_fd(), name, path, None)?
+            }
             Err(e) => return Err(Error::sys(format!("create {}", path.display()), e)),
         }
         let tree = m::clone_tree(None, path, false)
@@ -149,12 +152,45 @@ fn make(
     }
     match fd::mknodat(dir.as_fd(), name, kind | mode, maj as u64, min as u64) {
         Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => return Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+            return check_existing(
+                dir.as_fd(),
+                name,
+                path,
+                Some((kind, maj as u64, min as u64)),
+            )
+        }
         Err(e) => return Err(Error::sys(format!("mknod {}", path.display()), e)),
     }
     if let Some((uid, gid)) = owner {
         fd::fchownat(dir.as_fd(), name, uid, gid, libc::AT_SYMLINK_NOFOLLOW)
             .ctx(|| format!("chown {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// A device path the image already has must be that very device (or, in a
+/// user namespace, a plain file to bind onto). Anything else, above all a
+/// symlink, is refused: a /dev/null pointing at a file would make every
+/// write to "/dev/null" land in it (CVE-2025-31133's kind of swap).
+fn check_existing(
+    dir: BorrowedFd,
+    name: &Path,
+    path: &Path,
+    want: Option<(u32, u64, u64)>,
+) -> Result<()> {
+    let f = fd::openat(Some(dir), name, libc::O_PATH | libc::O_NOFOLLOW, 0)
+        .ctx(|| format!("open {}", path.display()))?;
+    let st = fd::fstat(f.as_fd()).ctx(|| format!("stat {}", path.display()))?;
+    let fmt = st.st_mode & libc::S_IFMT;
+    let ok = match want {
+        Some((kind, maj, min)) => {
+            fmt == kind && st.st_rdev == libc::makedev(maj as u32, min as u32)
+        }
+        None => fmt == libc::S_IFREG || fmt == libc::S_IFCHR || fmt == libc::S_IFBLK,
+    };
+    if !ok {
+        return Err(Error::invalid(format!("{} in the rootfs exists and is not the expected device (a symlink or a file?); refusing to use it", path.display())));
     }
     Ok(())
 }
