@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 const APPLETS: &[&str] = &[
     "sh", "true", "false", "sleep", "cat", "echo", "ls", "id", "env", "mkdir", "touch", "test",
+    "readlink", "tty", "stty", "hostname", "head", "wc", "grep",
 ];
 pub const DEFAULT_CAPS: &[&str] = &["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
 

@@ -10,6 +10,13 @@
 //!   handlers, write "started" to PATH, wait for a catchable signal, write its number to the
 //!   sigfile and exit 128+sig
 //! - `write PATH TEXT`, `cat PATH`, `ls PATH`
+//! - `mkdir PATH`, `personality N`, `open PATH r|w`, `stat PATH`: one system call, the outcome
+//!   printed as `{"ok": bool, "errno": N, ...}` (exit status 0 either way; see probe/ops.rs)
+//! - `exe-attack --only DEV:INO --out PATH --stop PATH [--mark PATH]`: the CVE-2019-5736 loop
+//!   against one file (probe/ops.rs)
+#[path = "probe/ops.rs"]
+mod ops;
+
 use serde_json::{json, Map, Value};
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -43,7 +50,17 @@ fn main() {
             .map(|b| print!("{}", String::from_utf8_lossy(&b)))
             .map_err(|e| format!("cat {path}: {e}")),
         (Some("ls"), Some(path)) => list(path).map(|names| names.iter().for_each(|n| println!("{n}"))),
-        _ => Err("usage: probe report [--out PATH]|exit N|sleep [--children N] [--mark P] [--sigfile P]|write PATH TEXT|cat PATH|ls PATH".into()),
+        (Some("mkdir"), Some(path)) => ops::mkdir(path).map(|v| println!("{v}")),
+        (Some("personality"), Some(n)) => ops::personality(n).map(|v| println!("{v}")),
+        (Some("open"), Some(path)) => ops::open(path, arg(3).unwrap_or("r")).map(|v| println!("{v}")),
+        (Some("stat"), Some(path)) => ops::stat(path).map(|v| println!("{v}")),
+        (Some("exe-attack"), _) => match (opt(&args, "--only"), opt(&args, "--out"), opt(&args, "--stop")) {
+            (Some(only), Some(out), Some(stop)) => {
+                ops::exe_attack(only, out, stop, opt(&args, "--mark").map(String::as_str))
+            }
+            _ => Err("exe-attack needs --only DEV:INO --out PATH --stop PATH".into()),
+        },
+        _ => Err("usage: probe report [--out PATH]|exit N|sleep [--children N] [--mark P] [--sigfile P]|write PATH TEXT|cat PATH|ls PATH|mkdir PATH|personality N|open PATH r|w|stat PATH|exe-attack --only DEV:INO --out P --stop P".into()),
     };
     if let Err(e) = result {
         eprintln!("probe: {e}");

@@ -78,6 +78,41 @@ const CASES: &[(&str, Prep)] = &[
         }
         Broken::Config
     }),
+    ("hook_path_relative", |b| {
+        b.config["hooks"] = json!({"createRuntime": [{"path": "bin/true"}]});
+        Broken::Config
+    }),
+    ("hook_timeout_zero", |b| {
+        b.config["hooks"] = json!({"createRuntime": [{"path": "/bin/true", "timeout": 0}]});
+        Broken::Config
+    }),
+    ("hook_timeout_negative", |b| {
+        b.config["hooks"] = json!({"poststop": [{"path": "/bin/true", "timeout": -1}]});
+        Broken::Config
+    }),
+    ("seccomp_default_action_unknown", |b| {
+        b.config["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_BOGUS"});
+        Broken::Config
+    }),
+    ("seccomp_action_unknown", |b| {
+        let rule = json!({"names": ["mkdir"], "action": "SCMP_ACT_BOGUS"});
+        b.config["linux"]["seccomp"] =
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule]});
+        Broken::Config
+    }),
+    ("seccomp_arch_unknown", |b| {
+        b.config["linux"]["seccomp"] =
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_BOGUS"]});
+        Broken::Config
+    }),
+    // config-linux.md: "When the action doesn't support an errno, the runtime MUST print and
+    // error and fail."
+    ("seccomp_errno_ret_without_errno_action", |b| {
+        let rule = json!({"names": ["mkdir"], "action": "SCMP_ACT_KILL", "errnoRet": 5});
+        b.config["linux"]["seccomp"] =
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule]});
+        Broken::Config
+    }),
     ("namespace_path_wrong_type", |b| {
         b.namespace(
             "network",
@@ -92,6 +127,10 @@ const CASES: &[(&str, Prep)] = &[
 ///   it exits non-zero and makes nothing, but that is no error message.
 /// - `rlimit_duplicate`: config.md "If rlimits contains duplicated entries with same type,
 ///   the runtime MUST generate an error"; runc applies the last one.
+/// - `seccomp_errno_ret_without_errno_action`: runc ignores errnoRet on SCMP_ACT_KILL.
+/// - `hook_timeout_negative` (config.md: "If set, timeout MUST be greater than zero"): runc
+///   never validates it; a createRuntime hook then "times out" at once, so the case uses a
+///   poststop hook, which runc only runs at delete.
 /// - `namespace_path_wrong_type`: runc does fail (the spec part), but its nsexec also logs two
 ///   `level=fatal` lines; one line per error is this project's rule (security.md). Leftovers
 ///   are checked before the line count, so they are verified for runc too.
@@ -107,6 +146,14 @@ const RUNC_DEVIATIONS: &[(&str, &str)] = &[
     (
         "namespace_path_wrong_type",
         "errors, but in three log lines instead of one",
+    ),
+    (
+        "hook_timeout_negative",
+        "checks a hook's timeout only when it runs the hook (poststop: at delete)",
+    ),
+    (
+        "seccomp_errno_ret_without_errno_action",
+        "accepts errnoRet on an action without an errno (config-linux.md: MUST fail)",
     ),
 ];
 

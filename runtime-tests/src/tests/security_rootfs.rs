@@ -1,0 +1,210 @@
+//! security.md "Attacks" rows about the rootfs and the runtime binary: a `/dev` symlink to a
+//! host dir (CVE-2021-30465 family), a bind mount through a dangling symlink, a swapped
+//! `/dev/null` under masking (CVE-2025-31133), and overwriting the runtime through
+//! `/proc/PID/exe` (CVE-2019-5736).
+use super::security::{symlink_out, untouched};
+use crate::ctx::{parse_report, Ctx};
+use crate::harness::{Context, TResult, Test};
+use crate::{ensure, ensure_eq, sys};
+use serde_json::{json, Value};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::process::Command;
+
+pub fn tests() -> Vec<Test> {
+    let mut v = crate::tests!("security_rootfs";
+        bind_through_dangling_symlink, proc_exe_overwrite);
+    // runc 1.1.5 creates /dev/fd, /dev/stdin, /dev/ptmx ... through the symlink, in the host
+    // dir; it also binds the symlinked /dev/null's target over masked paths.
+    v.push(
+        Test::new("security_rootfs::dev_symlink_to_host", dev_symlink_to_host).deviates(
+            "runc",
+            "follows a rootfs/dev symlink and writes into the host dir",
+        ),
+    );
+    v.push(
+        Test::new(
+            "security_rootfs::dev_null_symlink_masking",
+            dev_null_symlink_masking,
+        )
+        .deviates(
+            "runc",
+            "masks paths with whatever rootfs/dev/null points to",
+        ),
+    );
+    v.push(
+        Test::new(
+            "security_rootfs::dev_null_symlink_replaced",
+            dev_null_symlink_replaced,
+        )
+        .deviates(
+            "runc",
+            "leaves a rootfs/dev/null symlink in place of the device",
+        ),
+    );
+    v
+}
+
+/// `rootfs/dev` -> an empty host dir: nothing may be created or mounted there, whether the
+/// runtime refuses the bundle or confines the symlink to the rootfs.
+fn dev_symlink_to_host(ctx: &Ctx) -> TResult {
+    let mut b = ctx.bundle()?;
+    let target = symlink_out(ctx, &b, "dev")?;
+    b.args(&["/probe", "exit", "0"]);
+    let _ = ctx.run(&b, &[])?;
+    untouched(&target)?;
+    Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
+}
+
+/// The destination `/data` is a symlink to a path that exists neither in the rootfs nor on
+/// the host: it must be resolved inside the rootfs (or refused), never created on the host.
+fn bind_through_dangling_symlink(ctx: &Ctx) -> TResult {
+    let mut b = ctx.bundle()?;
+    let escape = ctx.path("escape");
+    let src = ctx.host_dir("bind-src")?;
+    std::fs::write(src.join("marker"), "bound").ctx("write marker")?;
+    std::os::unix::fs::symlink(&escape, b.rootfs().join("data")).ctx("symlink")?;
+    b.bind(&src, "/data", false)?;
+    b.args(&["/probe", "ls", "/data"]);
+    let out = ctx.run(&b, &[])?;
+    ensure!(
+        !escape.exists(),
+        "{} was created on the host ({})",
+        escape.display(),
+        out.describe()
+    );
+    if out.ok() {
+        ensure_eq!(out.stdout.trim(), "marker", "ls /data in the container");
+    }
+    Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
+}
+
+/// A bundle without a /dev tmpfs (the rootfs's own /dev is used) whose `dev/null` is a
+/// symlink to `/canary`; the container stats `path` into /out/stat. Returns the stat (None if
+/// the runtime refused) after checking the canary is unchanged. Nothing here reads a file
+/// into stdout: stdout may be that very file with a runtime that opens the symlinked
+/// /dev/null for stdio.
+fn with_swapped_dev_null(ctx: &Ctx, path: &str) -> Result<Option<Value>, String> {
+    let mut b = ctx.bundle()?;
+    if let Some(m) = b.config["mounts"].as_array_mut() {
+        m.retain(|m| m["destination"] != "/dev");
+    }
+    let canary = b.rootfs().join("canary");
+    std::fs::write(&canary, "canary\n").ctx("write canary")?;
+    std::os::unix::fs::symlink("/canary", b.rootfs().join("dev/null")).ctx("symlink")?;
+    let out_dir = ctx.host_dir("out")?;
+    b.bind(&out_dir, "/out", false)?;
+    let script = format!("/probe stat {path} > /out/stat");
+    b.args(&["/bin/sh", "-c", &script]);
+    let res = ctx.run(&b, &[])?;
+    let content = std::fs::read(&canary).ctx("read canary")?;
+    super::require(
+        content == b"canary\n",
+        format!("the canary changed: {content:?}"),
+    )?;
+    if !res.ok() {
+        ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?;
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(out_dir.join("stat")).ctx("stat output")?;
+    parse_report(&text).map(Some)
+}
+
+fn is_dev_null(st: &Value) -> bool {
+    st["type"] == "c" && st["major"] == 1 && st["minor"] == 3
+}
+
+/// CVE-2025-31133: masked files must still be the real null device, or the runtime fails.
+fn dev_null_symlink_masking(ctx: &Ctx) -> TResult {
+    if let Some(st) = with_swapped_dev_null(ctx, "/proc/keys")? {
+        ensure!(is_dev_null(&st), "masked /proc/keys is not char 1:3: {st}");
+    }
+    Ok(())
+}
+
+/// config-linux.md Default Devices: the runtime MUST supply /dev/null, so the symlink is
+/// replaced by the device (or the runtime fails).
+fn dev_null_symlink_replaced(ctx: &Ctx) -> TResult {
+    if let Some(st) = with_swapped_dev_null(ctx, "/dev/null")? {
+        ensure!(
+            is_dev_null(&st),
+            "/dev/null in the container is not char 1:3: {st}"
+        );
+    }
+    Ok(())
+}
+
+/// CVE-2019-5736: an attacker process exec'd into the *created* container (so it sees the
+/// waiting init, /proc/1) loops over /proc/*/exe trying to write (directly and through held
+/// O_PATH fds) while the host starts the container and runs `exec` (also of a
+/// `#!/proc/self/exe` script) and `state`. The runtime binary must stay byte for byte the
+/// same. A private copy of the binary is the runtime here, and the attack writes to that copy
+/// only (a loop that wrote to every foreign exe could damage host binaries that a vulnerable
+/// runtime exposes, e.g. /bin/sh run by an ENOEXEC fallback).
+fn proc_exe_overwrite(ctx: &Ctx) -> TResult {
+    let copy = ctx.path("runtime-copy");
+    std::fs::copy(&ctx.rt.path, &copy).ctx("copy the runtime")?;
+    let original = std::fs::read(&copy).ctx("read the copy")?;
+    let run = |args: &[&str]| -> Result<crate::runtime::Out, String> {
+        let mut cmd = Command::new(&copy);
+        cmd.current_dir("/")
+            .env("RUNTIME_TESTS_TAG", &ctx.tag)
+            .arg("--root")
+            .arg(&ctx.root)
+            .args(args);
+        ctx.exec(cmd)
+    };
+    let (b, out) = super::sleeper(ctx)?;
+    let evil = b.rootfs().join("evil");
+    std::fs::write(&evil, "#!/proc/self/exe\n").ctx("write /evil")?;
+    std::fs::set_permissions(&evil, std::fs::Permissions::from_mode(0o755)).ctx("chmod")?;
+    b.write()?;
+    run(&["create", "--bundle", &b.dir.to_string_lossy(), &b.id])?.check()?;
+    // The attack writes to nothing but this copy (by device and inode).
+    let meta = std::fs::metadata(&copy).ctx("stat the copy")?;
+    let only = format!("{}:{}", meta.dev(), meta.ino());
+    let attack = [
+        "/probe",
+        "exe-attack",
+        "--only",
+        &only,
+        "--out",
+        "/out/result.json",
+        "--stop",
+        "/out/stop",
+        "--mark",
+        "/out/attacking",
+    ];
+    let mut args = vec!["exec", "-d", &b.id];
+    args.extend_from_slice(&attack);
+    run(&args)?.check()?;
+    ensure!(
+        sys::wait_for(30, || out.join("attacking").exists()),
+        "the attack loop never started"
+    );
+    run(&["start", &b.id])?.check()?;
+    super::wait_started(&out)?;
+    for _ in 0..10 {
+        // Failures are expected (the script's interpreter is no real program inside).
+        let _ = run(&["exec", &b.id, "/evil"])?;
+        let _ = run(&["exec", &b.id, "/probe", "exit", "0"])?;
+        let _ = run(&["state", &b.id])?;
+    }
+    // The loop makes a last pass over its held fds when it sees this.
+    let result = out.join("result.json");
+    std::fs::write(out.join("stop"), "").ctx("write stop")?;
+    ensure!(
+        sys::wait_for(30, || result.exists()),
+        "the attack loop never reported"
+    );
+    let summary: Value = std::fs::read_to_string(&result)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(json!(null));
+    let after = std::fs::read(&copy).ctx("read the copy again")?;
+    ensure!(
+        after == original,
+        "the runtime binary was overwritten from inside the container: {summary}"
+    );
+    run(&["delete", "--force", &b.id])?.check()?;
+    Ok(())
+}
