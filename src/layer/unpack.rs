@@ -103,6 +103,10 @@ pub fn unpack(input: impl Read, dir: &Path) -> Result<()> {
         .ctx(|| format!("open {}", dir.display()))?;
     let mut tar = Reader::new(input);
     while let Some(e) = tar.next_entry().ctx(|| "read the layer tar")? {
+        // "./" itself: the target directory, which already exists.
+        if e.kind == Kind::Dir && e.path.split('/').all(|c| c.is_empty() || c == ".") {
+            continue;
+        }
         let comps = clean(&e.path)?;
         let (name, dirs) = comps
             .split_last()
