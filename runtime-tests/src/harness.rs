@@ -133,6 +133,7 @@ pub fn all_tests() -> Vec<Test> {
         security::tests(),
         security_rootfs::tests(),
         faults::tests(),
+        strata_layers::tests(),
     ]
     .into_iter()
     .flatten()

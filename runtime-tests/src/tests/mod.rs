@@ -22,6 +22,7 @@ pub mod linux_sysctl;
 pub mod security;
 pub mod security_rootfs;
 pub mod state;
+pub mod strata_layers;
 
 use crate::bundle::Bundle;
 use crate::ctx::Ctx;
