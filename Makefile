@@ -11,7 +11,7 @@ PREFIX   ?= /usr/local
 RUNC     ?= $(shell command -v runc 2>/dev/null || ls /usr/sbin/runc 2>/dev/null)
 DEMO_DIR ?= /tmp/strata-demo
 
-.PHONY: test-cgroupv2 build build-tests demo test unit-test runtime-tests lint bench install clean
+.PHONY: bench-layers test-cgroupv2 build build-tests demo test unit-test runtime-tests lint bench install clean
 
 build:
 	$(STATIC) $(CARGO) build --release --target $(TARGET) -p strata
@@ -47,6 +47,10 @@ lint:
 
 bench: build
 	bash hack/bench.sh
+
+# Layered (5 shared layers) vs plain rootfs; 20 containers on one image vs 20 copies.
+bench-layers: build
+	bash hack/bench-layers.sh
 
 install: build
 	install -D -m 0755 $(STRATA) $(DESTDIR)$(PREFIX)/bin/strata
