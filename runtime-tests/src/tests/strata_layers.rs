@@ -2,7 +2,7 @@
 //! read-only image layers plus one writable container layer
 //! (`io.strata.layers` annotations), and `layer diff` / `layer unpack`
 //! (docs/layers.md). Other runtimes do not have it: they show as skipped.
-use super::require;
+use super::{one_line_error, require};
 use crate::bundle::Bundle;
 use crate::ctx::Ctx;
 use crate::harness::{Context, TResult, Test};
@@ -30,6 +30,7 @@ pub fn tests() -> Vec<Test> {
             "strata_layers::unpack_refuses_escapes",
             unpack_refuses_escapes,
         ),
+        Test::new("strata_layers::bad_layers_refused", bad_layers_refused),
     ]
     .into_iter()
     .map(|t| t.deviates("runc", why))
@@ -207,5 +208,31 @@ fn unpack_refuses_escapes(ctx: &Ctx) -> TResult {
             .unwrap_or(false),
         "something was written into the target"
     );
+    Ok(())
+}
+
+/// A missing layer, a relative one and a layer that is a file: one line, nothing left.
+fn bad_layers_refused(ctx: &Ctx) -> TResult {
+    let file = ctx.path("a-file");
+    std::fs::write(&file, "x").ctx("write a-file")?;
+    let cases = [
+        ctx.path("missing").display().to_string(),
+        "relative/layer".to_string(),
+        file.display().to_string(),
+    ];
+    for bad in cases {
+        let mut b = ctx.bundle()?;
+        let l1 = ctx.path(&format!("base-{}", b.id));
+        std::fs::rename(b.rootfs(), &l1).ctx("move rootfs")?;
+        std::fs::create_dir_all(b.rootfs()).ctx("mkdir rootfs")?;
+        let list =
+            serde_json::to_string(&[l1.display().to_string(), bad.clone()]).unwrap_or_default();
+        b.config["annotations"] = serde_json::json!({"io.strata.layers": list});
+        b.write()?;
+        let dir = b.dir.display().to_string();
+        let out = ctx.rt(&["create", "--bundle", &dir, &b.id])?;
+        one_line_error(&out).map_err(|e| format!("layer {bad:?}: {e}"))?;
+        ctx.ensure_clean(None, &b.cgroups_path())?;
+    }
     Ok(())
 }
