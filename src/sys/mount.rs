@@ -168,10 +168,15 @@ impl FsContext {
         let mut buf = [0u8; 512];
         // SAFETY: reading into a local buffer; a failure just yields None.
         let n = unsafe { libc::read(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        // Messages come as "e overlay: ..." (e/w/i: error, warning, info).
         (n > 0).then(|| {
-            String::from_utf8_lossy(&buf[..n as usize])
+            let m = String::from_utf8_lossy(&buf[..n as usize])
                 .trim()
-                .to_string()
+                .to_string();
+            match m.split_once(' ') {
+                Some((lvl, rest)) if lvl.len() == 1 => rest.to_string(),
+                _ => m,
+            }
         })
     }
 }
