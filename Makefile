@@ -11,7 +11,7 @@ PREFIX   ?= /usr/local
 RUNC     ?= $(shell command -v runc 2>/dev/null || ls /usr/sbin/runc 2>/dev/null)
 DEMO_DIR ?= /tmp/strata-demo
 
-.PHONY: bench-layers test-cgroupv2 build build-tests demo test unit-test runtime-tests lint bench install clean
+.PHONY: integration bench-layers test-cgroupv2 build build-tests demo test unit-test runtime-tests lint bench install clean
 
 build:
 	$(STATIC) $(CARGO) build --release --target $(TARGET) -p strata
@@ -34,7 +34,12 @@ runtime-tests: build build-tests
 	@if [ -n "$(RUNC)" ]; then $(OUT)/runtime-tests --runtime $(RUNC) --probe $(abspath $(OUT)/probe); \
 	else echo "runc not installed: reference run skipped"; fi
 
-test: lint unit-test runtime-tests
+# podman and containerd (Debian's) driving strata, then runc (proves the checks).
+integration: build
+	bash hack/integration.sh --runtime $(abspath $(STRATA))
+	@if [ -n "$(RUNC)" ]; then bash hack/integration.sh --runtime $(RUNC); fi
+
+test: lint unit-test runtime-tests integration
 
 # The cgroup, lifecycle and security groups on a pure cgroup v2 host: a
 # virtme-ng VM under software emulation (hack/deps.sh vm installs it).
