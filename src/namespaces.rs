@@ -89,16 +89,11 @@ impl Plan {
                     )))
                 }
             }
-            let j = Joined {
+            plan.add_joined(Joined {
                 flag: f,
                 name: n,
                 fd,
-            };
-            if f == libc::CLONE_NEWUSER {
-                plan.join_user = Some(j);
-            } else {
-                plan.join.push(j);
-            }
+            });
         }
         let linux = spec.linux().as_ref();
         let has_maps = linux.is_some_and(|l| {
@@ -165,16 +160,11 @@ impl Plan {
             let path = format!("/proc/{pid}/ns/{link}");
             let fd = crate::sys::fd::openat(None, std::path::Path::new(&path), libc::O_RDONLY, 0)
                 .ctx(|| format!("open {path}"))?;
-            let j = Joined {
+            plan.add_joined(Joined {
                 flag: f,
                 name: n,
                 fd,
-            };
-            if f == libc::CLONE_NEWUSER {
-                plan.join_user = Some(j);
-            } else {
-                plan.join.push(j);
-            }
+            });
         }
         Ok(plan)
     }
@@ -202,6 +192,15 @@ impl Plan {
             }
         }
         out
+    }
+
+    /// The user namespace is joined on its own, after the others.
+    fn add_joined(&mut self, j: Joined) {
+        if j.flag == libc::CLONE_NEWUSER {
+            self.join_user = Some(j);
+        } else {
+            self.join.push(j);
+        }
     }
 
     pub fn user(&self) -> bool {
