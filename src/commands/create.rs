@@ -76,7 +76,8 @@ pub fn run(g: &Global, o: &Opts) -> Result<i32> {
 /// channel instead of the start socket.
 pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
     state::validate_id(&o.id)?;
-    let b = bundle::load(&o.bundle)?;
+    let mut b = bundle::load(&o.bundle)?;
+    let listen = socket_activation(&mut b.spec)?;
     let ns = Plan::from_spec(&b.spec)?;
     let layers = crate::rootfs::layers::from_spec(&b.spec, &g.root.join(&o.id).join("layer"))?;
     let seccomp = b
@@ -148,7 +149,7 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
         ns: &ns,
         cgroup: &cgroup,
         gate,
-        preserve_fds: o.preserve_fds,
+        preserve_fds: o.preserve_fds + listen,
         no_pivot: o.no_pivot,
         no_new_keyring: o.no_new_keyring,
         console,
@@ -235,4 +236,29 @@ pub fn send_pidfd(p: &Path, pid: i32) -> Result<()> {
     crate::sys::fd::send_with_fd(std::os::fd::AsFd::as_fd(&s), b"pidfd", Some(fd.as_raw_fd()))
         .ctx(|| format!("send pidfd to {}", p.display()))?;
     Ok(())
+}
+
+/// Socket activation (systemd's LISTEN_FDS): when strata is started with
+/// LISTEN_FDS=N, fds 3..3+N pass into the container ahead of any
+/// --preserve-fds, and the container gets LISTEN_FDS=N and LISTEN_PID=1,
+/// as runc does. Returns N.
+fn socket_activation(spec: &mut oci_spec::runtime::Spec) -> Result<u32> {
+    let Ok(v) = std::env::var("LISTEN_FDS") else {
+        return Ok(0);
+    };
+    let n: u32 = v
+        .trim()
+        .parse()
+        .map_err(|_| crate::error::Error::invalid(format!("LISTEN_FDS={v:?}: not a number")))?;
+    if n == 0 {
+        return Ok(0);
+    }
+    if let Some(p) = spec.process_mut() {
+        let mut env: Vec<String> = p.env().clone().unwrap_or_default();
+        env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+        env.push(format!("LISTEN_FDS={n}"));
+        env.push("LISTEN_PID=1".into());
+        p.set_env(Some(env));
+    }
+    Ok(n)
 }
