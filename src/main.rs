@@ -40,6 +40,9 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
             commands::spec::run(bundle, cli.rootless.as_deref() == Some("true"))?
         }
         Command::Features => commands::features::run()?,
+        Command::Checkpoint { .. } | Command::Restore { .. } => anyhow::bail!(strata::error::Error::invalid(
+            "checkpoint/restore: not implemented yet (strata does not drive CRIU yet; use runc or crun for it)"
+        )),
         Command::Layer(LayerCommand::Diff { id, dest }) => commands::layer::diff(&g, id, dest)?,
         Command::Layer(LayerCommand::Unpack { tar, dir }) => commands::layer::unpack(tar, dir)?,
         Command::Update {

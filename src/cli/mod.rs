@@ -146,6 +146,16 @@ pub enum Command {
     /// Image layers: export a container layer, apply a layer tar.
     #[command(subcommand)]
     Layer(LayerCommand),
+    /// Checkpoint a container with CRIU (not implemented yet: a clear error).
+    Checkpoint {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Restore a container with CRIU (not implemented yet: a clear error).
+    Restore {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Run a process in a running container.
     Exec(ExecArgs),
     /// Write a default config.json.
