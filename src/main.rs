@@ -40,6 +40,10 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
             commands::spec::run(bundle, cli.rootless.as_deref() == Some("true"))?
         }
         Command::Features => commands::features::run()?,
+        Command::Events { stats, interval, id } => {
+            let secs = interval.trim_end_matches('s').parse::<u64>().map_err(|_| strata::error::Error::invalid(format!("--interval {interval:?}: use seconds, e.g. 5 or 5s")))?;
+            commands::events::run(&g, id, *stats, secs)?
+        }
         Command::Checkpoint { .. } | Command::Restore { .. } => anyhow::bail!(strata::error::Error::invalid(
             "checkpoint/restore: not implemented yet (strata does not drive CRIU yet; use runc or crun for it)"
         )),

@@ -93,6 +93,21 @@ impl Cgroup {
         Ok(())
     }
 
+    /// The directory holding `controller`'s files: the v1 hierarchy named
+    /// after it, or the cgroup2 directory on a pure v2 host.
+    pub fn dir_for(&self, controller: &str) -> Option<&PathBuf> {
+        self.v1
+            .iter()
+            .zip(&self.v1_mounts)
+            .find(|(_, m)| {
+                m.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.split(',').any(|c| c == controller))
+            })
+            .map(|(d, _)| d)
+            .or(self.v2.as_ref().filter(|_| self.v1.is_empty()))
+    }
+
     /// Applies linux.resources. Each controller's files are written in the
     /// hierarchy that has it: a v1 one named after it, else cgroup2.
     pub fn apply(&self, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
@@ -104,23 +119,12 @@ impl Cgroup {
             }
         }
         for wr in resources::writes(r, v2_only) {
-            let dir = self
-                .v1
-                .iter()
-                .zip(&self.v1_mounts)
-                .find(|(_, m)| {
-                    m.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.split(',').any(|c| c == wr.controller))
-                })
-                .map(|(d, _)| d)
-                .or(self.v2.as_ref().filter(|_| v2_only))
-                .ok_or_else(|| {
-                    Error::invalid(format!(
-                        "linux.resources: no {} controller on this host",
-                        wr.controller
-                    ))
-                })?;
+            let dir = self.dir_for(wr.controller).ok_or_else(|| {
+                Error::invalid(format!(
+                    "linux.resources: no {} controller on this host",
+                    wr.controller
+                ))
+            })?;
             let f = dir.join(wr.file);
             std::fs::write(&f, &wr.value)
                 .ctx(|| format!("write {} to {}", wr.value, f.display()))?;

@@ -16,6 +16,7 @@ const BOOL_FLAGS: &[&str] = &[
     "version",
     "help",
     "tty",
+    "stats",
     "no-new-privs",
     "no-subreaper",
 ];
@@ -44,6 +45,7 @@ const VALUE_FLAGS: &[&str] = &[
     "apparmor",
     "process-label",
     "resources",
+    "interval",
     "memory",
     "memory-reservation",
     "memory-swap",

@@ -156,6 +156,15 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Print cgroup statistics (runc's JSON envelope): once with --stats.
+    Events {
+        #[arg(long)]
+        stats: bool,
+        /// Seconds between reports (runc takes "5s"; both forms work).
+        #[arg(long, default_value = "5")]
+        interval: String,
+        id: String,
+    },
     /// Run a process in a running container.
     Exec(ExecArgs),
     /// Write a default config.json.
