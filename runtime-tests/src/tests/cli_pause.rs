@@ -7,7 +7,7 @@ use crate::{cgroups, ensure, ensure_eq, sys};
 
 pub fn tests() -> Vec<Test> {
     crate::tests!("cli_pause";
-        pause_resume, ps_json_lists_init, delete_force_paused)
+        pause_resume, ps_json_lists_init, delete_force_paused, events_stats)
 }
 
 /// True if the kernel reports the container's cgroup frozen in any hierarchy (a hybrid host
@@ -65,4 +65,26 @@ fn delete_force_paused(ctx: &Ctx) -> TResult {
         "init {pid} alive after delete --force"
     );
     Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
+}
+
+/// `events --stats`: one JSON line in runc's envelope with the cgroup's figures.
+fn events_stats(ctx: &Ctx) -> TResult {
+    let (b, out) = sleeper(ctx)?;
+    ctx.create_start(&b)?;
+    wait_started(&out)?;
+    let res = ctx.rt(&["events", "--stats", &b.id])?.check()?;
+    let line = res.stdout.lines().next().unwrap_or_default().to_string();
+    let v: serde_json::Value =
+        serde_json::from_str(&line).map_err(|e| format!("events output {line:?}: {e}"))?;
+    ensure_eq!(v["type"], "stats", "type");
+    ensure_eq!(v["id"], b.id.as_str(), "id");
+    ensure!(
+        v["data"]["pids"]["current"].as_u64().unwrap_or(0) >= 1,
+        "pids.current in {line}"
+    );
+    ensure!(
+        v["data"]["memory"]["usage"]["usage"].as_u64().unwrap_or(0) > 0,
+        "memory usage in {line}"
+    );
+    Ok(ctx.destroy(&b.id)?)
 }
