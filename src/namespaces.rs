@@ -49,17 +49,21 @@ pub fn name(t: T) -> &'static str {
     }
 }
 
+/// The config's namespace list (empty when absent).
+fn configured(spec: &Spec) -> Vec<oci_spec::runtime::LinuxNamespace> {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default()
+}
+
 impl Plan {
     /// Validates the namespace list and opens every path (so a path that
     /// vanishes or is swapped later cannot change what we join).
     pub fn from_spec(spec: &Spec) -> Result<Plan> {
         let mut plan = Plan::default();
         let mut seen = 0;
-        let list = spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.namespaces().clone())
-            .unwrap_or_default();
+        let list = configured(spec);
         for ns in &list {
             let (f, n) = (flag(ns.typ()), name(ns.typ()));
             if seen & f != 0 {
@@ -144,11 +148,7 @@ impl Plan {
     /// /proc/PID/ns links (opened now: a pid reused later cannot redirect us).
     pub fn join_container(spec: &Spec, pid: i32) -> Result<Plan> {
         let mut plan = Plan::default();
-        let list = spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.namespaces().clone())
-            .unwrap_or_default();
+        let list = configured(spec);
         for ns in &list {
             let (f, n) = (flag(ns.typ()), name(ns.typ()));
             let link = match ns.typ() {

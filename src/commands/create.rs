@@ -162,7 +162,7 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
     // us (PDEATHSIG), and the `creating` state already names the cgroup
     // that `delete --force` empties.
     let for_hooks = st.clone();
-    cleanup.poststop = Some(st.clone());
+    cleanup.poststop = st.hooks.is_some().then(|| st.clone());
     let on_hooks = |pid: i32| -> Result<String> {
         hooks_started.set(true);
         let mut s = for_hooks.clone();

@@ -54,39 +54,30 @@ fn kind(t: LinuxDeviceType) -> u32 {
     }
 }
 
-pub fn setup(
-    root: BorrowedFd,
-    extra: &[LinuxDevice],
-    userns: bool,
-    dev_mounted: bool,
-) -> Result<()> {
+pub fn setup(root: BorrowedFd, extra: &[LinuxDevice], userns: bool) -> Result<()> {
     // The spec requires the default devices whether or not /dev is a
     // mount of the config's (runc makes them on the image's /dev too).
-    let _ = dev_mounted;
-    {
-        for (name, maj, min) in DEFAULTS {
-            let path = PathBuf::from("/dev").join(name);
-            make(root, &path, libc::S_IFCHR, 0o666, maj, min, userns, None)?;
+    for (name, maj, min) in DEFAULTS {
+        let path = PathBuf::from("/dev").join(name);
+        make(root, &path, libc::S_IFCHR, 0o666, maj, min, userns, None)?;
+    }
+    let dev = resolve::open(root, Path::new("/dev"), false).ctx(|| "open /dev in the rootfs")?;
+    let devdir = fd::openat(
+        Some(dev.as_fd()),
+        Path::new("."),
+        libc::O_RDONLY | libc::O_DIRECTORY,
+        0,
+    )
+    .ctx(|| "open /dev")?;
+    for (name, target) in LINKS {
+        if name == "ptmx" {
+            // Replace the static node tmpfs may not have, or an image's own.
+            let _ = fd::unlinkat(devdir.as_fd(), Path::new(name));
         }
-        let dev =
-            resolve::open(root, Path::new("/dev"), false).ctx(|| "open /dev in the rootfs")?;
-        let devdir = fd::openat(
-            Some(dev.as_fd()),
-            Path::new("."),
-            libc::O_RDONLY | libc::O_DIRECTORY,
-            0,
-        )
-        .ctx(|| "open /dev")?;
-        for (name, target) in LINKS {
-            if name == "ptmx" {
-                // Replace the static node tmpfs may not have, or an image's own.
-                let _ = fd::unlinkat(devdir.as_fd(), Path::new(name));
-            }
-            match fd::symlinkat(target, devdir.as_fd(), Path::new(name)) {
-                Ok(()) => {}
-                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
-                Err(e) => return Err(Error::sys(format!("symlink /dev/{name} -> {target}"), e)),
-            }
+        match fd::symlinkat(target, devdir.as_fd(), Path::new(name)) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+            Err(e) => return Err(Error::sys(format!("symlink /dev/{name} -> {target}"), e)),
         }
     }
     for d in extra {

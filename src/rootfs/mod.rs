@@ -87,7 +87,6 @@ pub fn setup(o: &Options, before_pivot: &mut dyn FnMut() -> Result<()>) -> Resul
         .ctx(|| format!("open rootfs {}", o.rootfs.display()))?;
 
     let list = o.spec.mounts().as_deref().unwrap_or_default();
-    let dev_mounted = list.iter().any(|m| m.destination() == Path::new("/dev"));
     let cg = mounts::CgroupView {
         cgroup: o.cgroup,
         private_ns: o.cgroupns,
@@ -101,7 +100,6 @@ pub fn setup(o: &Options, before_pivot: &mut dyn FnMut() -> Result<()>) -> Resul
             .and_then(|l| l.devices().as_deref())
             .unwrap_or_default(),
         o.userns,
-        dev_mounted,
     )?;
     if let Some(l) = linux {
         sysctl::apply(

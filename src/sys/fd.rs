@@ -1,7 +1,6 @@
 //! fd-relative file operations: openat2 inside a root, *at() creation,
 //! close_range, and fd passing over unix sockets.
 
-use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
@@ -103,12 +102,6 @@ pub fn fchownat(dir: BorrowedFd, name: &Path, uid: u32, gid: u32, flags: i32) ->
     Ok(())
 }
 
-pub fn fchmod(fd: BorrowedFd, mode: u32) -> io::Result<()> {
-    // SAFETY: integer arguments.
-    super::check(unsafe { libc::fchmod(fd.as_raw_fd(), mode) } as libc::c_long)?;
-    Ok(())
-}
-
 pub fn fchdir(fd: BorrowedFd) -> io::Result<()> {
     // SAFETY: integer argument.
     super::check(unsafe { libc::fchdir(fd.as_raw_fd()) } as libc::c_long)?;
@@ -152,13 +145,6 @@ pub fn cloexec_from(first: u32) -> io::Result<()> {
             }
         }
     }
-    Ok(())
-}
-
-/// Clears FD_CLOEXEC on `fd` (used for --preserve-fds and the stdio we hand on).
-pub fn clear_cloexec(fd: RawFd) -> io::Result<()> {
-    // SAFETY: integer arguments.
-    super::check(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } as libc::c_long)?;
     Ok(())
 }
 
@@ -307,10 +293,6 @@ pub fn write_all_fd(fd: BorrowedFd, data: &[u8]) -> io::Result<()> {
         off += r as usize;
     }
     Ok(())
-}
-
-pub fn c_path(p: &Path) -> io::Result<CString> {
-    super::cstr(p)
 }
 
 /// flock(LOCK_EX), waiting; retries EINTR.

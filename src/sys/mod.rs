@@ -109,15 +109,6 @@ pub fn sigset(signals: &[i32]) -> libc::sigset_t {
     }
 }
 
-pub fn sigset_full() -> libc::sigset_t {
-    // SAFETY: sigfillset only writes into the local set.
-    unsafe {
-        let mut s: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut s);
-        s
-    }
-}
-
 /// Waits for one of the blocked signals in `set`; returns its number and sender pid.
 pub fn sigwaitinfo(set: &libc::sigset_t) -> io::Result<(i32, i32)> {
     // SAFETY: `info` is written by the kernel; the set is valid.
@@ -198,20 +189,4 @@ pub fn statfs_type(fd: std::os::fd::BorrowedFd) -> io::Result<i64> {
         check(libc::fstatfs(fd.as_raw_fd(), &mut st) as libc::c_long)?;
         Ok(st.f_type as i64)
     }
-}
-
-pub fn path_exists(p: &Path) -> bool {
-    cstr(p)
-        .map(|c| {
-            // SAFETY: valid C string; faccessat only reads it.
-            unsafe {
-                libc::faccessat(
-                    libc::AT_FDCWD,
-                    c.as_ptr(),
-                    libc::F_OK,
-                    libc::AT_SYMLINK_NOFOLLOW,
-                ) == 0
-            }
-        })
-        .unwrap_or(false)
 }
