@@ -104,6 +104,7 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
         poststop: None,
         hooks_started: &hooks_started,
     };
+    crate::process::notify::prepare(&mut b.spec, &locked.dir)?;
     let mut st = State {
         oci_version: crate::SPEC_VERSION.to_string(),
         id: o.id.clone(),

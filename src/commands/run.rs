@@ -31,7 +31,9 @@ pub fn run(g: &Global, o: &Opts, detach: bool, keep: bool) -> Result<i32> {
         sys::sigmask(libc::SIG_BLOCK, &set).map_err(|e| Error::sys("sigprocmask", e))?;
     }
     let c = create::create(g, o, true)?;
+    let mut relay = None;
     let start = (|| {
+        relay = crate::process::notify::Relay::bind(&c.locked, c.pid)?;
         c.chan.send(&Msg::Start)?;
         match c.chan.recv()? {
             None => Ok(()),
@@ -50,6 +52,17 @@ pub fn run(g: &Global, o: &Opts, detach: bool, keep: bool) -> Result<i32> {
     }
     // Let `kill`, `state` and `delete` in while the container runs.
     drop(c.locked);
+    if let Some(r) = relay {
+        if let Err(e) = r.wait() {
+            // Like a failed poststart hook: `run` leaves nothing behind.
+            if let Ok(l) = state::lock(&g.root, &o.id) {
+                if let Ok(Some(st)) = l.read() {
+                    let _ = super::delete::destroy(l, &st);
+                }
+            }
+            return Err(e);
+        }
+    }
     if detach {
         return Ok(0);
     }

@@ -29,6 +29,7 @@ pub fn run(g: &Global, id: &str) -> Result<i32> {
             ))
         }
     }
+    let relay = crate::process::notify::Relay::bind(&locked, st.pid)?;
     let mut conn = crate::sys::fd::connect_unix(locked.dirfd(), START_SOCKET).map_err(|e| {
         Error::Status(format!(
             "cannot start container {id}: its init process is gone ({})",
@@ -54,6 +55,11 @@ pub fn run(g: &Global, id: &str) -> Result<i32> {
     if let Err(e) = poststart(&st) {
         let _ = super::delete::destroy(locked, &st);
         return Err(e);
+    }
+    if let Some(r) = relay {
+        // Unlocked: `kill` and `delete` must work while the service starts.
+        drop(locked);
+        r.wait()?;
     }
     Ok(0)
 }

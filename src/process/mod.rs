@@ -20,4 +20,5 @@ pub mod channel;
 mod console;
 mod exec_path;
 pub mod init;
+pub mod notify;
 pub mod spawn;
