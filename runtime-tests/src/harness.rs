@@ -115,6 +115,7 @@ pub fn all_tests() -> Vec<Test> {
         cli::tests(),
         cli_exec::tests(),
         cli_pause::tests(),
+        notify_socket::tests(),
         config_root::tests(),
         config_mounts::tests(),
         config_mounts_cgroup::tests(),

@@ -14,6 +14,8 @@
 //!   printed as `{"ok": bool, "errno": N, ...}` (exit status 0 either way; see probe/ops.rs)
 //! - `exe-attack --only DEV:INO --out PATH --stop PATH [--mark PATH]`: the CVE-2019-5736 loop
 //!   against one file (probe/ops.rs)
+//! - `notify TEXT [--after-ms N]`: send TEXT as one datagram to $NOTIFY_SOCKET (sd_notify, e.g.
+//!   `READY=1`), then sleep N ms (default 0) so the runtime can still see the process alive
 #[path = "probe/ops.rs"]
 mod ops;
 
@@ -60,7 +62,8 @@ fn main() {
             }
             _ => Err("exe-attack needs --only DEV:INO --out PATH --stop PATH".into()),
         },
-        _ => Err("usage: probe report [--out PATH]|exit N|sleep [--children N] [--mark P] [--sigfile P]|write PATH TEXT|cat PATH|ls PATH|mkdir PATH|personality N|open PATH r|w|stat PATH|exe-attack --only DEV:INO --out P --stop P".into()),
+        (Some("notify"), Some(text)) => notify(text, opt(&args, "--after-ms")),
+        _ => Err("usage: probe report [--out PATH]|exit N|sleep [--children N] [--mark P] [--sigfile P]|write PATH TEXT|cat PATH|ls PATH|mkdir PATH|personality N|open PATH r|w|stat PATH|exe-attack --only DEV:INO --out P --stop P|notify TEXT [--after-ms N]".into()),
     };
     if let Err(e) = result {
         eprintln!("probe: {e}");
@@ -298,4 +301,17 @@ fn devices() -> Value {
         );
     }
     Value::Object(map)
+}
+
+/// sd_notify: one datagram to $NOTIFY_SOCKET (a path; systemd's abstract `@` form is not needed
+/// in containers).
+fn notify(text: &str, after_ms: Option<&String>) -> Result<(), String> {
+    let path =
+        std::env::var("NOTIFY_SOCKET").map_err(|_| "NOTIFY_SOCKET is not set".to_string())?;
+    let sock = std::os::unix::net::UnixDatagram::unbound().map_err(|e| format!("socket: {e}"))?;
+    sock.send_to(text.as_bytes(), &path)
+        .map_err(|e| format!("send to {path}: {e}"))?;
+    let ms: u64 = after_ms.map(|s| s.parse().unwrap_or(0)).unwrap_or(0);
+    std::thread::sleep(Duration::from_millis(ms));
+    Ok(())
 }

@@ -19,6 +19,7 @@ pub mod linux_paths;
 pub mod linux_resources;
 pub mod linux_seccomp;
 pub mod linux_sysctl;
+pub mod notify_socket;
 pub mod security;
 pub mod security_rootfs;
 pub mod state;
