@@ -35,7 +35,7 @@ runtime-tests: build build-tests
 	else echo "runc not installed: reference run skipped"; fi
 
 # podman and containerd (Debian's) driving strata, then runc (proves the checks).
-integration: build
+integration: build build-tests
 	bash hack/integration.sh --runtime $(abspath $(STRATA))
 	@if [ -n "$(RUNC)" ]; then bash hack/integration.sh --runtime $(RUNC); fi
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Integration checks: drive a runc-compatible runtime through podman and containerd.
-#   hack/integration.sh [--runtime PATH]     (default: the strata release binary; needs root)
+#   hack/integration.sh [--runtime PATH] [--probe PATH]
+#   (default: the strata release binary and runtime-tests' static probe; needs root)
 # Everything lives under a fresh temp dir: podman storage/runroot, a private containerd, the
 # image. Each check prints `ok NAME` or `FAILED NAME: reason`; the last line is
 # `N passed, N failed` and the exit status is non-zero if anything failed.
@@ -8,12 +9,14 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 RT=$repo/target/x86_64-unknown-linux-gnu/release/strata
+PROBE=$repo/target/x86_64-unknown-linux-gnu/release/probe   # sends/receives sd_notify
 while (($#)); do
   case $1 in
     --runtime) RT=${2:?--runtime needs a PATH}; shift 2 ;;
     --runtime=*) RT=${1#--runtime=}; shift ;;
-    -h | --help) echo "usage: $0 [--runtime PATH]"; exit 0 ;;
-    *) echo "usage: $0 [--runtime PATH]" >&2; exit 2 ;;
+    --probe) PROBE=${2:?--probe needs a PATH}; shift 2 ;;
+    -h | --help) echo "usage: $0 [--runtime PATH] [--probe PATH]"; exit 0 ;;
+    *) echo "usage: $0 [--runtime PATH] [--probe PATH]" >&2; exit 2 ;;
   esac
 done
 RT=$(readlink -f "$RT")
@@ -172,6 +175,24 @@ printf -v inner '%q ' "${PODMAN[@]}" run "${RUNOPTS[@]}" --rm -t "$IMG" \
 out=$(timeout 60 script -qec "$inner" /dev/null </dev/null 2>&1) || true
 out=${out//$'\r'/}
 expect podman-tty TTY-OK "$out"
+
+# --sdnotify=container: the container's READY=1 reaches podman's own NOTIFY_SOCKET (ours),
+# with a MAINPID. (podman 4.3 proxies it itself through a /run/notify bind mount; runtimes
+# that get NOTIFY_SOCKET relay it the same way: runtime-tests' notify_socket group.)
+if [[ -x $PROBE ]]; then
+  "$PROBE" notify-listen "$T/notify.sock" --ms 20000 >"$T/notify.out" 2>&1 &
+  lpid=$!
+  for _ in $(seq 50); do [[ -S $T/notify.sock ]] && break; sleep 0.1; done
+  out=$(NOTIFY_SOCKET=$T/notify.sock prun --rm --sdnotify=container -v "$PROBE:/probe:ro" "$IMG" \
+    /probe notify READY=1 --after-ms 500 2>&1) || true
+  wait "$lpid" || true
+  # one READY=1 and one MAINPID=<n> line: "1 1"
+  got="$(grep -cx 'READY=1' "$T/notify.out" || true) $(grep -cxE 'MAINPID=[0-9]+' "$T/notify.out" || true)"
+  if [[ $got == "1 1" ]]; then ok podman-sdnotify-container
+  else fail podman-sdnotify-container "listener got '$(one_line "$(cat "$T/notify.out")")'; podman: $(one_line "$out")"; fi
+else
+  echo "# skipped podman-sdnotify-container: no probe at $PROBE (make build-tests)"
+fi
 
 # ---------------------------------------------------------------- containerd
 cat >"$T/ctd/config.toml" <<TOML

@@ -16,6 +16,8 @@
 //!   against one file (probe/ops.rs)
 //! - `notify TEXT [--after-ms N]`: send TEXT as one datagram to $NOTIFY_SOCKET (sd_notify, e.g.
 //!   `READY=1`), then sleep N ms (default 0) so the runtime can still see the process alive
+//! - `notify-listen PATH [--ms N]` (on the host): bind a datagram socket at PATH, print every
+//!   line received until both a `READY=` and a `MAINPID=` line came or N ms (default 10000) passed
 #[path = "probe/ops.rs"]
 mod ops;
 
@@ -63,7 +65,8 @@ fn main() {
             _ => Err("exe-attack needs --only DEV:INO --out PATH --stop PATH".into()),
         },
         (Some("notify"), Some(text)) => notify(text, opt(&args, "--after-ms")),
-        _ => Err("usage: probe report [--out PATH]|exit N|sleep [--children N] [--mark P] [--sigfile P]|write PATH TEXT|cat PATH|ls PATH|mkdir PATH|personality N|open PATH r|w|stat PATH|exe-attack --only DEV:INO --out P --stop P|notify TEXT [--after-ms N]".into()),
+        (Some("notify-listen"), Some(path)) => notify_listen(path, opt(&args, "--ms")),
+        _ => Err("usage: probe report [--out PATH]|exit N|sleep [--children N] [--mark P] [--sigfile P]|write PATH TEXT|cat PATH|ls PATH|mkdir PATH|personality N|open PATH r|w|stat PATH|exe-attack --only DEV:INO --out P --stop P|notify TEXT [--after-ms N]|notify-listen PATH [--ms N]".into()),
     };
     if let Err(e) = result {
         eprintln!("probe: {e}");
@@ -313,5 +316,34 @@ fn notify(text: &str, after_ms: Option<&String>) -> Result<(), String> {
         .map_err(|e| format!("send to {path}: {e}"))?;
     let ms: u64 = after_ms.map(|s| s.parse().unwrap_or(0)).unwrap_or(0);
     std::thread::sleep(Duration::from_millis(ms));
+    Ok(())
+}
+
+/// The caller's side of sd_notify, for tests of engines that relay it (podman).
+fn notify_listen(path: &str, ms: Option<&String>) -> Result<(), String> {
+    let _ = fs::remove_file(path);
+    let sock =
+        std::os::unix::net::UnixDatagram::bind(path).map_err(|e| format!("bind {path}: {e}"))?;
+    let ms: u64 = ms.map(|s| s.parse().unwrap_or(10_000)).unwrap_or(10_000);
+    let deadline = std::time::Instant::now() + Duration::from_millis(ms);
+    let (mut ready, mut mainpid) = (false, false);
+    let mut buf = [0u8; 4096];
+    while !(ready && mainpid) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        sock.set_read_timeout(Some(left))
+            .map_err(|e| format!("timeout: {e}"))?;
+        let Ok(n) = sock.recv(&mut buf) else { break };
+        for line in String::from_utf8_lossy(&buf[..n])
+            .lines()
+            .filter(|l| !l.is_empty())
+        {
+            ready |= line.starts_with("READY=");
+            mainpid |= line.starts_with("MAINPID=");
+            println!("{line}");
+        }
+    }
     Ok(())
 }
