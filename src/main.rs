@@ -45,7 +45,7 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
             commands::events::run(&g, id, *stats, secs)?
         }
         Command::Checkpoint { .. } | Command::Restore { .. } => anyhow::bail!(strata::error::Error::invalid(
-            "checkpoint/restore: not implemented yet (strata does not drive CRIU yet; use runc or crun for it)"
+            "checkpoint/restore: not implemented (strata does not drive CRIU; docs/usage.md says why)"
         )),
         Command::Layer(LayerCommand::Diff { id, dest }) => commands::layer::diff(&g, id, dest)?,
         Command::Layer(LayerCommand::Unpack { tar, dir }) => commands::layer::unpack(tar, dir)?,
