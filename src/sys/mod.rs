@@ -9,6 +9,7 @@ pub mod clone;
 pub mod fd;
 pub mod mount;
 pub mod pidfd;
+pub mod sched;
 pub mod tty;
 pub mod xattr;
 
