@@ -46,9 +46,7 @@ pub fn read_config(dir: &Path) -> Result<Spec> {
     std::fs::File::from(fd)
         .read_to_end(&mut data)
         .ctx(|| format!("read {}", path.display()))?;
-    let spec: Spec = serde_json::from_slice(&data)
-        .map_err(|e| Error::invalid(format!("parse {}: {e}", path.display())))?;
-    Ok(spec)
+    crate::process::attrs::parse_spec(&data, &path.display().to_string())
 }
 
 pub fn load(dir: &Path) -> Result<Bundle> {
@@ -155,13 +153,14 @@ fn validate(spec: &Spec) -> Result<()> {
         crate::cgroups::resources::validate(r)?;
     }
     refuse_unsupported(spec)?;
+    crate::process::attrs::validate(spec)?;
     crate::rootfs::validate(spec)?;
     crate::hooks::validate(spec)?;
     Ok(())
 }
 
 /// Fields strata does not implement yet are refused by name: a container
-/// that silently ran without its LSM profile or scheduler would be worse
+/// that silently ran without its LSM profile or RDT settings would be worse
 /// than one that does not start.
 fn refuse_unsupported(spec: &Spec) -> Result<()> {
     let p = spec.process().as_ref();
@@ -188,33 +187,8 @@ fn refuse_unsupported(spec: &Spec) -> Result<()> {
             std::path::Path::new("/sys/fs/selinux/enforce").exists(),
         ),
         (
-            p.is_some_and(|p| p.scheduler().is_some()),
-            "process.scheduler",
-            true,
-        ),
-        (
-            p.is_some_and(|p| p.io_priority().is_some()),
-            "process.ioPriority",
-            true,
-        ),
-        (
-            p.is_some_and(|p| p.exec_cpu_affinity().is_some()),
-            "process.execCPUAffinity",
-            true,
-        ),
-        (
-            l.is_some_and(|l| l.personality().is_some()),
-            "linux.personality",
-            true,
-        ),
-        (
             l.is_some_and(|l| l.intel_rdt().is_some()),
             "linux.intelRdt",
-            true,
-        ),
-        (
-            l.is_some_and(|l| l.memory_policy().is_some()),
-            "linux.memoryPolicy",
             true,
         ),
         (

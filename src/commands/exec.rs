@@ -52,8 +52,7 @@ pub fn parse_user(u: &str) -> Result<(u32, Option<u32>)> {
 fn process_for(o: &Opts, base: &Process) -> Result<Process> {
     if let Some(p) = &o.process {
         let data = std::fs::read(p).ctx(|| format!("read --process {}", p.display()))?;
-        return serde_json::from_slice(&data)
-            .map_err(|e| Error::invalid(format!("parse --process {}: {e}", p.display())));
+        return crate::process::attrs::parse_process(&data, &format!("--process {}", p.display()));
     }
     if o.args.is_empty() {
         return Err(Error::invalid(
@@ -130,6 +129,8 @@ pub fn run(g: &Global, o: &Opts) -> Result<i32> {
     if process.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(Error::invalid("process.args: must name a program"));
     }
+    crate::process::attrs::validate_process(&process)?;
+    crate::process::cpus::set_initial(&process)?;
     spec.set_process(Some(process));
     spec.set_hooks(None);
     let seccomp = spec

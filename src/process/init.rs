@@ -72,6 +72,7 @@ fn steps(ctx: &Child) -> Result<Error> {
     }
     enter_cwd(process.cwd())?;
     rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
+    super::attrs::apply(spec, process, req.exec)?;
     let nnp = process.no_new_privileges().unwrap_or(false);
     let seccomp = req.seccomp.as_ref();
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it

@@ -16,9 +16,12 @@
 //! Any failure in the child crosses as `Error { errno, msg }` and is what
 //! the user sees.
 
+pub mod attrs;
 pub mod channel;
 mod console;
+pub mod cpus;
 mod exec_path;
 pub mod init;
 pub mod notify;
+mod sched;
 pub mod spawn;
