@@ -120,6 +120,7 @@ pub fn all_tests() -> Vec<Test> {
         config_mounts::tests(),
         config_mounts_cgroup::tests(),
         config_process::tests(),
+        config_process_sched::tests(),
         config_hostname::tests(),
         config_hooks::tests(),
         config_terminal::tests(),

@@ -18,8 +18,12 @@
 //!   `READY=1`), then sleep N ms (default 0) so the runtime can still see the process alive
 //! - `notify-listen PATH [--ms N]` (on the host): bind a datagram socket at PATH, print every
 //!   line received until both a `READY=` and a `MAINPID=` line came or N ms (default 10000) passed
+//! - `sched`: scheduler, I/O priority, personality, CPU affinity and memory policy as one JSON
+//!   object (probe/sched.rs)
 #[path = "probe/ops.rs"]
 mod ops;
+#[path = "probe/sched.rs"]
+mod sched;
 
 use serde_json::{json, Map, Value};
 use std::fs;
@@ -66,7 +70,8 @@ fn main() {
         },
         (Some("notify"), Some(text)) => notify(text, opt(&args, "--after-ms")),
         (Some("notify-listen"), Some(path)) => notify_listen(path, opt(&args, "--ms")),
-        _ => Err("usage: probe report [--out PATH]|exit N|sleep [--children N] [--mark P] [--sigfile P]|write PATH TEXT|cat PATH|ls PATH|mkdir PATH|personality N|open PATH r|w|stat PATH|exe-attack --only DEV:INO --out P --stop P|notify TEXT [--after-ms N]|notify-listen PATH [--ms N]".into()),
+        (Some("sched"), _) => sched::sched().map(|v| println!("{v}")),
+        _ => Err("usage: probe report [--out PATH]|exit N|sleep [--children N] [--mark P] [--sigfile P]|write PATH TEXT|cat PATH|ls PATH|mkdir PATH|personality N|open PATH r|w|stat PATH|exe-attack --only DEV:INO --out P --stop P|notify TEXT [--after-ms N]|notify-listen PATH [--ms N]|sched".into()),
     };
     if let Err(e) = result {
         eprintln!("probe: {e}");
