@@ -12,10 +12,9 @@ use serde_json::{json, Value};
 /// runc 1.1.5 predates scheduler, ioPriority and execCPUAffinity (runc 1.2) and memoryPolicy,
 /// and, as observed here, ignores linux.personality too: it accepts every one of these fields,
 /// valid or not, without a word, and applies none.
-const RUNC_IGNORES: &str =
-    "runc 1.1.5 ignores this field (observed: the process keeps the kernel's default)";
+const RUNC_IGNORES: &str = "runc 1.1.5 ignores this field: the process keeps the kernel's default";
 const RUNC_ACCEPTS: &str =
-    "runc 1.1.5 ignores this field, so it accepts any value without an error (observed)";
+    "runc 1.1.5 ignores this field, so it accepts any value without an error";
 
 pub fn tests() -> Vec<Test> {
     let mut v = vec![];
