@@ -96,14 +96,18 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
         g.systemd_cgroup,
     )?;
     let console = o.console_socket.as_deref().map(connect).transpose()?;
-    let locked = state::claim(&g.root, &o.id)?;
     let hooks_started = std::cell::Cell::new(false);
+    // Made before the lock, so dropped after it: on failure the lock's fd is
+    // closed before the directory is removed (under EMFILE that fd is the
+    // one the removal needs).
     let mut cleanup = Cleanup {
         cgroup: None,
-        dir: Some(locked.dir.clone()),
+        dir: None,
         poststop: None,
         hooks_started: &hooks_started,
     };
+    let locked = state::claim(&g.root, &o.id)?;
+    cleanup.dir = Some(locked.dir.clone());
     crate::process::notify::prepare(&mut b.spec, &locked.dir)?;
     let mut st = State {
         oci_version: crate::SPEC_VERSION.to_string(),
