@@ -135,6 +135,7 @@ pub fn all_tests() -> Vec<Test> {
         security::tests(),
         security_rootfs::tests(),
         faults::tests(),
+        faults_stages::tests(),
         strata_layers::tests(),
     ]
     .into_iter()

@@ -12,6 +12,7 @@ pub mod config_process_sched;
 pub mod config_root;
 pub mod config_terminal;
 pub mod faults;
+pub mod faults_stages;
 pub mod lifecycle;
 pub mod linux_cgroups;
 pub mod linux_devices;
