@@ -134,6 +134,7 @@ pub fn all_tests() -> Vec<Test> {
         bad_input::tests(),
         security::tests(),
         security_rootfs::tests(),
+        security_more::tests(),
         faults::tests(),
         faults_stages::tests(),
         strata_layers::tests(),
