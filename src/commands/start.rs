@@ -3,7 +3,7 @@
 use super::Global;
 use crate::container::{self, Status};
 use crate::error::{Ctx, Error, Result};
-use crate::state::{self, START_SOCKET};
+use crate::state::{self, START_ACK, START_SOCKET};
 use std::io::Read;
 
 pub fn run(g: &Global, id: &str) -> Result<i32> {
@@ -39,11 +39,18 @@ pub fn run(g: &Global, id: &str) -> Result<i32> {
     // From here the container counts as started, whatever happens to us.
     let sock = locked.dir.join(START_SOCKET);
     std::fs::remove_file(&sock).ctx(|| format!("remove {}", sock.display()))?;
-    // The init closes the connection by exec'ing (close-on-exec); anything
-    // it wrote before is an error from execve.
-    let mut msg = String::new();
-    conn.read_to_string(&mut msg)
-        .ctx(|| "read the start result")?;
+    // The init acknowledges the connection, then closes it by exec'ing
+    // (close-on-exec); anything it wrote in between is an error. No
+    // acknowledgement: it died at the gate (killed before or while we
+    // connected).
+    let mut buf = Vec::new();
+    let read = conn.read_to_end(&mut buf);
+    let Some((&START_ACK, rest)) = buf.split_first().filter(|_| read.is_ok()) else {
+        return Err(Error::Status(format!(
+            "cannot start container {id}: its init process died before start"
+        )));
+    };
+    let msg = String::from_utf8_lossy(rest).into_owned();
     if !msg.is_empty() {
         // A failed startContainer hook (or execve): runtime.md says stop
         // the container and destroy it (poststop hooks included).

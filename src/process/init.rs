@@ -100,7 +100,14 @@ fn steps(ctx: &Child) -> Result<Error> {
     sys::prctl(libc::PR_SET_PDEATHSIG, 0, 0).ctx(|| "prctl PR_SET_PDEATHSIG")?;
     ctx.chan.send(&Msg::Ready)?;
     let report: Option<OwnedFd> = match &req.gate {
-        Gate::Socket(listener) => Some(fd::accept(listener.as_fd()).ctx(|| "wait for start")?),
+        Gate::Socket(listener) => {
+            let conn = fd::accept(listener.as_fd()).ctx(|| "wait for start")?;
+            // Without this byte, `start` would take an init that died at
+            // the gate (connection closed) for one that exec'd.
+            fd::write_all_fd(conn.as_fd(), &[crate::state::START_ACK])
+                .ctx(|| "acknowledge start")?;
+            Some(conn)
+        }
         Gate::Channel => {
             ctx.chan.expect(Msg::Start)?;
             None

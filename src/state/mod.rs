@@ -19,6 +19,9 @@ pub const STATE_FILE: &str = "state.json";
 /// The create/start gate: init waits in accept() on this socket until
 /// `start` connects.
 pub const START_SOCKET: &str = "start.sock";
+/// The first byte init writes on the start connection, once it has left
+/// the gate; what follows (until exec closes the connection) is an error.
+pub const START_ACK: u8 = b'+';
 
 /// What strata keeps about a container. A superset of the OCI state.
 #[derive(Debug, Clone, Serialize, Deserialize)]
