@@ -1,10 +1,12 @@
 //! Control groups: find the host layout (v1, hybrid or v2), turn
 //! `cgroupsPath` into directories, create them, place the init, and remove
-//! them on delete. Resource limits live in issue 4's translation layer.
+//! them on delete. `resources` turns linux.resources into file writes;
+//! `apply` finds the directory of each.
 
 mod devices_bpf;
 mod layout;
 pub mod resources;
+mod resources_more;
 
 pub use layout::{Hierarchy, Layout};
 
@@ -26,6 +28,9 @@ pub struct Cgroup {
     /// container's own cgroup mount).
     #[serde(default)]
     pub v1_mounts: Vec<PathBuf>,
+    /// Mount point of the cgroup2 hierarchy, if any.
+    #[serde(default)]
+    pub v2_mount: Option<PathBuf>,
 }
 
 /// Validates `cgroupsPath` and resolves it against the host layout.
@@ -72,6 +77,7 @@ pub fn resolve(cgroups_path: Option<&Path>, id: &str, systemd: bool) -> Result<C
     }
     if let Some(h) = &layout.v2 {
         cg.v2 = Some(h.mount.join(own(h)));
+        cg.v2_mount = Some(h.mount.clone());
     }
     Ok(cg)
 }
@@ -96,6 +102,11 @@ impl Cgroup {
     /// The directory holding `controller`'s files: the v1 hierarchy named
     /// after it, or the cgroup2 directory on a pure v2 host.
     pub fn dir_for(&self, controller: &str) -> Option<&PathBuf> {
+        self.v1_dir(controller)
+            .or(self.v2.as_ref().filter(|_| self.v1.is_empty()))
+    }
+
+    fn v1_dir(&self, controller: &str) -> Option<&PathBuf> {
         self.v1
             .iter()
             .zip(&self.v1_mounts)
@@ -105,29 +116,46 @@ impl Cgroup {
                     .is_some_and(|n| n.split(',').any(|c| c == controller))
             })
             .map(|(d, _)| d)
-            .or(self.v2.as_ref().filter(|_| self.v1.is_empty()))
     }
 
-    /// Applies linux.resources. Each controller's files are written in the
-    /// hierarchy that has it: a v1 one named after it, else cgroup2.
+    /// What `resources::writes` sees of this cgroup. cgroup2 controllers
+    /// are enabled down to it first (on a hybrid host too: hugetlb may
+    /// live only there), so its cgroup.controllers says what is usable.
+    fn host(&self) -> CgHost<'_> {
+        let v2_ctrls = self.v2.as_ref().map(|d| {
+            enable_controllers(d);
+            std::fs::read_to_string(d.join("cgroup.controllers"))
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect()
+        });
+        CgHost { cg: self, v2_ctrls }
+    }
+
+    /// Applies linux.resources (on create and on update). Everything is
+    /// translated and checked before the first write, so a field the host
+    /// cannot apply changes nothing.
     pub fn apply(&self, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
-        let v2_only = self.v1.is_empty();
-        if let Some(v2) = self.v2.as_ref().filter(|_| v2_only) {
-            enable_controllers(v2);
+        let host = self.host();
+        let plan = resources::writes(r, &host)?;
+        resources::check_before_update(r, &host)?;
+        if let Some(v2) = self.v2.as_ref().filter(|_| self.v1.is_empty()) {
             if let Some(rules) = r.devices().as_ref().filter(|d| !d.is_empty()) {
                 attach_device_filter(v2, rules)?;
             }
         }
-        for wr in resources::writes(r, v2_only) {
-            let dir = self.dir_for(wr.controller).ok_or_else(|| {
+        for wr in plan {
+            let dir = host.dir(wr.controller, wr.v2).ok_or_else(|| {
                 Error::invalid(format!(
-                    "linux.resources: no {} controller on this host",
-                    wr.controller
+                    "linux.resources.{}: no {} controller on this host",
+                    wr.field, wr.controller
                 ))
             })?;
-            let f = dir.join(wr.file);
-            std::fs::write(&f, &wr.value)
-                .ctx(|| format!("write {} to {}", wr.value, f.display()))?;
+            write_file(&dir.join(&wr.file), &wr.value, wr.field)?;
+        }
+        for w in resources::warnings(r, &host) {
+            tracing::warn!("{w}");
         }
         Ok(())
     }
@@ -262,6 +290,86 @@ impl Cgroup {
     }
 }
 
+/// A cgroup file write; a file the kernel does not offer is named as
+/// such rather than created (cgroupfs refuses O_CREAT with EACCES).
+fn write_file(f: &Path, value: &str, field: &str) -> Result<()> {
+    use std::io::Write;
+    let mut file = match std::fs::OpenOptions::new().write(true).open(f) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::invalid(format!(
+                "linux.resources.{field}: {} does not exist (not offered by this kernel)",
+                f.display()
+            )))
+        }
+        Err(e) => {
+            return Err(Error::sys(
+                format!("linux.resources.{field}: open {}", f.display()),
+                e,
+            ))
+        }
+    };
+    file.write_all(value.as_bytes()).ctx(|| {
+        format!(
+            "linux.resources.{field}: write {:?} to {}",
+            value,
+            f.display()
+        )
+    })
+}
+
+struct CgHost<'a> {
+    cg: &'a Cgroup,
+    v2_ctrls: Option<Vec<String>>,
+}
+
+impl CgHost<'_> {
+    fn dir(&self, controller: &str, v2: bool) -> Option<&PathBuf> {
+        if v2 {
+            self.cg.v2.as_ref()
+        } else {
+            self.cg.v1_dir(controller)
+        }
+    }
+}
+
+impl resources::Host for CgHost<'_> {
+    fn v2(&self, controller: &str) -> Option<bool> {
+        if self.cg.v1_dir(controller).is_some() {
+            return Some(false);
+        }
+        let name = if controller == "blkio" {
+            "io"
+        } else {
+            controller
+        };
+        self.v2_ctrls
+            .as_ref()?
+            .iter()
+            .any(|c| c == name)
+            .then_some(true)
+    }
+    fn has(&self, controller: &str, v2: bool, file: &str) -> bool {
+        self.dir(controller, v2)
+            .is_some_and(|d| d.join(file).exists())
+    }
+    fn read(&self, controller: &str, v2: bool, file: &str) -> Option<String> {
+        let d = self.dir(controller, v2)?;
+        std::fs::read_to_string(d.join(file))
+            .ok()
+            .map(|s| s.trim().to_string())
+    }
+    fn hugepage_sizes(&self) -> Vec<String> {
+        resources::hugepage_sizes()
+    }
+    fn pure_v2(&self) -> bool {
+        self.cg.v1.is_empty() && self.cg.v2.is_some()
+    }
+    fn unified(&self) -> Option<Vec<String>> {
+        self.v2_ctrls.clone()
+    }
+}
+
 fn collect_pids(dir: &Path, out: &mut Vec<i32>) {
     if let Ok(s) = std::fs::read_to_string(dir.join("cgroup.procs")) {
         out.extend(s.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
@@ -338,7 +446,10 @@ fn enable_controllers(dir: &Path) {
 }
 
 /// cgroup v2: the device rules (then runc's default allow-list) as an eBPF
-/// program attached to the container's cgroup before any task is in it.
+/// program attached to the container's cgroup (before any task is in it on
+/// create). Programs attached before (on `update`) are detached after the
+/// new one is in: attached programs must all allow, so the old one would
+/// keep denying; in between, both apply, never neither.
 fn attach_device_filter(dir: &Path, rules: &[oci_spec::runtime::LinuxDeviceCgroup]) -> Result<()> {
     use std::os::fd::AsFd;
     let at = resources::defaults_at(rules);
@@ -357,11 +468,24 @@ fn attach_device_filter(dir: &Path, rules: &[oci_spec::runtime::LinuxDeviceCgrou
         .ctx(|| "load the device filter (linux.resources.devices)")?;
     let cg = crate::sys::fd::openat(None, dir, libc::O_RDONLY | libc::O_DIRECTORY, 0)
         .ctx(|| format!("open {}", dir.display()))?;
+    let old = crate::sys::bpf::query(cg.as_fd(), crate::sys::bpf::ATTACH_CGROUP_DEVICE)
+        .ctx(|| format!("query the device filters of {}", dir.display()))?;
     crate::sys::bpf::attach(
         cg.as_fd(),
         fd.as_fd(),
         crate::sys::bpf::ATTACH_CGROUP_DEVICE,
         crate::sys::bpf::F_ALLOW_MULTI,
     )
-    .ctx(|| format!("attach the device filter to {}", dir.display()))
+    .ctx(|| format!("attach the device filter to {}", dir.display()))?;
+    for id in old {
+        let prog =
+            crate::sys::bpf::prog_fd(id).ctx(|| format!("open device filter program {id}"))?;
+        crate::sys::bpf::detach(
+            cg.as_fd(),
+            prog.as_fd(),
+            crate::sys::bpf::ATTACH_CGROUP_DEVICE,
+        )
+        .ctx(|| format!("detach the old device filter from {}", dir.display()))?;
+    }
+    Ok(())
 }

@@ -1,5 +1,6 @@
 //! `update [--resources FILE|-] [flags] ID`: change a running container's
-//! cgroup limits. The flags are runc's; every one given is applied.
+//! cgroup limits. The flags are runc's; every one given is applied, and
+//! `--resources` takes any linux.resources object (devices included).
 
 use super::Global;
 use crate::container::{self, Status};
@@ -98,21 +99,15 @@ fn resources(f: &Flags) -> Result<LinuxResources> {
     if let Some(x) = f.pids_limit {
         set(&["pids", "limit"], json!(x));
     }
-    if f.blkio_weight.is_some() {
-        return Err(Error::invalid(
-            "--blkio-weight: blockIO is not supported yet",
-        ));
+    if let Some(x) = f.blkio_weight {
+        set(&["blockIO", "weight"], json!(x));
     }
     serde_json::from_value(v).map_err(|e| Error::invalid(format!("linux.resources: {e}")))
 }
 
 pub fn run(g: &Global, id: &str, f: &Flags) -> Result<i32> {
+    // Device rules replace the container's (v1 rules, or the v2 filter).
     let r = resources(f)?;
-    if r.devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        return Err(Error::invalid(
-            "update: linux.resources.devices cannot be changed on a running container yet",
-        ));
-    }
     crate::cgroups::resources::validate(&r)?;
     let locked = state::lock(&g.root, id)?;
     let st = locked
