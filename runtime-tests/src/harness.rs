@@ -127,6 +127,8 @@ pub fn all_tests() -> Vec<Test> {
         linux_namespaces::tests(),
         linux_cgroups::tests(),
         linux_resources::tests(),
+        linux_resources_more::tests(),
+        linux_resources_bad::tests(),
         linux_devices::tests(),
         linux_paths::tests(),
         linux_seccomp::tests(),

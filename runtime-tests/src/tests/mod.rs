@@ -19,6 +19,8 @@ pub mod linux_devices;
 pub mod linux_namespaces;
 pub mod linux_paths;
 pub mod linux_resources;
+pub mod linux_resources_bad;
+pub mod linux_resources_more;
 pub mod linux_seccomp;
 pub mod linux_sysctl;
 pub mod notify_socket;

@@ -1,0 +1,122 @@
+//! Bad linux.resources (runtime.md "Errors"): negative or absurd values, bad device rules,
+//! unknown unified keys, a cgroupsPath with `..`. `create` fails with one line and leaves
+//! nothing (no state, cgroup or process).
+use super::{one_line_error, sleeper};
+use crate::ctx::Ctx;
+use crate::harness::{TResult, Test};
+use serde_json::{json, Value};
+
+type Case = (&'static str, fn() -> Value);
+
+/// Each case: linux.resources as given (the whole object).
+const CASES: &[Case] = &[
+    ("memory_limit_negative", || json!({"memory": {"limit": -5}})),
+    (
+        "memory_swappiness_absurd",
+        || json!({"memory": {"swappiness": 1000}}),
+    ),
+    ("cpu_quota_negative", || json!({"cpu": {"quota": -5}})),
+    ("cpu_period_tiny", || json!({"cpu": {"period": 10}})),
+    ("cpu_idle_absurd", || json!({"cpu": {"idle": 7}})),
+    ("cpu_cpus_absurd", || json!({"cpu": {"cpus": "0-99999"}})),
+    (
+        "blkio_weight_absurd",
+        || json!({"blockIO": {"weight": 5000}}),
+    ),
+    (
+        "blkio_throttle_major_negative",
+        || json!({"blockIO": {"throttleReadBpsDevice": [{"major": -3, "minor": 0, "rate": 1}]}}),
+    ),
+    (
+        "device_major_negative",
+        || json!({"devices": [{"allow": true, "type": "c", "major": -5, "minor": 3, "access": "rwm"}]}),
+    ),
+    (
+        "device_minor_absurd",
+        || json!({"devices": [{"allow": true, "type": "c", "major": 1, "minor": 1_u64 << 33, "access": "rwm"}]}),
+    ),
+    (
+        "device_type_bad",
+        || json!({"devices": [{"allow": true, "type": "x", "major": 1, "minor": 3, "access": "rwm"}]}),
+    ),
+    (
+        "device_access_bad",
+        || json!({"devices": [{"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwx"}]}),
+    ),
+    (
+        "hugepage_size_malformed",
+        || json!({"hugepageLimits": [{"pageSize": "2M", "limit": 0}]}),
+    ),
+    (
+        "unified_dotdot",
+        || json!({"unified": {"../cgroup.procs": "0"}}),
+    ),
+    (
+        "unified_slash",
+        || json!({"unified": {"memory/memory.max": "1"}}),
+    ),
+    (
+        "unified_unknown_file",
+        || json!({"unified": {"cgroup.nosuchfile": "1"}}),
+    ),
+];
+
+const RUNC_DEVIATIONS: &[(&str, &str)] = &[
+    (
+        "cpu_quota_negative",
+        "accepts any negative quota as unlimited",
+    ),
+    ("cpu_idle_absurd", "1.1.5 ignores cpu.idle on cgroup v1"),
+    ("cpu_cpus_absurd", "logs a warning line before the error"),
+    ("device_access_bad", "accepts unknown access letters"),
+    (
+        "cgroups_path_dotdot",
+        "cleans the path lexically and creates the cgroup outside /runtime-tests",
+    ),
+];
+
+pub fn tests() -> Vec<Test> {
+    let mut v: Vec<Test> = CASES
+        .iter()
+        .map(|&(name, res)| {
+            Test::new(&format!("linux_resources_bad::{name}"), move |ctx| {
+                rejected(ctx, res(), None)
+            })
+        })
+        .collect();
+    v.push(Test::new(
+        "linux_resources_bad::cgroups_path_dotdot",
+        |ctx| rejected(ctx, json!({}), Some("/runtime-tests/../strata-escape")),
+    ));
+    v.into_iter()
+        .map(|t| {
+            let short = t
+                .name
+                .trim_start_matches("linux_resources_bad::")
+                .to_string();
+            match RUNC_DEVIATIONS.iter().find(|(n, _)| *n == short) {
+                Some((_, why)) => t.deviates("runc", why),
+                None => t,
+            }
+        })
+        .collect()
+}
+
+fn rejected(ctx: &Ctx, resources: Value, cgroups_path: Option<&str>) -> TResult {
+    let (mut b, _) = sleeper(ctx)?;
+    b.config["linux"]["resources"] = resources;
+    if let Some(p) = cgroups_path {
+        b.config["linux"]["cgroupsPath"] = json!(p);
+    }
+    b.write()?;
+    let dir = b.dir.to_string_lossy().into_owned();
+    let out = ctx.rt(&["create", "--bundle", &dir, &b.id])?;
+    if out.ok() {
+        let _ = ctx.destroy(&b.id);
+    }
+    one_line_error(&out)?;
+    ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?;
+    // The escape target of a `..` path must not exist either.
+    ctx.ensure_clean(None, "/strata-escape")?;
+    Ok(())
+}
