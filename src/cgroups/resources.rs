@@ -361,15 +361,25 @@ fn memory_writes(r: &LinuxResources, host: &dyn Host, out: &mut Vec<Write>) -> R
             ));
         }
     } else {
-        if let Some(l) = m.limit() {
-            out.push(mw("memory.limit", "memory.limit_in_bytes", l.to_string()));
-        }
-        if let Some(s) = m.swap() {
-            out.push(mw(
-                "memory.swap",
-                "memory.memsw.limit_in_bytes",
-                s.to_string(),
-            ));
+        // The kernel keeps limit <= memsw limit at every step: raising both
+        // past the current memsw limit must write memsw first (as runc).
+        let cur_memsw = host
+            .read("memory", false, "memory.memsw.limit_in_bytes")
+            .and_then(|s| s.parse::<i64>().ok());
+        let swap_first = match (m.limit(), m.swap()) {
+            (Some(l), Some(_)) => l == -1 || cur_memsw.is_some_and(|c| l > c),
+            _ => false,
+        };
+        let limit = m
+            .limit()
+            .map(|l| mw("memory.limit", "memory.limit_in_bytes", l.to_string()));
+        let swap = m
+            .swap()
+            .map(|s| mw("memory.swap", "memory.memsw.limit_in_bytes", s.to_string()));
+        if swap_first {
+            out.extend(swap.into_iter().chain(limit));
+        } else {
+            out.extend(limit.into_iter().chain(swap));
         }
         if let Some(l) = m.reservation() {
             out.push(mw(
