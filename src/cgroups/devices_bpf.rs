@@ -57,6 +57,49 @@ impl Rule {
     }
 }
 
+/// The rules as the v1 devices cgroup would end up holding them: an "a"
+/// rule resets to allow- or deny-everything; any other rule adds an
+/// exception to that default, or takes access bits away from the
+/// exception with exactly its type and numbers. So a "deny c 1:5 rwm"
+/// after the default allow-list removes 1:5 but leaves "c *:* m" (mknod
+/// of anything), as on v1, where last-match-wins would deny the mknod.
+pub fn emulate_v1(rules: Vec<Rule>) -> Vec<Rule> {
+    // A new cgroup starts allowing everything (its parent's default).
+    let mut default_allow = true;
+    let mut ex: Vec<Rule> = Vec::new();
+    for r in rules {
+        if r.typ == 'a' {
+            default_allow = r.allow;
+            ex.clear();
+            continue;
+        }
+        let same = |e: &Rule| e.typ == r.typ && e.major == r.major && e.minor == r.minor;
+        if r.allow != default_allow {
+            match ex.iter_mut().find(|e| same(e)) {
+                Some(e) => e.access |= r.access,
+                None => ex.push(Rule {
+                    allow: !default_allow,
+                    ..r
+                }),
+            }
+        } else {
+            for e in ex.iter_mut().filter(|e| same(e)) {
+                e.access &= !r.access;
+            }
+            ex.retain(|e| e.access != 0);
+        }
+    }
+    let mut out = vec![Rule {
+        typ: 'a',
+        major: None,
+        minor: None,
+        access: 7,
+        allow: default_allow,
+    }];
+    out.extend(ex);
+    out
+}
+
 fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> u64 {
     (code as u64)
         | ((dst as u64 & 0xf) << 8)
@@ -172,6 +215,21 @@ mod tests {
                 _ => panic!("bad opcode {code:#x}"),
             }
         }
+    }
+
+    #[test]
+    fn v1_semantics_keep_mknod_wildcard() {
+        let rules = vec![
+            Rule::parse("a *:* rwm", false).unwrap(),
+            Rule::parse("c *:* m", true).unwrap(),
+            Rule::parse("c 1:5 rwm", true).unwrap(),
+            Rule::parse("c 1:3 rwm", true).unwrap(),
+            Rule::parse("c 1:5 rwm", false).unwrap(),
+        ];
+        let p = program(&emulate_v1(rules)).unwrap();
+        assert_eq!(eval(&p, 2, 1, 1, 5), 1); // mknod zero: c *:* m stays
+        assert_eq!(eval(&p, 2, 2, 1, 5), 0); // read zero: removed
+        assert_eq!(eval(&p, 2, 6, 1, 3), 1); // read+write null
     }
 
     #[test]

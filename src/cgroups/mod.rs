@@ -463,7 +463,7 @@ fn attach_device_filter(dir: &Path, rules: &[oci_spec::runtime::LinuxDeviceCgrou
             .filter_map(|s| devices_bpf::Rule::parse(s, true)),
     );
     all.extend(rules[at..].iter().map(devices_bpf::Rule::from_spec));
-    let prog = devices_bpf::program(&all)?;
+    let prog = devices_bpf::program(&devices_bpf::emulate_v1(all))?;
     let fd = crate::sys::bpf::load(crate::sys::bpf::PROG_TYPE_CGROUP_DEVICE, &prog)
         .ctx(|| "load the device filter (linux.resources.devices)")?;
     let cg = crate::sys::fd::openat(None, dir, libc::O_RDONLY | libc::O_DIRECTORY, 0)
