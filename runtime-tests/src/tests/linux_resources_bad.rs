@@ -66,7 +66,15 @@ const RUNC_DEVIATIONS: &[(&str, &str)] = &[
         "cpu_quota_negative",
         "accepts any negative quota as unlimited",
     ),
-    ("cpu_idle_absurd", "1.1.5 ignores cpu.idle on cgroup v1"),
+    ("cpu_idle_absurd", "1.1.5 ignores cpu.idle"),
+    (
+        "memory_swappiness_absurd",
+        "on cgroup v2 ignores swappiness, whatever its value",
+    ),
+    (
+        "device_major_negative",
+        "on cgroup v2 accepts a negative major",
+    ),
     ("cpu_cpus_absurd", "logs a warning line before the error"),
     ("device_access_bad", "accepts unknown access letters"),
     (

@@ -14,15 +14,15 @@ use std::path::Path;
 
 pub fn tests() -> Vec<Test> {
     let mut v = crate::tests!("linux_resources_more";
-        blkio_weight, blkio_throttle, hugepage_bad_size, network, rdma_without_device,
+        blkio_weight, blkio_throttle, hugepage_bad_size, rdma_without_device,
         unified_pids, unified_bad_key, memory_kernel_ignored, memory_use_hierarchy,
-        update_blkio_weight_flag);
+        update_blkio_weight_flag, update_memory_and_swap_up);
     for (name, f, why) in [
         (
             "linux_resources_more::hugepage_limits",
             hugepage_limits as fn(&Ctx) -> TResult,
-            "1.1.5 looks for hugetlb among the v1 hierarchies only, so on a hybrid host whose \
-             hugetlb controller is in the cgroup2 mount it cannot set hugepageLimits",
+            "1.1.5 looks for hugetlb among the v1 hierarchies only (a hybrid host's is in the \
+             cgroup2 mount), and on v2 does not set the reservation (rsvd) limit",
         ),
         (
             "linux_resources_more::cpu_burst",
@@ -41,14 +41,20 @@ pub fn tests() -> Vec<Test> {
              hybrid cgroup2 mount",
         ),
         (
+            "linux_resources_more::network",
+            network,
+            "1.1.5 ignores network on cgroup v2 instead of refusing it",
+        ),
+        (
             "linux_resources_more::cpu_idle",
             cpu_idle,
-            "1.1.5 does not write cpu.idle on cgroup v1",
+            "1.1.5 ignores cpu.idle",
         ),
         (
             "linux_resources_more::check_before_update",
             check_before_update,
-            "1.1.5 refuses (the v1 kernel does) but logs a warning line before the error",
+            "1.1.5 predates checkBeforeUpdate: on v2 it lowers the limit; on v1 the kernel \
+             refuses but runc logs a warning line before the error",
         ),
         (
             "linux_resources_more::update_throttle",
@@ -128,6 +134,8 @@ fn block_dev() -> Result<String, String> {
 fn inside(ctx: &Ctx, resources: Value, files: &[&str]) -> Result<String, String> {
     let mut b: Bundle = ctx.bundle()?;
     b.config["linux"]["resources"] = resources;
+    // Its own namespace: the mount then shows the container's cgroup as its root, on v2 too.
+    b.namespace("cgroup", None);
     b.mount(
         json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
                    "options": ["nosuid", "noexec", "nodev", "ro"]}),
@@ -391,7 +399,7 @@ fn update_blkio_weight_flag(ctx: &Ctx) -> TResult {
         .is_some_and(|v| v.split_whitespace().any(|x| x == "300"))
         || v2
             .as_deref()
-            .is_some_and(|v| v.contains("default 300") || v.contains("default 2929"));
+            .is_some_and(|v| v.contains("default 300") || v.contains("default 2930"));
     ensure!(ok, "after update: v1 {v1:?}, v2 {v2:?}");
     Ok(())
 }
@@ -425,7 +433,7 @@ fn update_devices(ctx: &Ctx) -> TResult {
     let (mut b, _) = sleeper(ctx)?;
     b.config["linux"]["resources"]["devices"] = json!([
         {"allow": false, "access": "rwm"},
-        {"allow": false, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
+        {"allow": false, "type": "c", "major": 1, "minor": 5, "access": "rw"},
     ]);
     ctx.create(&b)?.check()?;
     ctx.start(&b.id)?.check()?;
@@ -439,7 +447,7 @@ fn update_devices(ctx: &Ctx) -> TResult {
     let res = ctx.path(&format!("res-{}.json", b.id));
     let body = json!({"devices": [
         {"allow": false, "access": "rwm"},
-        {"allow": true, "type": "c", "major": 1, "minor": 5, "access": "rwm"}]});
+        {"allow": true, "type": "c", "major": 1, "minor": 5, "access": "rw"}]});
     std::fs::write(&res, body.to_string()).ctx("write resources")?;
     let upd = ctx.rt(&["update", "--resources", &res.to_string_lossy(), &b.id]);
     let after = open(ctx);
@@ -451,5 +459,27 @@ fn update_devices(ctx: &Ctx) -> TResult {
     );
     upd?.check()?;
     ensure_eq!(after?["ok"], true, "/dev/zero after update");
+    Ok(())
+}
+
+/// `update --memory --memory-swap` raising both past the current swap limit (v1 needs the
+/// memsw limit written first: the kernel keeps limit <= memsw at every step).
+fn update_memory_and_swap_up(ctx: &Ctx) -> TResult {
+    if !host_has("memory.memsw.limit_in_bytes") && !pure_v2() {
+        return Ok(());
+    }
+    let mem = json!({"limit": 67108864, "swap": 134217728});
+    let (id, cg) = created(ctx, json!({"memory": mem}))?;
+    let out = ctx.rt(&["update", "--memory", "256m", "--memory-swap", "512m", &id])?;
+    let limit = cgroup_file(&cg, &["memory.limit_in_bytes", "memory.max"]);
+    let v1 = cgroup_file(&cg, &["memory.memsw.limit_in_bytes"]);
+    let v2 = cgroup_file(&cg, &["memory.swap.max"]);
+    ctx.destroy(&id)?;
+    out.check()?;
+    ensure_eq!(limit, Some((256u64 << 20).to_string()), "memory limit");
+    ensure!(
+        v1 == Some((512u64 << 20).to_string()) || v2 == Some((256u64 << 20).to_string()),
+        "swap after update: memsw {v1:?}, swap.max {v2:?}"
+    );
     Ok(())
 }
