@@ -119,11 +119,17 @@ impl Cgroup {
     }
 
     /// What `resources::writes` sees of this cgroup. cgroup2 controllers
-    /// are enabled down to it first (on a hybrid host too: hugetlb may
-    /// live only there), so its cgroup.controllers says what is usable.
-    fn host(&self) -> CgHost<'_> {
+    /// are enabled down to it first, so its cgroup.controllers says what
+    /// is usable. A hybrid host's cgroup2 mount is only touched for the
+    /// fields that may live there (hugetlb, rdma, unified).
+    fn host(&self, r: &oci_spec::runtime::LinuxResources) -> CgHost<'_> {
+        let hybrid_needs = r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty())
+            || r.rdma().as_ref().is_some_and(|m| !m.is_empty())
+            || r.unified().as_ref().is_some_and(|m| !m.is_empty());
         let v2_ctrls = self.v2.as_ref().map(|d| {
-            enable_controllers(d);
+            if self.v1.is_empty() || hybrid_needs {
+                enable_controllers(d);
+            }
             std::fs::read_to_string(d.join("cgroup.controllers"))
                 .unwrap_or_default()
                 .split_whitespace()
@@ -137,7 +143,7 @@ impl Cgroup {
     /// translated and checked before the first write, so a field the host
     /// cannot apply changes nothing.
     pub fn apply(&self, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
-        let host = self.host();
+        let host = self.host(r);
         let plan = resources::writes(r, &host)?;
         resources::check_before_update(r, &host)?;
         if let Some(v2) = self.v2.as_ref().filter(|_| self.v1.is_empty()) {
