@@ -119,6 +119,7 @@ pub fn all_tests() -> Vec<Test> {
         config_root::tests(),
         config_mounts::tests(),
         config_mounts_cgroup::tests(),
+        config_mounts_idmap::tests(),
         config_process::tests(),
         config_process_sched::tests(),
         config_hostname::tests(),

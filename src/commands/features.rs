@@ -11,6 +11,7 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "dev",
     "diratime",
     "exec",
+    "idmap",
     "loud",
     "noatime",
     "nodev",
@@ -43,6 +44,7 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "rdev",
     "rdiratime",
     "rexec",
+    "ridmap",
     "rnoatime",
     "rnodev",
     "rnodiratime",
@@ -90,7 +92,7 @@ pub fn run() -> crate::error::Result<i32> {
                           "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_LOCAL"],
                 "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"]
             },
-            "mountExtensions": {"idmap": {"enabled": false}}
+            "mountExtensions": {"idmap": {"enabled": true}}
         },
         "annotations": {
             "io.github.strata.version": env!("CARGO_PKG_VERSION"),

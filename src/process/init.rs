@@ -18,6 +18,7 @@ pub struct Child<'a> {
     pub single: bool,
     /// (dev, inode) of the strata binary, which must never run inside.
     pub runtime: (u64, u64),
+    pub idmapped: &'a crate::rootfs::idmap::Trees,
 }
 
 /// Never returns: execs the payload or exits.
@@ -308,6 +309,7 @@ fn build_container(ctx: &Child) -> Result<String> {
         cgroup: req.cgroup,
         cgroupns: req.ns.new & libc::CLONE_NEWCGROUP != 0,
         layers: req.layers.as_ref(),
+        idmapped: ctx.idmapped,
     };
     let hooks = spec.hooks().clone().unwrap_or_default();
     let wants_state = [

@@ -85,6 +85,19 @@ pub fn spawn(
         );
     }
     let runtime = super::exec_path::runtime_identity();
+    // Before the clone: only the runtime is privileged enough to idmap.
+    let idmapped = if req.exec {
+        crate::rootfs::idmap::Trees::default()
+    } else {
+        crate::rootfs::idmap::prepare(
+            &req.bundle.spec,
+            &req.bundle.dir,
+            req.ns
+                .join_user
+                .as_ref()
+                .map(|j| std::os::fd::AsFd::as_fd(&j.fd)),
+        )?
+    };
     let (parent, child) = Channel::pair()?;
     let cgfd = req.cgroup.open_v2();
     let single = req.ns.single_clone();
@@ -109,6 +122,7 @@ pub fn spawn(
                 available,
                 single,
                 runtime,
+                idmapped: &idmapped,
             };
             init::run(&ctx)
         }
@@ -116,6 +130,7 @@ pub fn spawn(
     };
     drop(child);
     drop(cgfd);
+    drop(idmapped);
     let mut guard = Guard(vec![pid]);
     let spec = &req.bundle.spec;
     req.cgroup.add_pid(pid, in_v2)?;
@@ -173,7 +188,7 @@ pub fn spawn(
     })
 }
 
-fn map_text(maps: &[LinuxIdMapping]) -> String {
+pub(crate) fn map_text(maps: &[LinuxIdMapping]) -> String {
     maps.iter()
         .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
         .collect()

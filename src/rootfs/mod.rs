@@ -5,6 +5,7 @@
 
 mod copyup;
 mod devices;
+pub mod idmap;
 pub mod layers;
 mod masks;
 mod mounts;
@@ -29,6 +30,8 @@ pub struct Options<'a> {
     pub cgroupns: bool,
     /// Image layers to stack on the rootfs instead of binding it.
     pub layers: Option<&'a layers::Layers>,
+    /// Idmapped bind trees made by the runtime, by index in `mounts`.
+    pub idmapped: &'a idmap::Trees,
 }
 
 /// Checks the parts of the config that only this module understands.
@@ -42,8 +45,15 @@ pub fn validate(spec: &Spec) -> Result<()> {
             Error::invalid(format!("linux.rootfsPropagation {p:?}: unknown mode"))
         })?;
     }
+    let userns = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_deref())
+        .unwrap_or_default()
+        .iter()
+        .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::User);
     for m in spec.mounts().as_deref().unwrap_or_default() {
-        mounts::validate(m)?;
+        mounts::validate(m, userns)?;
     }
     for d in spec
         .linux()
@@ -91,8 +101,8 @@ pub fn setup(o: &Options, before_pivot: &mut dyn FnMut() -> Result<()>) -> Resul
         cgroup: o.cgroup,
         private_ns: o.cgroupns,
     };
-    for m in list {
-        mounts::mount(root.as_fd(), m, o.bundle, &cg)?;
+    for (i, m) in list.iter().enumerate() {
+        mounts::mount(root.as_fd(), m, o.bundle, &cg, o.idmapped.get(i))?;
     }
     devices::setup(
         root.as_fd(),

@@ -38,6 +38,10 @@ pub struct Parsed {
     pub copyup: bool,
     /// Options passed to the filesystem (`size=64k`, `mode=755`, ...).
     pub data: Vec<String>,
+    /// `idmap` / `ridmap`: the bind is idmapped (rootfs/idmap.rs), only its
+    /// top mount or the whole tree.
+    pub idmap: bool,
+    pub ridmap: bool,
 }
 
 fn attr(opt: &str) -> Option<(u64, bool)> {
@@ -98,7 +102,11 @@ pub fn parse(mnt: &Mount) -> Result<Parsed> {
             // Meaningless for a fresh mount; runc ignores them too.
         } else if o == "tmpcopyup" {
             p.copyup = true;
-        } else if matches!(o, "idmap" | "ridmap" | "copy-symlink") {
+        } else if o == "idmap" {
+            p.idmap = true;
+        } else if o == "ridmap" {
+            p.ridmap = true;
+        } else if o == "copy-symlink" {
             return Err(Error::invalid(format!(
                 "mounts: {}: option {o:?} is not supported yet",
                 mnt.destination().display()
@@ -117,7 +125,7 @@ pub fn parse(mnt: &Mount) -> Result<Parsed> {
     Ok(p)
 }
 
-pub fn validate(mnt: &Mount) -> Result<()> {
+pub fn validate(mnt: &Mount, userns: bool) -> Result<()> {
     let p = parse(mnt)?;
     let typ = mnt.typ().as_deref().unwrap_or("");
     let dest = mnt.destination();
@@ -140,10 +148,18 @@ pub fn validate(mnt: &Mount) -> Result<()> {
             dest.display()
         )));
     }
-    Ok(())
+    super::idmap::validate(mnt, &p, userns)
 }
 
-pub fn mount(root: BorrowedFd, mnt: &Mount, bundle: &Path, cg: &CgroupView) -> Result<()> {
+/// `idmapped`: the bind tree the runtime already cloned and idmapped for
+/// this mount (rootfs/idmap.rs), attached here as it is.
+pub fn mount(
+    root: BorrowedFd,
+    mnt: &Mount,
+    bundle: &Path,
+    cg: &CgroupView,
+    idmapped: Option<BorrowedFd>,
+) -> Result<()> {
     let p = parse(mnt)?;
     let dest = mnt.destination();
     let typ = mnt.typ().as_deref().unwrap_or("");
@@ -151,7 +167,15 @@ pub fn mount(root: BorrowedFd, mnt: &Mount, bundle: &Path, cg: &CgroupView) -> R
         return cgroup_mount(root, dest, &p, cg);
     }
     let what = || format!("mount {} on {}", typ, dest.display());
-    let tree = if p.bind {
+    let tree = if let Some(t) = idmapped {
+        let dup = t
+            .try_clone_to_owned()
+            .ctx(|| format!("mounts: idmapped bind on {}", dest.display()))?;
+        let is_file = crate::sys::fd::fstat(t)
+            .map(|s| s.st_mode & libc::S_IFMT != libc::S_IFDIR)
+            .unwrap_or(false);
+        (dup, is_file)
+    } else if p.bind {
         let src = source_path(bundle, mnt.source().as_deref().unwrap_or(Path::new("")));
         let srcfd = crate::sys::fd::openat(None, &src, libc::O_PATH, 0)
             .ctx(|| format!("mounts: bind source {}", src.display()))?;

@@ -169,6 +169,15 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// Sleeps until a signal kills the process (helper processes whose only
+/// job is to hold a namespace open).
+pub fn pause_forever() -> ! {
+    loop {
+        // SAFETY: pause has no arguments and only returns on a signal.
+        unsafe { libc::pause() };
+    }
+}
+
 pub fn pivot_root_dot() -> io::Result<()> {
     let dot = c".";
     // SAFETY: both arguments are the static string ".".

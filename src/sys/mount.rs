@@ -17,6 +17,8 @@ pub const ATTR_NOATIME: u64 = 0x10;
 pub const ATTR_STRICTATIME: u64 = 0x20;
 pub const ATTR_NODIRATIME: u64 = 0x80;
 pub const ATTR_NOSYMFOLLOW: u64 = 0x20_0000;
+/// Ids seen through the mount are translated by a user namespace's maps.
+const ATTR_IDMAP: u64 = 0x10_0000;
 
 const OPEN_TREE_CLONE: u32 = 1;
 const AT_RECURSIVE: u32 = 0x8000;
@@ -89,6 +91,23 @@ pub fn setattr(
         propagation,
         userns_fd: 0,
     };
+    setattr_raw(fd, &attr, recursive)
+}
+
+/// Makes the detached mount `fd` (and its submounts when `recursive`)
+/// idmapped with the id maps of the user namespace `userns`. Only a mount
+/// that has never been attached can take an idmapping.
+pub fn setattr_idmap(fd: BorrowedFd, userns: BorrowedFd, recursive: bool) -> io::Result<()> {
+    let attr = MountAttr {
+        attr_set: ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.as_raw_fd() as u64,
+    };
+    setattr_raw(fd, &attr, recursive)
+}
+
+fn setattr_raw(fd: BorrowedFd, attr: &MountAttr, recursive: bool) -> io::Result<()> {
     let mut flags = libc::AT_EMPTY_PATH as u32;
     if recursive {
         flags |= AT_RECURSIVE;
@@ -100,7 +119,7 @@ pub fn setattr(
             fd.as_raw_fd(),
             c"".as_ptr(),
             flags,
-            &attr as *const MountAttr,
+            attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
     })?;

@@ -7,6 +7,7 @@ pub mod config_hooks;
 pub mod config_hostname;
 pub mod config_mounts;
 pub mod config_mounts_cgroup;
+pub mod config_mounts_idmap;
 pub mod config_process;
 pub mod config_process_sched;
 pub mod config_root;

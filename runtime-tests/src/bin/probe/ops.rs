@@ -87,10 +87,10 @@ pub fn stat(path: &str) -> Result<Value, String> {
     let rdev = m.rdev();
     let major = ((rdev >> 32) & 0xffff_f000) | ((rdev >> 8) & 0xfff);
     let minor = ((rdev >> 12) & 0xffff_ff00) | (rdev & 0xff);
-    Ok(
-        json!({"ok": true, "type": kind, "major": major, "minor": minor, "size": m.len(),
-               "dev": m.dev(), "ino": m.ino()}),
-    )
+    Ok(json!({
+        "ok": true, "type": kind, "major": major, "minor": minor, "size": m.len(),
+        "uid": m.uid(), "gid": m.gid(), "dev": m.dev(), "ino": m.ino(),
+    }))
 }
 
 /// `exe-attack --only DEV:INO --out PATH --stop PATH [--mark PATH]`: the CVE-2019-5736

@@ -1,0 +1,194 @@
+//! Idmapped bind mounts (`idmap`, `ridmap` and a mount's own
+//! `uidMappings`/`gidMappings`, runtime-spec config.md "mounts").
+//!
+//! The kernel only idmaps a mount for a caller privileged over the source's
+//! filesystem (the host's user namespace for ext4/tmpfs), and only while
+//! the mount is still detached. The container process has lost those
+//! privileges by the time it mounts, so the runtime, before it clones the
+//! container, clones each such source with open_tree, idmaps the detached
+//! copy with mount_setattr(MOUNT_ATTR_IDMAP) and hands the fd down; the
+//! container process attaches it onto a destination it resolved by fd
+//! inside the rootfs, like any other bind.
+//!
+//! The maps come from a user namespace: the one joined by path when the
+//! mount has no maps of its own, otherwise a throwaway namespace made by a
+//! helper process with the maps written into it (the container's
+//! linux.uidMappings/gidMappings when the mount has none).
+
+use super::mounts::{self, Parsed};
+use crate::error::{Ctx, Error, Result};
+use crate::sys::{self, clone, mount as m};
+use oci_spec::runtime::{LinuxIdMapping, Mount, Spec};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+
+/// The prepared trees, by index in the config's `mounts` (None: an
+/// ordinary mount the container process makes itself).
+#[derive(Default)]
+pub struct Trees(Vec<Option<OwnedFd>>);
+
+impl Trees {
+    pub fn get(&self, i: usize) -> Option<BorrowedFd<'_>> {
+        self.0.get(i).and_then(|t| t.as_ref().map(|t| t.as_fd()))
+    }
+}
+
+fn own_maps(mnt: &Mount) -> Option<(&[LinuxIdMapping], &[LinuxIdMapping])> {
+    match (mnt.uid_mappings().as_deref(), mnt.gid_mappings().as_deref()) {
+        (None, None) => None,
+        (u, g) => Some((u.unwrap_or_default(), g.unwrap_or_default())),
+    }
+}
+
+/// Config checks (bundle load): maps only with idmap/ridmap, both maps or
+/// none, binds only, and either maps or a user namespace to take them from.
+pub fn validate(mnt: &Mount, p: &Parsed, userns: bool) -> Result<()> {
+    let dest = mnt.destination().display();
+    let wants = p.idmap || p.ridmap;
+    let maps = own_maps(mnt);
+    if let Some((u, g)) = maps {
+        if !wants {
+            return Err(Error::invalid(format!(
+                "mounts: {dest}: uidMappings/gidMappings need the idmap or ridmap option"
+            )));
+        }
+        if u.is_empty() || g.is_empty() {
+            return Err(Error::invalid(format!(
+                "mounts: {dest}: uidMappings and gidMappings must be given together"
+            )));
+        }
+    }
+    if !wants {
+        return Ok(());
+    }
+    if !p.bind {
+        return Err(Error::invalid(format!(
+            "mounts: {dest}: idmap/ridmap need a bind mount"
+        )));
+    }
+    if maps.is_none() && !userns {
+        return Err(Error::invalid(format!(
+            "mounts: {dest}: idmap/ridmap without uidMappings/gidMappings need a user namespace"
+        )));
+    }
+    Ok(())
+}
+
+/// Runs in the runtime before the container is cloned: one idmapped,
+/// detached tree per idmap/ridmap mount. `joined_user` is the user
+/// namespace joined by path, if any.
+pub fn prepare(spec: &Spec, bundle: &Path, joined_user: Option<BorrowedFd>) -> Result<Trees> {
+    let list = spec.mounts().as_deref().unwrap_or_default();
+    let mut trees = Vec::with_capacity(list.len());
+    // Mounts with the same maps share one namespace (and one helper).
+    let mut made: Vec<(String, OwnedFd)> = Vec::new();
+    for mnt in list {
+        let p = mounts::parse(mnt)?;
+        if !(p.idmap || p.ridmap) {
+            trees.push(None);
+            continue;
+        }
+        let dest = mnt.destination().display().to_string();
+        let linux = spec.linux().as_ref();
+        let (uid, gid) = match own_maps(mnt) {
+            Some(maps) => maps,
+            None => (
+                linux
+                    .and_then(|l| l.uid_mappings().as_deref())
+                    .unwrap_or_default(),
+                linux
+                    .and_then(|l| l.gid_mappings().as_deref())
+                    .unwrap_or_default(),
+            ),
+        };
+        let userns = match joined_user {
+            Some(fd) if own_maps(mnt).is_none() => fd,
+            _ => {
+                let key = format!(
+                    "{}|{}",
+                    crate::process::spawn::map_text(uid),
+                    crate::process::spawn::map_text(gid)
+                );
+                let i = match made.iter().position(|(k, _)| *k == key) {
+                    Some(i) => i,
+                    None => {
+                        let fd = helper_userns(uid, gid)
+                            .map_err(|e| prefix(e, &format!("mounts: {dest}: idmap: ")))?;
+                        made.push((key, fd));
+                        made.len() - 1
+                    }
+                };
+                made[i].1.as_fd()
+            }
+        };
+        let src = mounts::source_path(bundle, mnt.source().as_deref().unwrap_or(Path::new("")));
+        let what = || format!("mounts: idmapped bind {} -> {dest}", src.display());
+        let srcfd = sys::fd::openat(None, &src, libc::O_PATH, 0)
+            .ctx(|| format!("mounts: bind source {}", src.display()))?;
+        let tree = m::clone_tree(Some(srcfd.as_fd()), Path::new(""), p.recursive_bind).ctx(what)?;
+        m::setattr(tree.as_fd(), p.set, p.clr, 0, false).ctx(what)?;
+        m::setattr_idmap(tree.as_fd(), userns, p.ridmap).map_err(|e| {
+            if e.raw_os_error() == Some(libc::EINVAL) {
+                Error::invalid(format!(
+                    "{}: its filesystem does not support idmapped mounts",
+                    what()
+                ))
+            } else {
+                Error::sys(what(), e)
+            }
+        })?;
+        trees.push(Some(tree));
+    }
+    Ok(Trees(trees))
+}
+
+fn prefix(e: Error, p: &str) -> Error {
+    match e {
+        Error::Sys { what, source } => Error::sys(format!("{p}{what}"), source),
+        Error::Invalid(m) => Error::invalid(format!("{p}{m}")),
+        e => e,
+    }
+}
+
+/// A user namespace with exactly these maps: a helper child unshares it
+/// and sleeps while we write its maps and keep an fd to it, then dies.
+fn helper_userns(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<OwnedFd> {
+    // The runtime has a single thread here, so a fork-like clone is safe.
+    let (forked, _) = clone::clone(libc::CLONE_NEWUSER as u64, None)
+        .ctx(|| "create a user namespace for the mount's id maps")?;
+    let pid = match forked {
+        clone::Forked::Child => {
+            let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as _, 0);
+            sys::pause_forever()
+        }
+        clone::Forked::Parent(pid) => pid,
+    };
+    struct Reap(i32);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.0),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let _ = clone::waitpid(self.0, 0);
+        }
+    }
+    let _reap = Reap(pid);
+    std::fs::write(
+        format!("/proc/{pid}/uid_map"),
+        crate::process::spawn::map_text(uid),
+    )
+    .ctx(|| "write uid_map (uidMappings)")?;
+    std::fs::write(
+        format!("/proc/{pid}/gid_map"),
+        crate::process::spawn::map_text(gid),
+    )
+    .ctx(|| "write gid_map (gidMappings)")?;
+    sys::fd::openat(
+        None,
+        Path::new(&format!("/proc/{pid}/ns/user")),
+        libc::O_RDONLY,
+        0,
+    )
+    .ctx(|| "open the id-map user namespace")
+}
