@@ -138,6 +138,7 @@ pub fn all_tests() -> Vec<Test> {
         security::tests(),
         security_rootfs::tests(),
         security_more::tests(),
+        security_race::tests(),
         faults::tests(),
         faults_stages::tests(),
         strata_layers::tests(),

@@ -27,6 +27,7 @@ pub mod linux_sysctl;
 pub mod notify_socket;
 pub mod security;
 pub mod security_more;
+pub mod security_race;
 pub mod security_rootfs;
 pub mod state;
 pub mod strata_layers;
