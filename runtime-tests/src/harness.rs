@@ -114,6 +114,7 @@ pub fn all_tests() -> Vec<Test> {
         state::tests(),
         cli::tests(),
         cli_exec::tests(),
+        cli_listen_fds::tests(),
         cli_pause::tests(),
         notify_socket::tests(),
         config_root::tests(),

@@ -246,11 +246,17 @@ pub fn send_pidfd(p: &Path, pid: i32) -> Result<()> {
 /// Socket activation (systemd's LISTEN_FDS): when strata is started with
 /// LISTEN_FDS=N, fds 3..3+N pass into the container ahead of any
 /// --preserve-fds, and the container gets LISTEN_FDS=N and LISTEN_PID=1,
-/// as runc does. Returns N.
+/// as runc does. Only when LISTEN_PID names this process (sd_listen_fds(3),
+/// and runc): variables inherited from a socket-activated ancestor describe
+/// its fds, not ours. Returns N.
 fn socket_activation(spec: &mut oci_spec::runtime::Spec) -> Result<u32> {
     let Ok(v) = std::env::var("LISTEN_FDS") else {
         return Ok(0);
     };
+    let pid = std::env::var("LISTEN_PID").unwrap_or_default();
+    if pid.trim().parse::<u32>().ok() != Some(std::process::id()) {
+        return Ok(0);
+    }
     let n: u32 = v
         .trim()
         .parse()
