@@ -134,6 +134,7 @@ pub fn all_tests() -> Vec<Test> {
         linux_devices::tests(),
         linux_paths::tests(),
         linux_seccomp::tests(),
+        linux_seccomp_default::tests(),
         linux_sysctl::tests(),
         bad_input::tests(),
         security::tests(),

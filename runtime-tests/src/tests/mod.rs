@@ -24,6 +24,7 @@ pub mod linux_resources;
 pub mod linux_resources_bad;
 pub mod linux_resources_more;
 pub mod linux_seccomp;
+pub mod linux_seccomp_default;
 pub mod linux_sysctl;
 pub mod notify_socket;
 pub mod security;
