@@ -4,6 +4,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// strata's compiled-seccomp cache in the state root: not a container, not a leftover.
+const STRATA_CACHE: &str = ".seccomp-cache";
+
 /// Undoes a test: `delete --force` every container in its state root, kill its tagged
 /// processes, remove its cgroups, unmount below its dir (deepest first, lazily) and remove the
 /// dir without crossing filesystems. Idempotent; returns what could not be cleaned.
@@ -11,6 +14,9 @@ pub fn cleanup(runtime: &Path, dir: &Path, tag: &str) -> Vec<String> {
     let mut problems = vec![];
     let root = dir.join("root");
     for e in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+        if e.file_name() == STRATA_CACHE {
+            continue;
+        }
         let mut cmd = Command::new(runtime);
         cmd.arg("--root")
             .arg(&root)
@@ -114,6 +120,7 @@ pub fn leftovers(dir: &Path, tag: &str, id: Option<&str>, cg: &str) -> Vec<Strin
                     .flatten()
                     .flatten()
                     .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n != STRATA_CACHE)
                     .collect();
                 if !entries.is_empty() {
                     found.push(format!("entries in state root: {entries:?}"));

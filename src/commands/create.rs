@@ -85,7 +85,7 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
         .linux()
         .as_ref()
         .and_then(|l| l.seccomp().as_ref())
-        .map(crate::security::seccomp::compile)
+        .map(|s| crate::security::seccomp::compile_cached(s, &g.root))
         .transpose()?;
     let cgroup = cgroups::resolve(
         b.spec

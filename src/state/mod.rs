@@ -66,6 +66,12 @@ pub fn validate_id(id: &str) -> Result<()> {
     let ok_chars = id
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"_+.-".contains(&b));
+    if id == crate::security::seccomp::CACHE_DIR {
+        // The seccomp cache lives beside the containers' directories.
+        return Err(Error::invalid(format!(
+            "invalid container id {id:?}: reserved for strata's seccomp cache"
+        )));
+    }
     if id.is_empty() || id == "." || id == ".." || !ok_chars || id.len() > 255 {
         return Err(Error::invalid(format!(
             "invalid container id {:?}: use 1-255 characters from [A-Za-z0-9_+.-], not \".\" or \"..\"",
@@ -187,6 +193,7 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>> {
         .flatten()
         .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
         .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n != crate::security::seccomp::CACHE_DIR)
         .collect();
     ids.sort();
     Ok(ids)

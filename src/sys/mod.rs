@@ -10,6 +10,7 @@ pub mod fd;
 pub mod mount;
 pub mod pidfd;
 pub mod sched;
+pub mod seccomp;
 pub mod tty;
 pub mod xattr;
 
