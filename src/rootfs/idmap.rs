@@ -130,7 +130,7 @@ pub fn prepare(spec: &Spec, bundle: &Path, joined_user: Option<BorrowedFd>) -> R
         m::setattr_idmap(tree.as_fd(), userns, p.ridmap).map_err(|e| {
             if e.raw_os_error() == Some(libc::EINVAL) {
                 Error::invalid(format!(
-                    "{}: its filesystem does not support idmapped mounts",
+                    "{}: cannot be idmapped (a filesystem without idmap support, or a user namespace without id maps)",
                     what()
                 ))
             } else {
