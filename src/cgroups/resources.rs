@@ -252,7 +252,9 @@ pub fn writes(r: &LinuxResources, host: &dyn Host) -> Result<Vec<Write>> {
     }
     if let Some(p) = r.pids() {
         let v2 = need(host, "pids", "pids")?;
-        let v = if p.limit() > 0 {
+        // runtime-spec 1.3: 0 is a real limit and -1 means max. An absent
+        // limit never gets here: `drop_unset_pids` removed the object.
+        let v = if p.limit() >= 0 {
             p.limit().to_string()
         } else {
             "max".into()
@@ -485,9 +487,31 @@ fn cpu_writes(r: &LinuxResources, host: &dyn Host, out: &mut Vec<Write>) -> Resu
     Ok(())
 }
 
+/// oci-spec reads an absent `pids.limit` as 0, which runtime-spec 1.3
+/// makes a real limit. So `"pids": {}` (or a null limit) is removed from
+/// the JSON before the typed parse: unset means "leave pids alone".
+pub fn drop_unset_pids(resources: &mut serde_json::Value) {
+    let unset = resources
+        .get("pids")
+        .is_some_and(|p| p.get("limit").is_none_or(|l| l.is_null()));
+    if let Some(obj) = resources.as_object_mut().filter(|_| unset) {
+        obj.remove("pids");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unset_pids_limit_is_dropped_but_zero_is_kept() {
+        let mut r = serde_json::json!({"pids": {}, "memory": {"limit": 1}});
+        drop_unset_pids(&mut r);
+        assert_eq!(r, serde_json::json!({"memory": {"limit": 1}}));
+        let mut r = serde_json::json!({"pids": {"limit": 0}});
+        drop_unset_pids(&mut r);
+        assert_eq!(r, serde_json::json!({"pids": {"limit": 0}}));
+    }
 
     /// A host: `v1` controllers in v1 hierarchies, `v2` ones in cgroup2,
     /// and the files that exist.

@@ -102,6 +102,7 @@ fn resources(f: &Flags) -> Result<LinuxResources> {
     if let Some(x) = f.blkio_weight {
         set(&["blockIO", "weight"], json!(x));
     }
+    crate::cgroups::resources::drop_unset_pids(&mut v);
     serde_json::from_value(v).map_err(|e| Error::invalid(format!("linux.resources: {e}")))
 }
 

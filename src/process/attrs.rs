@@ -54,13 +54,24 @@ pub fn parse_spec(data: &[u8], what: &str) -> Result<Spec> {
     parse(data, what, normalize_config, |s: &Spec| {
         let l = s.linux().as_ref();
         s.process().as_ref().is_some_and(uses_attrs)
-            || l.is_some_and(|l| l.personality().is_some() || l.memory_policy().is_some())
+            || l.is_some_and(|l| {
+                l.personality().is_some() || l.memory_policy().is_some() || pids_limit_zero(l)
+            })
     })
 }
 
 /// Parses a process.json (`exec --process`).
 pub fn parse_process(data: &[u8], what: &str) -> Result<Process> {
     parse(data, what, normalize_process, uses_attrs)
+}
+
+/// A limit of 0 is either a real 0 or an absent limit (oci-spec reads
+/// both as 0): only the JSON tells which.
+fn pids_limit_zero(l: &oci_spec::runtime::Linux) -> bool {
+    l.resources()
+        .as_ref()
+        .and_then(|r| r.pids().as_ref())
+        .is_some_and(|p| p.limit() == 0)
 }
 
 fn uses_attrs(p: &Process) -> bool {
@@ -107,6 +118,9 @@ fn present(v: Option<&Value>) -> bool {
 fn normalize_config(v: &mut Value) -> Result<()> {
     if let Some(p) = v.get_mut("process").filter(|p| p.is_object()) {
         normalize_process(p)?;
+    }
+    if let Some(r) = v.pointer_mut("/linux/resources") {
+        crate::cgroups::resources::drop_unset_pids(r);
     }
     let Some(l) = v.get("linux") else {
         return Ok(());

@@ -8,8 +8,16 @@ use crate::{cgroups, ensure, ensure_eq};
 use serde_json::json;
 
 pub fn tests() -> Vec<Test> {
-    crate::tests!("linux_cgroups";
-        init_in_cgroups_path, removed_after_delete, pids_limit, memory_limit)
+    let mut v = crate::tests!("linux_cgroups";
+        init_in_cgroups_path, removed_after_delete, pids_limit, pids_without_limit, memory_limit);
+    v.push(
+        Test::new("linux_cgroups::pids_limit_zero", pids_limit_zero).deviates(
+            "runc",
+            "runc before 1.4 writes pids.max \"max\" for a limit of 0 (runtime-spec 1.3: 0 is a \
+             valid limit and SHOULD be treated as such)",
+        ),
+    );
+    v
 }
 
 /// An absolute cgroupsPath is relative to the cgroup mount point(s); the init is in it from
@@ -68,6 +76,32 @@ fn pids_limit(ctx: &Ctx) -> TResult {
         cgroup_file(&b.cgroups_path(), &["pids.max"]),
         Some("42".into()),
         "pids.max"
+    );
+    Ok(ctx.destroy(&b.id)?)
+}
+
+/// runtime-spec 1.3: `0` is a real pids limit (no new task may be forked), not "max".
+fn pids_limit_zero(ctx: &Ctx) -> TResult {
+    let (mut b, _) = sleeper(ctx)?;
+    b.config["linux"]["resources"]["pids"] = json!({"limit": 0});
+    ctx.create(&b)?;
+    ensure_eq!(
+        cgroup_file(&b.cgroups_path(), &["pids.max"]),
+        Some("0".into()),
+        "pids.max for limit 0"
+    );
+    Ok(ctx.destroy(&b.id)?)
+}
+
+/// `"pids": {}` sets no limit at all: a new cgroup keeps its default "max".
+fn pids_without_limit(ctx: &Ctx) -> TResult {
+    let (mut b, _) = sleeper(ctx)?;
+    b.config["linux"]["resources"]["pids"] = json!({});
+    ctx.create(&b)?;
+    ensure_eq!(
+        cgroup_file(&b.cgroups_path(), &["pids.max"]),
+        Some("max".into()),
+        "pids.max with no limit given"
     );
     Ok(ctx.destroy(&b.id)?)
 }
