@@ -121,25 +121,7 @@ fn make(
     if userns {
         // mknod is not allowed in a user namespace: bind the host's node
         // onto an empty file instead.
-        match fd::openat(
-            Some(dir.as_fd()),
-            name,
-            libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_WRONLY,
-            0o600,
-        ) {
-            Ok(_) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
-                check_existing(dir.as_fd(), name, path, None)?
-            }
-            Err(e) => return Err(Error::sys(format!("create {}", path.display()), e)),
-        }
-        let tree = m::clone_tree(None, path, false)
-            .ctx(|| format!("bind host device {}", path.display()))?;
-        let target = fd::openat(Some(dir.as_fd()), name, libc::O_PATH | libc::O_NOFOLLOW, 0)
-            .ctx(|| format!("open {}", path.display()))?;
-        m::move_to_fd(tree.as_fd(), target.as_fd())
-            .ctx(|| format!("bind host device {}", path.display()))?;
-        return Ok(());
+        return bind_host(dir.as_fd(), name, path);
     }
     match fd::mknodat(dir.as_fd(), name, kind | mode, maj as u64, min as u64) {
         Ok(()) => {}
@@ -151,6 +133,14 @@ fn make(
                 Some((kind, maj as u64, min as u64)),
             )
         }
+        // The cgroup's device rules are in force before the rootfs is made
+        // (the v2 filter is attached first) and may deny mknod of a device
+        // the config lists or denies; then, as crun does, bind the host's
+        // identical node: the path exists and the rules still decide who
+        // opens it. Never chowned: that would chown the host's node.
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) && host_has(path, kind, maj, min) => {
+            return bind_host(dir.as_fd(), name, path);
+        }
         Err(e) => return Err(Error::sys(format!("mknod {}", path.display()), e)),
     }
     if let Some((uid, gid)) = owner {
@@ -158,6 +148,36 @@ fn make(
             .ctx(|| format!("chown {}", path.display()))?;
     }
     Ok(())
+}
+
+/// Whether the host (our mount namespace, before pivot_root) has `path` as
+/// exactly this device node.
+fn host_has(path: &Path, kind: u32, maj: i64, min: i64) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).is_ok_and(|st| {
+        st.mode() & libc::S_IFMT == kind && st.rdev() == libc::makedev(maj as u32, min as u32)
+    })
+}
+
+/// Binds the host's `path` onto an empty file `name` in `dir` (the same
+/// path in the rootfs).
+fn bind_host(dir: BorrowedFd, name: &Path, path: &Path) -> Result<()> {
+    match fd::openat(
+        Some(dir),
+        name,
+        libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_WRONLY,
+        0o600,
+    ) {
+        Ok(_) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => check_existing(dir, name, path, None)?,
+        Err(e) => return Err(Error::sys(format!("create {}", path.display()), e)),
+    }
+    let tree =
+        m::clone_tree(None, path, false).ctx(|| format!("bind host device {}", path.display()))?;
+    let target = fd::openat(Some(dir), name, libc::O_PATH | libc::O_NOFOLLOW, 0)
+        .ctx(|| format!("open {}", path.display()))?;
+    m::move_to_fd(tree.as_fd(), target.as_fd())
+        .ctx(|| format!("bind host device {}", path.display()))
 }
 
 /// A device path the image already has must be that very device (or, in a
