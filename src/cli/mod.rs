@@ -156,7 +156,7 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Print cgroup statistics (runc's JSON envelope): once with --stats.
+    /// Print cgroup statistics and OOM kills (runc's JSON envelope): stats once with --stats.
     Events {
         #[arg(long)]
         stats: bool,

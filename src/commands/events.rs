@@ -1,6 +1,8 @@
 //! `events [--stats] [--interval SECS] ID`: the container's cgroup
 //! statistics in runc's envelope, `{"type":"stats","id":...,"data":{...}}`,
-//! once with --stats, else every interval until the container stops.
+//! once with --stats; else every interval, plus `{"type":"oom","id":...}`
+//! whenever the kernel OOM-kills a process in the cgroup, until the
+//! container stops.
 
 use super::Global;
 use crate::cgroups::Cgroup;
@@ -9,7 +11,12 @@ use crate::error::{Error, Result};
 use crate::state;
 use serde_json::{json, Value};
 use std::io::Write;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How often the OOM-kill counter is read. Polling a counter (rather than
+/// runc's eventfd/inotify) cannot lose a kill between two reads, and the
+/// final read after the container stops catches one that killed the init.
+const OOM_POLL: Duration = Duration::from_millis(100);
 
 fn read_u64(cg: &Cgroup, controller: &str, file: &str) -> Option<u64> {
     let d = cg.dir_for(controller)?;
@@ -53,24 +60,64 @@ pub fn stats(cg: &Cgroup) -> Value {
     })
 }
 
+/// OOM kills so far in the container's cgroup (and its descendants): v2
+/// `memory.events`, v1 `memory.oom_control` (kernel 4.13+); None without a
+/// memory controller.
+fn oom_kills(cg: &Cgroup) -> Option<u64> {
+    if cg.v1.is_empty() {
+        keyed(cg, "memory", "memory.events", "oom_kill ")
+    } else {
+        keyed(cg, "memory", "memory.oom_control", "oom_kill ")
+    }
+}
+
+/// Writes one event line; false once the reader went away (e.g. `| head`),
+/// which ends the stream quietly.
+fn emit(ev: &Value) -> bool {
+    let mut out = std::io::stdout();
+    writeln!(out, "{ev}").and_then(|_| out.flush()).is_ok()
+}
+
 pub fn run(g: &Global, id: &str, once: bool, interval: u64) -> Result<i32> {
     if interval == 0 {
         return Err(Error::invalid("--interval must be at least 1 second"));
     }
+    let st = state::load(&g.root, id)?;
+    if container::status(&st, &g.root.join(id)) == Status::Stopped {
+        return Err(Error::Status("container not running".into()));
+    }
+    if once {
+        emit(&json!({"type": "stats", "id": id, "data": stats(&st.cgroup)}));
+        return Ok(0);
+    }
+    let cg = st.cgroup;
+    let mut seen = oom_kills(&cg).unwrap_or(0);
+    let every = Duration::from_secs(interval);
+    // runc's first report comes one interval after the start, not at once.
+    let mut next_stats = Instant::now() + every;
     loop {
-        let st = state::load(&g.root, id)?;
-        if container::status(&st, &g.root.join(id)) == Status::Stopped {
-            return Err(Error::Status("container not running".into()));
+        // Status first, counter second: a kill that stopped the container
+        // is still counted on the last round.
+        let stopped = match state::load(&g.root, id) {
+            Ok(st) => container::status(&st, &g.root.join(id)) == Status::Stopped,
+            Err(_) => true, // deleted meanwhile
+        };
+        let kills = oom_kills(&cg).unwrap_or(seen);
+        for _ in seen..kills {
+            if !emit(&json!({"type": "oom", "id": id})) {
+                return Ok(0);
+            }
         }
-        let ev = json!({"type": "stats", "id": id, "data": stats(&st.cgroup)});
-        // A reader that went away (e.g. `| head`) ends the stream quietly.
-        let mut out = std::io::stdout();
-        if writeln!(out, "{ev}").and_then(|_| out.flush()).is_err() {
+        seen = seen.max(kills);
+        if stopped {
             return Ok(0);
         }
-        if once {
-            return Ok(0);
+        if Instant::now() >= next_stats {
+            next_stats += every;
+            if !emit(&json!({"type": "stats", "id": id, "data": stats(&cg)})) {
+                return Ok(0);
+            }
         }
-        std::thread::sleep(Duration::from_secs(interval));
+        std::thread::sleep(OOM_POLL);
     }
 }
