@@ -4,10 +4,15 @@ use super::{require, sleeper, state_pid, wait_started};
 use crate::ctx::Ctx;
 use crate::harness::{Context, TResult, Test};
 use crate::{cgroups, ensure, ensure_eq, sys};
+use serde_json::json;
+use std::io::BufRead;
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 pub fn tests() -> Vec<Test> {
     crate::tests!("cli_pause";
-        pause_resume, ps_json_lists_init, delete_force_paused, events_stats)
+        pause_resume, ps_json_lists_init, delete_force_paused, events_stats, events_oom)
 }
 
 /// True if the kernel reports the container's cgroup frozen in any hierarchy (a hybrid host
@@ -87,4 +92,91 @@ fn events_stats(ctx: &Ctx) -> TResult {
         "memory usage in {line}"
     );
     Ok(ctx.destroy(&b.id)?)
+}
+
+/// A background `events` process, killed if the test ends early.
+struct Events(Child);
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The next line `events` printed that satisfies `want`, within `secs`.
+fn next_event(
+    rx: &mpsc::Receiver<String>,
+    secs: u64,
+    want: impl Fn(&serde_json::Value) -> bool,
+) -> Result<serde_json::Value, String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    let mut seen = vec![];
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .map_err(|_| format!("no such event within {secs}s; got {seen:?}"))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&line).map_err(|e| format!("events line {line:?}: {e}"))?;
+        if want(&v) {
+            return Ok(v);
+        }
+        seen.push(line);
+    }
+}
+
+/// `events` (streaming) prints `{"type":"oom","id":ID}` when the kernel OOM-kills a process
+/// of the container, and ends once the container is gone. The process waits for /out/go so
+/// the OOM cannot happen before `events` watches (its first stats line says it does).
+fn events_oom(ctx: &Ctx) -> TResult {
+    let (mut b, out) = sleeper(ctx)?;
+    let limit = 32 << 20;
+    let mut mem = json!({"limit": limit});
+    // With swap on, the hog would swap instead of dying: no swap beyond the limit then.
+    let swaps = std::fs::read_to_string("/proc/swaps").unwrap_or_default();
+    if swaps.lines().count() > 1 {
+        mem["swap"] = json!(limit);
+    }
+    b.config["linux"]["resources"]["memory"] = mem;
+    b.args(&[
+        "/bin/sh",
+        "-c",
+        "touch /out/started; while [ ! -e /out/go ]; do sleep 1; done; \
+         x=0123456789abcdef; while :; do x=$x$x; done",
+    ]);
+    ctx.create_start(&b)?;
+    wait_started(&out)?;
+    let mut cmd = ctx.command();
+    cmd.arg("--root").arg(&ctx.root);
+    cmd.args(["events", "--interval", "1s", &b.id]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut ev = Events(cmd.spawn().map_err(|e| format!("spawn events: {e}"))?);
+    let stdout =
+        ev.0.stdout
+            .take()
+            .ok_or("events has no stdout".to_string())?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = next_event(&rx, 30, |v| v["type"] == "stats")?;
+    ensure_eq!(first["id"], b.id.as_str(), "id of the stats event");
+    std::fs::write(out.join("go"), "").map_err(|e| format!("write go: {e}"))?;
+    let oom = next_event(&rx, 60, |v| v["type"] == "oom")?;
+    ensure_eq!(oom, json!({"type": "oom", "id": b.id}), "the oom event");
+    ctx.wait_status(&b.id, "stopped")?;
+    ctx.destroy(&b.id)?;
+    ensure!(
+        sys::wait_for(30, || matches!(ev.0.try_wait(), Ok(Some(_)))),
+        "events still running after the container was deleted"
+    );
+    Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
 }
