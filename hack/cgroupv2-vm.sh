@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Run CMD as root inside a throwaway pure cgroup v2 VM (virtme-ng + qemu TCG, cgroup_no_v1=all), in the
-# repo root. The guest sees the host's filesystem read-only, except the repo (--rwdir) and an overlay on /tmp.
-# Options before `--` other than --kernel go to vng (e.g. --memory 2G, --rwdir DIR). Exit code is CMD's.
+# Run CMD as root inside a throwaway cgroup VM (virtme-ng + qemu TCG), in the repo root. By default the
+# guest is pure cgroup v2 (cgroup_no_v1=all); with --v1 the v1 controllers stay free, for a guest script
+# that mounts a v1 layout itself (hack/cgroupv1-tests.sh). The guest sees the host's filesystem
+# read-only, except the repo (--rwdir) and an overlay on /tmp. Options before `--` other than --kernel,
+# --timeout and --v1 go to vng (e.g. --memory 2G). Exit code is CMD's; 124 if the VM ran out of time.
 set -euo pipefail
 
-usage() { echo "usage: $0 [--kernel VMLINUZ] [VNG_OPTIONS...] -- CMD [ARGS...]   (env VNG_VENV, default /tmp/strata-vng-env)" >&2; exit 2; }
+usage() { echo "usage: $0 [--kernel VMLINUZ] [--timeout SECS] [--v1] [VNG_OPTIONS...] -- CMD [ARGS...]   (env VNG_VENV, default /tmp/strata-vng-env)" >&2; exit 2; }
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 venv=${VNG_VENV:-/tmp/strata-vng-env}
-kernel='' vng_opts=()
+kernel='' timeout=900 append=cgroup_no_v1=all vng_opts=()
 while (($#)); do
   case $1 in
     --kernel) kernel=${2:?--kernel needs a path}; shift 2 ;;
+    --timeout) timeout=${2:?--timeout needs seconds}; shift 2 ;;
+    --v1) append=''; shift ;;
     --) shift; break ;;
     -h | --help) usage ;;
     *) vng_opts+=("$1"); shift ;;
@@ -19,22 +23,32 @@ while (($#)); do
 done
 (($#)) || usage
 
-command -v qemu-system-x86_64 >/dev/null || { echo "cgroupv2-vm: qemu-system-x86_64 missing (hack/deps.sh installs qemu-system-x86)" >&2; exit 1; }
+command -v qemu-system-x86_64 >/dev/null || { echo "cgroupv2-vm: qemu-system-x86_64 missing (hack/deps.sh vm installs qemu-system-x86)" >&2; exit 1; }
 if [[ -z $kernel ]]; then  # newest distro kernel; its modules (9p, virtio) must be in /lib/modules
   kernel=$(find /boot -maxdepth 1 -name 'vmlinuz-*' | sort -V | tail -1)
-  [[ -n $kernel ]] || { echo "cgroupv2-vm: no /boot/vmlinuz-* (hack/deps.sh installs linux-image-amd64)" >&2; exit 1; }
+  [[ -n $kernel ]] || { echo "cgroupv2-vm: no /boot/vmlinuz-* (hack/deps.sh vm installs linux-image-amd64)" >&2; exit 1; }
 fi
-if [[ ! -x $venv/bin/vng ]]; then
-  echo "cgroupv2-vm: installing virtme-ng into $venv" >&2
-  python3 -m venv "$venv" && "$venv/bin/pip" install -q virtme-ng
-fi
+[[ -x $venv/bin/vng ]] || { echo "cgroupv2-vm: no virtme-ng in $venv (hack/deps.sh vm installs it)" >&2; exit 1; }
 
 printf -v cmd '%q ' "$@"
 start=$(date +%s)
-rc=0
 cd "$repo"
-# through cat: qemu's writes to a regular-file stdout/stderr get overwritten by later writers
-PATH=$venv/bin:$PATH vng --run "$kernel" --disable-kvm --append cgroup_no_v1=all --rwdir "$repo" \
-  "${vng_opts[@]}" --exec "$cmd" 2> >(cat >&2) | cat || rc=$?
-echo "cgroupv2-vm: $(basename "$kernel"), boot + command took $(($(date +%s) - start)) s, exit $rc" >&2
+# A hung guest must not hang the caller: timeout kills its whole process group (vng and qemu) after
+# $timeout s. qemu's output goes through cat: its writes to a regular-file stdout/stderr get
+# overwritten by later writers. stdin is not the guest's.
+{
+  PATH=$venv/bin:$PATH timeout -k 10 "$timeout" vng --run "$kernel" --disable-kvm ${append:+--append "$append"} \
+    --rwdir "$repo" "${vng_opts[@]}" --exec "$cmd" </dev/null 2> >(cat >&2) | cat
+} &
+vm=$!
+trap 'kill -TERM "$vm" 2>/dev/null; wait "$vm"; exit 130' INT TERM
+rc=0
+wait "$vm" || rc=$?
+trap - INT TERM
+took=$(($(date +%s) - start))
+if ((rc == 124 || rc == 137)); then
+  echo "cgroupv2-vm: FAILED: the VM did not finish within ${timeout} s and was killed (exit $rc)" >&2
+else
+  echo "cgroupv2-vm: $(basename "$kernel"), boot + command took $took s, exit $rc" >&2
+fi
 exit "$rc"

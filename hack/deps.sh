@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install every Debian 12 package that strata's build, tests, benchmark and cgroup v2 VM need, and Rust
-# through rustup if cargo is missing (Debian 12's cargo 1.63 is too old). --print lists, installs nothing.
+# Install every Debian 12 package that strata's build, tests, benchmark and cgroup VMs need, Rust
+# through rustup if cargo is missing (Debian 12's cargo 1.63 is too old), and (vm) virtme-ng from PyPI
+# into a venv (VNG_VENV, default /tmp/strata-vng-env). Safe to run again. --print lists, installs nothing.
 set -euo pipefail
 
 usage() { echo "usage: $0 [--print] [build|test|bench|vm]...   (default: all groups)" >&2; exit 2; }
@@ -9,7 +10,8 @@ declare -A group=(
   [build]="build-essential pkg-config libseccomp-dev curl ca-certificates"
   [test]="busybox-static runc crun podman containerd criu skopeo umoci iproute2 util-linux strace jq"
   [bench]="hyperfine strace time binutils jq busybox-static runc crun shellcheck"
-  [vm]="qemu-system-x86 linux-image-amd64 python3-venv"   # hack/cgroupv2-vm.sh; virtme-ng itself comes from PyPI
+  # hack/cgroupv2-vm.sh; busybox-static goes into virtme-ng's initramfs (it loads the 9p/virtio modules)
+  [vm]="qemu-system-x86 linux-image-amd64 python3-venv busybox-static"
 )
 print=0 groups=()
 for a in "$@"; do
@@ -38,5 +40,18 @@ if [[ " ${groups[*]} " == *" build "* || " ${groups[*]} " == *" test "* ]]; then
     echo "deps: add ~/.cargo/bin to PATH" >&2
   elif ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
     rustup component add rustfmt clippy
+  fi
+fi
+
+# virtme-ng (vm), pinned: the version hack/cgroupv2-vm.sh is tested with. A venv whose vng does not
+# answer with that version (missing, half-installed, other version) is made again from scratch.
+if [[ " ${groups[*]} " == *" vm "* ]]; then
+  venv=${VNG_VENV:-/tmp/strata-vng-env} vng_version=1.42
+  if [[ $("$venv/bin/vng" --version 2>/dev/null) != "virtme-ng $vng_version" ]]; then
+    echo "deps: installing virtme-ng $vng_version into $venv" >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "virtme-ng==$vng_version"
+    "$venv/bin/vng" --version >/dev/null
   fi
 fi
