@@ -71,11 +71,16 @@ fn oom_kills(cg: &Cgroup) -> Option<u64> {
     }
 }
 
-/// Writes one event line; false once the reader went away (e.g. `| head`),
+/// Writes one event line in runc's field order (type, id, data; serde_json
+/// would sort the keys); false once the reader went away (e.g. `| head`),
 /// which ends the stream quietly.
-fn emit(ev: &Value) -> bool {
+fn emit(kind: &str, id: &str, data: Option<Value>) -> bool {
+    let mut line = format!("{{\"type\":{},\"id\":{}", json!(kind), json!(id));
+    if let Some(d) = data {
+        line += &format!(",\"data\":{d}");
+    }
     let mut out = std::io::stdout();
-    writeln!(out, "{ev}").and_then(|_| out.flush()).is_ok()
+    writeln!(out, "{line}}}").and_then(|_| out.flush()).is_ok()
 }
 
 pub fn run(g: &Global, id: &str, once: bool, interval: u64) -> Result<i32> {
@@ -87,7 +92,7 @@ pub fn run(g: &Global, id: &str, once: bool, interval: u64) -> Result<i32> {
         return Err(Error::Status("container not running".into()));
     }
     if once {
-        emit(&json!({"type": "stats", "id": id, "data": stats(&st.cgroup)}));
+        emit("stats", id, Some(stats(&st.cgroup)));
         return Ok(0);
     }
     let cg = st.cgroup;
@@ -104,7 +109,7 @@ pub fn run(g: &Global, id: &str, once: bool, interval: u64) -> Result<i32> {
         };
         let kills = oom_kills(&cg).unwrap_or(seen);
         for _ in seen..kills {
-            if !emit(&json!({"type": "oom", "id": id})) {
+            if !emit("oom", id, None) {
                 return Ok(0);
             }
         }
@@ -114,7 +119,7 @@ pub fn run(g: &Global, id: &str, once: bool, interval: u64) -> Result<i32> {
         }
         if Instant::now() >= next_stats {
             next_stats += every;
-            if !emit(&json!({"type": "stats", "id": id, "data": stats(&cg)})) {
+            if !emit("stats", id, Some(stats(&cg))) {
                 return Ok(0);
             }
         }
