@@ -34,16 +34,18 @@ printf -v cmd '%q ' "$@"
 start=$(date +%s)
 cd "$repo"
 # A hung guest must not hang the caller: timeout kills its whole process group (vng and qemu) after
-# $timeout s. qemu's output goes through cat: its writes to a regular-file stdout/stderr get
-# overwritten by later writers. stdin is not the guest's.
-{
-  PATH=$venv/bin:$PATH timeout -k 10 "$timeout" vng --run "$kernel" --disable-kvm ${append:+--append "$append"} \
-    --rwdir "$repo" "${vng_opts[@]}" --exec "$cmd" </dev/null 2> >(cat >&2) | cat
-} &
+# $timeout s, and forwards a TERM it gets to that group too. qemu's output goes through cat: its writes
+# to a regular-file stdout/stderr get overwritten by later writers. stdin is not the guest's.
+PATH=$venv/bin:$PATH timeout -k 10 "$timeout" vng --run "$kernel" --disable-kvm ${append:+--append "$append"} \
+  --rwdir "$repo" "${vng_opts[@]}" --exec "$cmd" </dev/null 2> >(cat >&2) > >(cat) &
 vm=$!
-trap 'kill -TERM "$vm" 2>/dev/null; wait "$vm"; exit 130' INT TERM
+# shellcheck disable=SC2317  # called from the traps
+stop() { kill -TERM "$vm" 2>/dev/null; wait "$vm"; exit "$1"; }
+trap 'stop 130' INT
+trap 'stop 143' TERM
 rc=0
 wait "$vm" || rc=$?
+wait  # for the stdout cat (the last process substitution) to drain
 trap - INT TERM
 took=$(($(date +%s) - start))
 if ((rc == 124 || rc == 137)); then
