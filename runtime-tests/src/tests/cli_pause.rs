@@ -11,8 +11,15 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 pub fn tests() -> Vec<Test> {
-    crate::tests!("cli_pause";
-        pause_resume, ps_json_lists_init, delete_force_paused, events_stats, events_oom)
+    let mut v = crate::tests!("cli_pause";
+        pause_resume, ps_json_lists_init, delete_force_paused, events_stats);
+    // runc failed it in one of two runs in the v2 VM (passes on v1): it ends `events` as soon
+    // as cgroup.events says the cgroup is empty, and the memory.events change (the kernel
+    // rate-limits those notifications) likely came after that.
+    let why = "on cgroup v2, may end `events` when the cgroup empties before it sees the \
+               memory.events oom_kill change, so the OOM kill goes unreported";
+    v.push(Test::new("cli_pause::events_oom", events_oom).deviates("runc", why));
+    v
 }
 
 /// True if the kernel reports the container's cgroup frozen in any hierarchy (a hybrid host
@@ -114,9 +121,14 @@ fn next_event(
     let mut seen = vec![];
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
-        let line = rx
-            .recv_timeout(left)
-            .map_err(|_| format!("no such event within {secs}s; got {seen:?}"))?;
+        let line = rx.recv_timeout(left).map_err(|e| match e {
+            mpsc::RecvTimeoutError::Timeout => {
+                format!("no such event within {secs}s; got {seen:?}")
+            }
+            mpsc::RecvTimeoutError::Disconnected => {
+                format!("events ended without it; got {seen:?}")
+            }
+        })?;
         let v: serde_json::Value =
             serde_json::from_str(&line).map_err(|e| format!("events line {line:?}: {e}"))?;
         if want(&v) {
