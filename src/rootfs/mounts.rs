@@ -95,10 +95,7 @@ pub fn parse(mnt: &Mount) -> Result<Parsed> {
         } else if o == "rbind" {
             p.bind = true;
             p.recursive_bind = true;
-        } else if matches!(
-            o,
-            "defaults" | "async" | "sync" | "remount" | "loud" | "silent"
-        ) {
+        } else if matches!(o, "defaults" | "async" | "remount" | "loud" | "silent") {
             // Meaningless for a fresh mount; runc ignores them too.
         } else if o == "tmpcopyup" {
             p.copyup = true;
@@ -114,6 +111,12 @@ pub fn parse(mnt: &Mount) -> Result<Parsed> {
         } else {
             p.data.push(o.to_string());
         }
+    }
+    if p.bind {
+        // `sync` sets a superblock flag; a bind shares the source's
+        // superblock, so it has no effect there (nor with runc). A fresh
+        // mount gets it through fsconfig, like dirsync and lazytime.
+        p.data.retain(|d| d != "sync");
     }
     if p.bind && !p.data.is_empty() {
         return Err(Error::invalid(format!(
