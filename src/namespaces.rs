@@ -131,6 +131,24 @@ impl Plan {
                 "domainname: setting a domainname needs a new uts namespace",
             ));
         }
+        // Offsets can only be written into a time namespace nobody has
+        // entered yet: without a new one they would be silently dropped.
+        let offsets = linux.and_then(|l| l.time_offsets().as_ref());
+        if offsets.is_some_and(|o| !o.is_empty()) && plan.new & CLONE_NEWTIME == 0 {
+            return Err(Error::invalid(
+                "linux.timeOffsets: needs a new time namespace in linux.namespaces",
+            ));
+        }
+        if let Some(c) = offsets
+            .into_iter()
+            .flatten()
+            .map(|(c, _)| c)
+            .find(|c| !matches!(c.as_str(), "monotonic" | "boottime"))
+        {
+            return Err(Error::invalid(format!(
+                "linux.timeOffsets: unknown clock {c:?} (valid: monotonic, boottime)"
+            )));
+        }
         for k in spec
             .linux()
             .as_ref()
