@@ -87,6 +87,7 @@ pub fn run() -> crate::error::Result<i32> {
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},
+            "netDevices": {"enabled": false},
             "memoryPolicy": {
                 "modes": ["MPOL_DEFAULT", "MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_WEIGHTED_INTERLEAVE",
                           "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_LOCAL"],
@@ -96,7 +97,9 @@ pub fn run() -> crate::error::Result<i32> {
         },
         "annotations": {
             "io.github.strata.version": env!("CARGO_PKG_VERSION"),
-        }
+        },
+        // They change how the rootfs is built (docs/layers.md).
+        "potentiallyUnsafeConfigAnnotations": [crate::rootfs::layers::LAYERS, crate::rootfs::layers::WRITABLE]
     });
     println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     Ok(0)
