@@ -123,6 +123,7 @@ pub fn all_tests() -> Vec<Test> {
         config_mounts_idmap::tests(),
         config_process::tests(),
         config_process_sched::tests(),
+        config_misc::tests(),
         config_hostname::tests(),
         config_hooks::tests(),
         config_terminal::tests(),

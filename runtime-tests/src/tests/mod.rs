@@ -6,6 +6,7 @@ pub mod cli_listen_fds;
 pub mod cli_pause;
 pub mod config_hooks;
 pub mod config_hostname;
+pub mod config_misc;
 pub mod config_mounts;
 pub mod config_mounts_cgroup;
 pub mod config_mounts_idmap;
