@@ -108,10 +108,19 @@ fn scheduler_batch_nice(ctx: &Ctx) -> TResult {
 /// real-time budget, so SCHED_FIFO needs linux.resources.cpu.realtimeRuntime, which is not
 /// under test here.
 fn scheduler_fifo_reset_on_fork(ctx: &Ctx) -> TResult {
-    if std::path::Path::new("/sys/fs/cgroup/cpu/cpu.rt_runtime_us").exists() {
-        skip!("real-time group scheduling: a new cpu cgroup gets no real-time budget");
-    }
     let mut b = ctx.bundle()?;
+    // With real-time group scheduling (v1), a new cpu cgroup has no RT budget: give the
+    // shared parent one, and the container's cgroup its own through linux.resources.
+    let parent = std::path::Path::new("/sys/fs/cgroup/cpu/runtime-tests");
+    if std::path::Path::new("/sys/fs/cgroup/cpu/cpu.rt_runtime_us").exists() {
+        std::fs::create_dir_all(parent).ctx("mkdir the cpu parent cgroup")?;
+        let budget = parent.join("cpu.rt_runtime_us");
+        if std::fs::read_to_string(&budget).is_ok_and(|s| s.trim() == "0") {
+            std::fs::write(&budget, "100000").ctx("give the parent an RT budget")?;
+        }
+        b.config["linux"]["resources"]["cpu"] =
+            json!({"realtimePeriod": 1000000, "realtimeRuntime": 10000});
+    }
     b.config["process"]["scheduler"] =
         json!({"policy": "SCHED_FIFO", "priority": 10, "flags": ["SCHED_FLAG_RESET_ON_FORK"]});
     let s = sched(ctx, &mut b)?;
