@@ -7,6 +7,10 @@ usage() { echo "usage: $0 [--out PATH] [--mode]  |  $0 [--out PATH] -- [MODE] RO
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 src=${FLOOR_C:-$repo/../shared/bench/floor.c}
+# In a git worktree (elsewhere than the main checkout) look next to the main checkout too.
+if [[ -z ${FLOOR_C:-} && ! -f $src ]] && common=$(git -C "$repo" rev-parse --path-format=absolute --git-common-dir 2>/dev/null); then
+  src=$(dirname "$(dirname "$common")")/shared/bench/floor.c
+fi
 out=/tmp/floor
 while (($#)); do
   case $1 in
