@@ -102,6 +102,7 @@ fn steps(ctx: &Child) -> Result<Error> {
     ctx.chan.send(&Msg::Ready)?;
     let report: Option<OwnedFd> = match &req.gate {
         Gate::Socket(listener) => {
+            sys::shed_memory(); // `create`: we may wait here for a long time
             let conn = fd::accept(listener.as_fd()).ctx(|| "wait for start")?;
             // Without this byte, `start` would take an init that died at
             // the gate (connection closed) for one that exec'd.

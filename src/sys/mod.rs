@@ -179,6 +179,44 @@ pub fn pause_forever() -> ! {
     }
 }
 
+/// Gives back the memory a process waiting for a long time does not need:
+/// free heap (malloc_trim) and its copy of strata's code pages. The code is a
+/// clean private file mapping, so dropped pages come back from the page
+/// cache on the next touch. A created container then costs ~0.5 MiB PSS
+/// instead of ~2 MiB (issue 7). Best effort: failures change nothing.
+pub fn shed_memory() {
+    extern "C" {
+        // Linker-defined (GNU ld and lld): the first byte of the image and
+        // the end of .text. Everything between is read-only and never
+        // relocated (no text relocations in a static-pie), hence clean.
+        static __executable_start: u8;
+        static etext: u8;
+    }
+    // SAFETY: malloc_trim only returns free memory to the kernel.
+    unsafe { libc::malloc_trim(0) };
+    // Only the addresses of the linker symbols are taken (safe).
+    let (start, end) = (
+        std::ptr::addr_of!(__executable_start) as usize,
+        std::ptr::addr_of!(etext) as usize,
+    );
+    let page = 4096;
+    let (lo, hi) = (start & !(page - 1), (end + page - 1) & !(page - 1));
+    if hi > lo {
+        // SAFETY: [lo, hi) lies in our own read-only, file-backed image;
+        // MADV_DONTNEED on such a private mapping only drops clean pages.
+        unsafe { libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_DONTNEED) };
+    }
+    // The stack below us (setup went deep; waiting does not): up to 1 MiB
+    // from 16 KiB under this frame. The kernel keeps >= 128 MiB below the
+    // stack top for the stack, so the range holds stack or nothing.
+    let here = std::hint::black_box(0u8);
+    let below = (std::ptr::addr_of!(here) as usize).saturating_sub(16 << 10) & !(page - 1);
+    let len = (1usize << 20).min(below);
+    // SAFETY: pages below the stack pointer (past the red zone) hold no
+    // live data; dropped ones read back as zeros when the stack grows again.
+    unsafe { libc::madvise((below - len) as *mut libc::c_void, len, libc::MADV_DONTNEED) };
+}
+
 pub fn pivot_root_dot() -> io::Result<()> {
     let dot = c".";
     // SAFETY: both arguments are the static string ".".
