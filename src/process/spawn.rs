@@ -142,6 +142,9 @@ pub fn spawn(
     }
     parent.send(&Msg::Go)?;
     let mut init_pid = if single { Some(pid) } else { None };
+    // The init (forked by the intermediate) shares the channel and can get
+    // its Hooks or Ready in before the intermediate's Pid: hold them until then.
+    let (mut early_hooks, mut early_ready) = (false, false);
     loop {
         match parent.recv()? {
             Some((Msg::MapsRequest, _)) => {
@@ -155,7 +158,16 @@ pub fn spawn(
                 // The intermediate exits right after sending this.
                 let _ = clone::waitpid(pid, 0);
                 guard.0.retain(|&x| x != pid);
+                if std::mem::take(&mut early_hooks) {
+                    let state = on_hooks(p)?;
+                    parent.send(&Msg::HooksDone(state))?;
+                }
+                if early_ready {
+                    break;
+                }
             }
+            Some((Msg::Hooks, _)) if init_pid.is_none() => early_hooks = true,
+            Some((Msg::Ready, _)) if init_pid.is_none() => early_ready = true,
             Some((Msg::Hooks, _)) => {
                 let p =
                     init_pid.ok_or_else(|| Error::invalid("protocol error: hooks before pid"))?;
