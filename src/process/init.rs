@@ -46,6 +46,7 @@ fn steps(ctx: &Child) -> Result<Error> {
     // other process can reach into us through /proc until execve.
     sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as _, 0).ctx(|| "prctl PR_SET_PDEATHSIG")?;
     sys::prctl(libc::PR_SET_DUMPABLE, 0, 0).ctx(|| "prctl PR_SET_DUMPABLE")?;
+    let ignored = sys::ignored_signals(); // still the host's /proc here
     ctx.chan.expect(Msg::Go)?;
     if !ctx.single {
         join_namespaces(ctx)?;
@@ -124,7 +125,7 @@ fn steps(ctx: &Child) -> Result<Error> {
     ) {
         Ok(()) => match seccomp.filter(|_| early.is_none()).map(|f| f.load()) {
             Some(Err(e)) => e,
-            _ => exec(req.preserve_fds, target, env),
+            _ => exec(req.preserve_fds, target, env, ignored),
         },
         Err(e) => e,
     };
@@ -240,13 +241,18 @@ fn setgroups_allowed() -> bool {
 
 /// After the gate: close leaked fds, reset signals, execve. Returns only
 /// with the error that stopped it.
-fn exec(preserve_fds: u32, target: super::exec_path::Target, env: &[String]) -> Error {
+fn exec(
+    preserve_fds: u32,
+    target: super::exec_path::Target,
+    env: &[String],
+    ignored: Option<u64>,
+) -> Error {
     // Nothing the runtime or its caller leaked may reach the payload
     // (CVE-2024-21626): everything past the preserved fds closes on exec.
     if let Err(e) = fd::cloexec_from(3 + preserve_fds) {
         return Error::sys("close_range", e);
     }
-    sys::reset_signal_handlers();
+    sys::reset_signal_handlers(ignored);
     if let Err(e) = sys::sigmask(libc::SIG_SETMASK, &sys::sigset(&[])) {
         return Error::sys("reset the signal mask", e);
     }

@@ -122,11 +122,24 @@ pub fn sigwaitinfo(set: &libc::sigset_t) -> io::Result<(i32, i32)> {
     }
 }
 
-/// Sets every signal's disposition back to default (the container must not
-/// inherit ours).
-pub fn reset_signal_handlers() {
+/// The signals this process ignores (SigIgn of /proc/self/status), if
+/// readable. Read before the container's /proc replaces the host's.
+pub fn ignored_signals() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let hex = status.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
+    u64::from_str_radix(hex.trim(), 16).ok()
+}
+
+/// Sets signal dispositions back to default (the container must not
+/// inherit ours). execve already resets caught signals and keeps ignored
+/// ones, so with `ignored` (see ignored_signals) only those are reset:
+/// ~60 rt_sigaction calls fewer per container (issue 7). None: all of them.
+pub fn reset_signal_handlers(ignored: Option<u64>) {
     for sig in 1..libc::SIGRTMAX() {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        if ignored.is_some_and(|m| m & (1u64 << (sig - 1)) == 0) {
             continue;
         }
         // SAFETY: SIG_DFL is always a valid disposition; errors (invalid
