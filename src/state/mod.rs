@@ -1,6 +1,6 @@
 //! `<root>/<id>/`: one directory per container, claimed with an atomic
 //! mkdir, locked with flock for every mutating command, and holding
-//! `state.json` written atomically (temp file, rename).
+//! `state.json` written atomically (temp file, fsync, rename).
 
 mod proc;
 
@@ -136,9 +136,7 @@ impl Locked {
         let mut f = std::fs::File::create(&tmp).ctx(|| format!("create {}", tmp.display()))?;
         f.write_all(&data)
             .ctx(|| format!("write {}", tmp.display()))?;
-        // No fsync: the rename alone makes the switch atomic for readers, and
-        // durability buys nothing, as no container outlives a power loss. On
-        // an ext4 --root the two fsyncs of a `run` cost ~0.7 ms (issue 7).
+        f.sync_all().ctx(|| format!("fsync {}", tmp.display()))?;
         let dst = self.dir.join(STATE_FILE);
         std::fs::rename(&tmp, &dst)
             .ctx(|| format!("rename {} to {}", tmp.display(), dst.display()))?;
