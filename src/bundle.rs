@@ -46,7 +46,40 @@ pub fn read_config(dir: &Path) -> Result<Spec> {
     std::fs::File::from(fd)
         .read_to_end(&mut data)
         .ctx(|| format!("read {}", path.display()))?;
+    check_nesting(&data).map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
     crate::process::attrs::parse_spec(&data, &path.display().to_string())
+}
+
+/// No OCI config nests deeper than a handful of levels. serde skips unknown
+/// fields without a depth limit, so a hostile config could hide any depth
+/// there (security.md, bad input: "huge nesting"); refuse it up front.
+const MAX_NESTING: usize = 128;
+
+fn check_nesting(data: &[u8]) -> std::result::Result<(), String> {
+    let (mut depth, mut in_str, mut esc) = (0usize, false, false);
+    for &c in data {
+        if in_str {
+            match (esc, c) {
+                (true, _) => esc = false,
+                (false, b'\\') => esc = true,
+                (false, b'"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_str = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(format!("JSON nested deeper than {MAX_NESTING} levels"));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 pub fn load(dir: &Path) -> Result<Bundle> {
@@ -208,4 +241,18 @@ fn refuse_unsupported(spec: &Spec) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_nesting;
+
+    #[test]
+    fn nesting_is_limited_outside_strings_only() {
+        assert!(check_nesting(br#"{"a": [[{"b": "[[[[{{{"}]]}"#).is_ok());
+        let deep = format!("{}{}", "[".repeat(129), "]".repeat(129));
+        assert!(check_nesting(deep.as_bytes()).is_err());
+        let quoted = format!(r#"{{"s": "\"{}"}}"#, "[".repeat(500));
+        assert!(check_nesting(quoted.as_bytes()).is_ok());
+    }
 }
