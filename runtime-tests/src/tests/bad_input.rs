@@ -113,6 +113,102 @@ const CASES: &[(&str, Prep)] = &[
             json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule]});
         Broken::Config
     }),
+    // The config is opened O_NOFOLLOW|O_NONBLOCK and must be a regular file of sane size.
+    ("config_link_to_dev_zero", |b| {
+        let _ = std::fs::remove_file(b.dir.join("config.json"));
+        let _ = std::os::unix::fs::symlink("/dev/zero", b.dir.join("config.json"));
+        Broken::NoConfig
+    }),
+    ("config_1gb", |b| {
+        // Sparse: 1 GiB of zeros that cost no disk.
+        if let Ok(f) = std::fs::File::create(b.dir.join("config.json")) {
+            let _ = f.set_len(1 << 30);
+        }
+        Broken::NoConfig
+    }),
+    ("config_trailing_garbage", |b| {
+        Broken::Raw(format!("{} trailing", b.config))
+    }),
+    ("config_deep_nesting", |b| {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let text = b.config.to_string();
+        Broken::Raw(format!("{{\"deep\": {deep}, {}", &text[1..]))
+    }),
+    ("bundle_is_a_file", |b| {
+        Broken::BundlePath(b.dir.join("config.json"))
+    }),
+    ("bundle_symlink_loop", |b| {
+        let _ = std::os::unix::fs::symlink("loop", b.dir.join("loop"));
+        Broken::BundlePath(b.dir.join("loop"))
+    }),
+    ("env_without_equals", |b| {
+        b.config["process"]["env"] = json!(["PATH=/bin", "NOEQUALS"]);
+        Broken::Config
+    }),
+    ("capability_unknown", |b| {
+        b.config["process"]["capabilities"]["bounding"] = json!(["CAP_CHOWN", "CAP_BOGUS"]);
+        Broken::Config
+    }),
+    ("rlimit_soft_above_hard", |b| {
+        b.config["process"]["rlimits"] =
+            json!([{"type": "RLIMIT_NOFILE", "soft": 2048, "hard": 1024}]);
+        Broken::Config
+    }),
+    ("oom_score_adj_out_of_range", |b| {
+        b.config["process"]["oomScoreAdj"] = json!(2000);
+        Broken::Config
+    }),
+    ("mount_destination_root", |b| {
+        add_mount(
+            b,
+            json!({"destination": "/", "type": "tmpfs", "source": "tmpfs"}),
+        );
+        Broken::Config
+    }),
+    ("mount_tmpfs_on_proc", |b| {
+        add_mount(
+            b,
+            json!({"destination": "/proc", "type": "tmpfs", "source": "tmpfs"}),
+        );
+        Broken::Config
+    }),
+    ("mount_bind_missing_source", |b| {
+        let src = b.dir.join("no-such-source").to_string_lossy().to_string();
+        add_mount(
+            b,
+            json!({"destination": "/mnt", "type": "bind", "source": src,
+            "options": ["rbind"]}),
+        );
+        Broken::Config
+    }),
+    ("mount_option_unknown", |b| {
+        add_mount(
+            b,
+            json!({"destination": "/mnt", "type": "tmpfs", "source": "tmpfs",
+            "options": ["nosuid", "bogus-option"]}),
+        );
+        Broken::Config
+    }),
+    ("namespace_unknown", |b| {
+        if let Some(ns) = b.config["linux"]["namespaces"].as_array_mut() {
+            ns.push(json!({"type": "bogus"}));
+        }
+        Broken::Config
+    }),
+    ("mappings_without_userns", |b| {
+        b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+        b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+        Broken::Config
+    }),
+    ("device_path_outside_dev", |b| {
+        b.config["linux"]["devices"] =
+            json!([{"path": "/tmp/null", "type": "c", "major": 1, "minor": 3}]);
+        Broken::Config
+    }),
+    ("args0_missing", |b| {
+        b.config["process"]["args"] = json!(["/no/such/binary"]);
+        Broken::Config
+    }),
     ("namespace_path_wrong_type", |b| {
         b.namespace(
             "network",
@@ -155,6 +251,27 @@ const RUNC_DEVIATIONS: &[(&str, &str)] = &[
         "seccomp_errno_ret_without_errno_action",
         "accepts errnoRet on an action without an errno (config-linux.md: MUST fail)",
     ),
+    (
+        "config_trailing_garbage",
+        "reads the first JSON value and ignores what follows it",
+    ),
+    (
+        "capability_unknown",
+        "ignores unknown capability names with a warning",
+    ),
+    (
+        "oom_score_adj_out_of_range",
+        "fails, but in two log lines from nsexec",
+    ),
+    (
+        "mappings_without_userns",
+        "ignores uid/gid mappings when there is no user namespace",
+    ),
+    (
+        "device_path_outside_dev",
+        "creates device nodes anywhere in the rootfs (strata confines them to /dev: \
+         docs/security.md)",
+    ),
 ];
 
 pub fn tests() -> Vec<Test> {
@@ -188,7 +305,17 @@ pub fn tests() -> Vec<Test> {
         hostname_without_uts,
     ));
     v.push(Test::new("bad_input::id_taken", id_taken));
+    v.push(Test::new("bad_input::config_fifo", config_fifo).deviates(
+        "runc",
+        "blocks opening a FIFO config.json until a writer comes",
+    ));
     v
+}
+
+fn add_mount(b: &mut Bundle, m: serde_json::Value) {
+    if let Some(ms) = b.config["mounts"].as_array_mut() {
+        ms.push(m);
+    }
 }
 
 fn rejected(ctx: &Ctx, prep: Prep) -> TResult {
@@ -278,4 +405,50 @@ fn id_taken(ctx: &Ctx) -> TResult {
     );
     ctx.destroy(&first.id)?;
     Ok(ctx.ensure_clean(None, &first.cgroups_path())?)
+}
+
+/// A FIFO as config.json must be refused, not waited on (security.md: open it
+/// `O_NOFOLLOW|O_NONBLOCK` and check it is a regular file). A helper thread plays the
+/// writer only if some reader is blocked on the FIFO, which unblocks such a runtime (it
+/// then reads EOF) and records that it waited.
+fn config_fifo(ctx: &Ctx) -> TResult {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let b = ctx.bundle()?;
+    b.write()?;
+    let fifo = b.dir.join("config.json");
+    std::fs::remove_file(&fifo).ctx("remove config.json")?;
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).ctx("mkfifo config.json")?;
+    let (done, waited) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let writer = {
+        let (done, waited, fifo) = (done.clone(), waited.clone(), fifo.clone());
+        std::thread::spawn(move || {
+            use std::os::unix::fs::OpenOptionsExt;
+            while !done.load(Ordering::SeqCst) {
+                // O_NONBLOCK write-open fails with ENXIO unless a reader has the FIFO open.
+                let opened = std::fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_NONBLOCK)
+                    .open(&fifo);
+                if opened.is_ok() {
+                    waited.store(true, Ordering::SeqCst);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        })
+    };
+    let out = ctx.rt(&["create", "--bundle", &b.dir.to_string_lossy(), &b.id]);
+    done.store(true, Ordering::SeqCst);
+    let _ = writer.join();
+    let out = out?;
+    ensure!(
+        !waited.load(Ordering::SeqCst),
+        "the runtime opened the FIFO config.json and waited for a writer"
+    );
+    ensure!(!out.ok(), "create succeeded: {}", out.describe());
+    ctx.ensure_clean(None, &b.cgroups_path())?;
+    Ok(one_line_error(&out)?)
 }
