@@ -2,7 +2,7 @@
 //! linux.rootfsPropagation, linux.seccomp.listenerPath/listenerMetadata, and the fields a
 //! runtime may refuse (intelRdt, netDevices, mountLabel, apparmorProfile, selinuxLabel on a
 //! host without those LSMs): refused means one error line naming the field, nothing left.
-use super::{one_line_error, rep_mount};
+use super::{create_refused, rep_mount};
 use crate::bundle::Bundle;
 use crate::ctx::Ctx;
 use crate::harness::{Context, TResult, Test};
@@ -121,16 +121,7 @@ fn refused(ctx: &Ctx, field: &str, edit: Edit) -> TResult {
     let mut b = ctx.bundle()?;
     edit(&mut b);
     b.write()?;
-    let out = ctx.rt(&["create", "--bundle", &b.dir.to_string_lossy(), &b.id])?;
-    ensure!(!out.ok(), "create succeeded: {}", out.describe());
-    ctx.ensure_clean(None, &b.cgroups_path())?;
-    one_line_error(&out)?;
-    ensure!(
-        out.stderr.contains(field),
-        "the error does not name {field}: {}",
-        out.describe()
-    );
-    Ok(())
+    Ok(create_refused(ctx, &b, Some(field))?)
 }
 
 /// config-linux.md "Offset for Time Namespace": the offsets are those of the new time

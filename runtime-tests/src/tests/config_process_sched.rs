@@ -2,7 +2,7 @@
 //! and memoryPolicy. Each is checked from inside the container with `probe sched` (what the
 //! kernel reports), and each invalid value must fail `create` (or `exec`) with one line naming
 //! the field and leave nothing behind.
-use super::{one_line_error, sleeper, state_pid, wait_started};
+use super::{create_refused, one_line_error, sleeper, state_pid, wait_started};
 use crate::bundle::Bundle;
 use crate::ctx::{parse_report, Ctx};
 use crate::harness::{Context, TResult, Test};
@@ -430,14 +430,5 @@ fn rejected(ctx: &Ctx, needle: &str, edit: Edit) -> TResult {
     let mut b = ctx.bundle()?;
     edit(&mut b);
     b.write()?;
-    let out = ctx.rt(&["create", "--bundle", &b.dir.to_string_lossy(), &b.id])?;
-    ensure!(!out.ok(), "create succeeded: {}", out.describe());
-    ctx.ensure_clean(None, &b.cgroups_path())?;
-    one_line_error(&out)?;
-    ensure!(
-        out.stderr.contains(needle),
-        "the error does not name {needle}: {}",
-        out.describe()
-    );
-    Ok(())
+    Ok(create_refused(ctx, &b, Some(needle))?)
 }

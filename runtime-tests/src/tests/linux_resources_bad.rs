@@ -1,7 +1,7 @@
 //! Bad linux.resources (runtime.md "Errors"): negative or absurd values, bad device rules,
 //! unknown unified keys, a cgroupsPath with `..`. `create` fails with one line and leaves
 //! nothing (no state, cgroup or process).
-use super::{one_line_error, sleeper};
+use super::{create_refused, sleeper};
 use crate::ctx::Ctx;
 use crate::harness::{TResult, Test};
 use serde_json::{json, Value};
@@ -117,13 +117,7 @@ fn rejected(ctx: &Ctx, resources: Value, cgroups_path: Option<&str>) -> TResult 
         b.config["linux"]["cgroupsPath"] = json!(p);
     }
     b.write()?;
-    let dir = b.dir.to_string_lossy().into_owned();
-    let out = ctx.rt(&["create", "--bundle", &dir, &b.id])?;
-    if out.ok() {
-        let _ = ctx.destroy(&b.id);
-    }
-    one_line_error(&out)?;
-    ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?;
+    create_refused(ctx, &b, None)?;
     // The escape target of a `..` path must not exist either.
     ctx.ensure_clean(None, "/strata-escape")?;
     Ok(())

@@ -4,7 +4,7 @@
 //! the host side (v1 file first, v2 second) and, where noted, from inside the container.
 //! A field the host cannot apply must be refused with one line, leaving nothing behind.
 use super::linux_cgroups::cgroup_file;
-use super::{one_line_error, sleeper};
+use super::{create_refused, one_line_error, sleeper};
 use crate::bundle::Bundle;
 use crate::ctx::{parse_report, Ctx};
 use crate::harness::{Context, TResult, Test};
@@ -85,13 +85,7 @@ fn refused(ctx: &Ctx, resources: Value) -> TResult {
     let (mut b, _) = sleeper(ctx)?;
     b.config["linux"]["resources"] = resources;
     b.write()?;
-    let dir = b.dir.to_string_lossy().into_owned();
-    let out = ctx.rt(&["create", "--bundle", &dir, &b.id])?;
-    if out.ok() {
-        let _ = ctx.destroy(&b.id);
-    }
-    one_line_error(&out)?;
-    Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
+    Ok(create_refused(ctx, &b, None)?)
 }
 
 /// Whether any hierarchy offers `file` at its root.

@@ -164,6 +164,22 @@ pub fn one_line_error(out: &Out) -> Result<(), String> {
     Ok(())
 }
 
+/// runtime.md "Errors": `create` of the written bundle `b` fails in one line (naming
+/// `needle`, when given) and leaves no state, cgroup, mount or process. A runtime that
+/// wrongly accepts gets its container destroyed before the check.
+pub fn create_refused(ctx: &Ctx, b: &Bundle, needle: Option<&str>) -> Result<(), String> {
+    let out = ctx.rt(&["create", "--bundle", &b.dir.to_string_lossy(), &b.id])?;
+    if out.ok() {
+        let _ = ctx.destroy(&b.id);
+    }
+    one_line_error(&out)?;
+    ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?;
+    if let Some(n) = needle.filter(|n| !out.stderr.contains(n)) {
+        return Err(format!("the error does not name {n}: {}", out.describe()));
+    }
+    Ok(())
+}
+
 /// A bundle whose process is `probe sleep --mark /out/started --sigfile /out/signal`, with the
 /// returned host dir bind-mounted at /out.
 pub fn sleeper(ctx: &Ctx) -> Result<(Bundle, PathBuf), String> {
