@@ -114,6 +114,7 @@ const RSH_K: u8 = 0x77;
 const MOV_X: u8 = 0xbf;
 const MOV_K: u8 = 0xb7;
 const JNE_K: u8 = 0x55;
+const JEQ_K: u8 = 0x15;
 const EXIT: u8 = 0x95;
 
 /// The program: r2 = device type, r3 = requested access, r4 = major,
@@ -139,23 +140,32 @@ pub fn program(rules: &[Rule]) -> Result<Vec<u64>> {
             }
         }
         let mut tail = Vec::new();
-        if r.access & 7 != 7 {
-            // Matches only if every requested bit is in the rule's access.
+        // As the v1 devices cgroup decides: an allow rule matches only if it
+        // covers every requested bit; a deny rule matches if it shares any
+        // (a deny of "w" refuses an "rw" open).
+        let skip = if r.access & 7 == 7 {
+            None
+        } else if r.allow {
             tail.push(insn(MOV_X, 0, 3, 0, 0));
             tail.push(insn(AND_K, 0, 0, 0, (!r.access & 7) as i32));
-        }
+            Some(JNE_K)
+        } else {
+            tail.push(insn(MOV_X, 0, 3, 0, 0));
+            tail.push(insn(AND_K, 0, 0, 0, (r.access & 7) as i32));
+            Some(JEQ_K)
+        };
         let checks: Vec<(u8, u8, i32)> = block
             .into_iter()
             .chain(r.major.map(|m| (JNE_K, 4u8, m as i32)))
             .chain(r.minor.map(|m| (JNE_K, 5u8, m as i32)))
             .collect();
-        // Layout: [tail (mov/and)] [jne r0,0] [checks...] mov r0,allow; exit
-        let n_access_jump = usize::from(!tail.is_empty());
+        // Layout: [tail (mov/and)] [jne|jeq r0,0] [checks...] mov r0,allow; exit
+        let n_access_jump = usize::from(skip.is_some());
         let total = tail.len() + n_access_jump + checks.len() + 2;
         let mut out = tail;
-        if n_access_jump == 1 {
+        if let Some(jump) = skip {
             let pos = out.len();
-            out.push(insn(JNE_K, 0, 0, (total - pos - 1) as i16, 0));
+            out.push(insn(jump, 0, 0, (total - pos - 1) as i16, 0));
         }
         for (code, reg, imm) in checks {
             let pos = out.len();
@@ -211,6 +221,11 @@ mod tests {
                         pc = (pc as i64 + off as i64) as usize
                     }
                 }
+                JEQ_K => {
+                    if r[dst] == imm as u32 as u64 {
+                        pc = (pc as i64 + off as i64) as usize
+                    }
+                }
                 EXIT => return r[0],
                 _ => panic!("bad opcode {code:#x}"),
             }
@@ -247,6 +262,20 @@ mod tests {
         assert_eq!(eval(&p, 2, 4, 1, 5), 0); // write zero: not in access
         assert_eq!(eval(&p, 1, 2, 8, 0), 0); // block device
         assert_eq!(eval(&p, 2, 2, 1, 9), 0); // urandom: no rule
+        assert_eq!(eval(&p, 2, 6, 1, 3), 0); // read+write null: the "w" deny shares a bit
+    }
+
+    #[test]
+    fn partial_deny_refuses_any_overlap() {
+        let rules = emulate_v1(vec![
+            Rule::parse("a *:* rwm", true).unwrap(),
+            Rule::parse("c 1:5 w", false).unwrap(),
+        ]);
+        let p = program(&rules).unwrap();
+        assert_eq!(eval(&p, 2, 2, 1, 5), 1); // read zero
+        assert_eq!(eval(&p, 2, 4, 1, 5), 0); // write zero
+        assert_eq!(eval(&p, 2, 6, 1, 5), 0); // read+write zero, as v1 refuses it
+        assert_eq!(eval(&p, 2, 6, 1, 3), 1); // another device
     }
 }
 #[cfg(test)]
