@@ -10,7 +10,7 @@
 //!   handlers, write "started" to PATH, wait for a catchable signal, write its number to the
 //!   sigfile and exit 128+sig
 //! - `write PATH TEXT`, `cat PATH`, `ls PATH`
-//! - `mkdir PATH`, `personality N`, `open PATH r|w`, `stat PATH`, `vmsplice`: one system call, the outcome
+//! - `mkdir PATH`, `personality N`, `open PATH r|w|rw`, `stat PATH`, `vmsplice`: one system call, the outcome
 //!   printed as `{"ok": bool, "errno": N, ...}` (exit status 0 either way; see probe/ops.rs)
 //! - `exe-attack --only DEV:INO --out PATH --stop PATH [--mark PATH]`: the CVE-2019-5736 loop
 //!   against one file (probe/ops.rs)
@@ -72,7 +72,7 @@ fn main() {
         (Some("notify"), Some(text)) => notify(text, opt(&args, "--after-ms")),
         (Some("notify-listen"), Some(path)) => notify_listen(path, opt(&args, "--ms")),
         (Some("sched"), _) => sched::sched().map(|v| println!("{v}")),
-        _ => Err("usage: probe report [--out PATH]|exit N|sleep [--children N] [--mark P] [--sigfile P]|write PATH TEXT|cat PATH|ls PATH|mkdir PATH|personality N|open PATH r|w|stat PATH|exe-attack --only DEV:INO --out P --stop P|notify TEXT [--after-ms N]|notify-listen PATH [--ms N]|sched|vmsplice".into()),
+        _ => Err("usage: probe report [--out PATH]|exit N|sleep [--children N] [--mark P] [--sigfile P]|write PATH TEXT|cat PATH|ls PATH|mkdir PATH|personality N|open PATH r|w|rw|stat PATH|exe-attack --only DEV:INO --out P --stop P|notify TEXT [--after-ms N]|notify-listen PATH [--ms N]|sched|vmsplice".into()),
     };
     if let Err(e) = result {
         eprintln!("probe: {e}");

@@ -22,6 +22,13 @@ pub fn tests() -> Vec<Test> {
         )
         .deviates("runc", why),
     );
+    v.push(
+        Test::new(
+            "linux_resources::devices_deny_partial_access",
+            devices_deny_partial_access,
+        )
+        .deviates("runc", why),
+    );
     v
 }
 
@@ -140,5 +147,32 @@ fn devices_deny_listed_last(ctx: &Ctx) -> TResult {
     ensure_eq!(null["ok"], true, "write to /dev/null ({null})");
     let zero = parse_report(lines[1])?;
     ensure_eq!(zero, json!({"ok": false, "errno": 1}), "open of /dev/zero");
+    Ok(())
+}
+
+/// A deny rule for some access bits refuses any open that asks for one of them, as the v1
+/// devices cgroup does (on v2 the runtime's eBPF program must decide the same way).
+fn devices_deny_partial_access(ctx: &Ctx) -> TResult {
+    let mut b = ctx.bundle()?;
+    b.config["linux"]["resources"]["devices"] = json!([
+        {"allow": true, "access": "rwm"},
+        {"allow": false, "type": "c", "major": 1, "minor": 5, "access": "w"},
+    ]);
+    b.args(&[
+        "/bin/sh",
+        "-c",
+        "/probe open /dev/zero r; /probe open /dev/zero rw",
+    ]);
+    let out = ctx.run(&b, &[])?.check()?;
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    ensure!(lines.len() == 2, "expected two outcomes: {:?}", out.stdout);
+    let read = parse_report(lines[0])?;
+    ensure_eq!(read["ok"], true, "read-only open of /dev/zero ({read})");
+    let rw = parse_report(lines[1])?;
+    ensure_eq!(
+        rw,
+        json!({"ok": false, "errno": 1}),
+        "read-write open of /dev/zero"
+    );
     Ok(())
 }

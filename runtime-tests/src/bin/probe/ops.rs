@@ -46,10 +46,10 @@ pub fn personality(arg: &str) -> Result<Value, String> {
 /// `open PATH r|w`: open, then read or write one byte.
 pub fn open(path: &str, mode: &str) -> Result<Value, String> {
     let p = cstr(path)?;
-    let flags = if mode == "w" {
-        libc::O_WRONLY
-    } else {
-        libc::O_RDONLY
+    let flags = match mode {
+        "w" => libc::O_WRONLY,
+        "rw" => libc::O_RDWR,
+        _ => libc::O_RDONLY,
     };
     // SAFETY: p is a valid NUL-terminated string.
     let fd = unsafe { libc::open(p.as_ptr(), flags | libc::O_CLOEXEC) };
