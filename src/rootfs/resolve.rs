@@ -2,8 +2,10 @@
 //! a symlink in the image can never point outside the rootfs, and nothing
 //! is walked twice by string (CVE-2021-30465, CVE-2024-45310).
 
-use crate::error::{Ctx, Result};
-use crate::sys::fd::{self, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS};
+use crate::error::{Error, Result};
+use crate::sys::fd::{
+    self, RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
+};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
@@ -31,62 +33,64 @@ pub fn relative(path: &Path) -> PathBuf {
 }
 
 /// Opens `path` inside `root`, creating missing directories on the way
-/// and, when `file`, the last component as an empty regular file. Each
-/// component is created relative to its parent's fd (mkdirat, O_EXCL).
+/// and, when `file`, the last component as an empty regular file. Only
+/// missing components cost more than the one openat2: each is created in
+/// its parent's fd (mkdirat, O_EXCL) and opened from there.
 pub fn create(root: BorrowedFd, path: &Path, file: bool, no_symlinks: bool) -> Result<OwnedFd> {
-    match open(root, path, no_symlinks) {
+    create_rel(root, &relative(path), file, no_symlinks)
+}
+
+fn create_rel(root: BorrowedFd, rel: &Path, file: bool, no_symlinks: bool) -> Result<OwnedFd> {
+    let fail = |what: &str, e| Error::sys(format!("{what} /{} in the rootfs", rel.display()), e);
+    match open(root, rel, no_symlinks) {
         Ok(fd) => return Ok(fd),
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-        Err(e) => {
-            return Err(crate::error::Error::sys(
-                format!("open {} in the rootfs", path.display()),
-                e,
-            ))
+        Err(e) => return Err(fail("open", e)),
+    }
+    let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
+        return Err(fail(
+            "open",
+            std::io::Error::from_raw_os_error(libc::ENOENT),
+        ));
+    };
+    let dir = create_rel(root, parent, false, no_symlinks)?;
+    match child(dir.as_fd(), Path::new(name), file) {
+        Ok(fd) => Ok(fd),
+        // A symlink there (dangling, or raced in since the open above) is
+        // resolved from the root again, as every path is.
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) && !no_symlinks => {
+            open(root, rel, false).map_err(|e| fail("open", e))
         }
+        Err(e) => Err(fail("create", e)),
     }
-    let rel = relative(path);
-    let comps: Vec<_> = rel.components().collect();
-    let mut prefix = PathBuf::new();
-    let mut parent = open(root, Path::new("/"), no_symlinks).ctx(|| "open rootfs")?;
-    for (i, c) in comps.iter().enumerate() {
-        let name = Path::new(c.as_os_str());
-        prefix.push(name);
-        let last = i + 1 == comps.len();
-        let cur = match open(root, &prefix, no_symlinks) {
-            Ok(fd) => fd,
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                let made = if last && file {
-                    fd::openat(
-                        Some(parent.as_fd()),
-                        name,
-                        libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_WRONLY,
-                        0o644,
-                    )
-                    .map(drop)
-                } else {
-                    fd::mkdirat(parent.as_fd(), name, 0o755)
-                };
-                match made {
-                    Ok(()) => {}
-                    Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
-                    Err(e) => {
-                        return Err(crate::error::Error::sys(
-                            format!("create {} in the rootfs", prefix.display()),
-                            e,
-                        ))
-                    }
-                }
-                open(root, &prefix, no_symlinks)
-                    .ctx(|| format!("open {} in the rootfs", prefix.display()))?
-            }
-            Err(e) => {
-                return Err(crate::error::Error::sys(
-                    format!("open {} in the rootfs", prefix.display()),
-                    e,
-                ))
-            }
-        };
-        parent = cur;
+}
+
+/// Creates `name` (a single component) in `dir` unless it exists, as a
+/// directory or, when `file`, an empty regular file, and opens it as
+/// O_PATH. `dir` must itself have been resolved inside the root: then one
+/// component beneath it, never a symlink, is inside the root too.
+pub fn child(dir: BorrowedFd, name: &Path, file: bool) -> std::io::Result<OwnedFd> {
+    let made = if file {
+        fd::openat(
+            Some(dir),
+            name,
+            libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_WRONLY,
+            0o644,
+        )
+        .map(drop)
+    } else {
+        fd::mkdirat(dir, name, 0o755)
+    };
+    match made {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+        Err(e) => return Err(e),
     }
-    Ok(parent)
+    fd::openat2(
+        dir,
+        name,
+        libc::O_PATH,
+        0,
+        RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    )
 }
