@@ -298,22 +298,21 @@ fn cgroup_mount(root: BorrowedFd, dest: &Path, p: &Parsed, cg: &CgroupView) -> R
         (if ro { m::ATTR_RDONLY } else { 0 }) | m::ATTR_NOSUID | m::ATTR_NODEV | m::ATTR_NOEXEC;
     let what = || format!("mount cgroup on {}", dest.display());
     let c = cg.cgroup;
-    let bind = |src: &Path, target: &Path| -> Result<()> {
+    let bind = |src: &Path, t: BorrowedFd| -> Result<()> {
         let tree =
             m::clone_tree(None, src, false).ctx(|| format!("bind cgroup {}", src.display()))?;
         m::setattr(tree.as_fd(), attrs, 0, 0, false).ctx(what)?;
-        let t = resolve::create(root, target, false, true)?;
-        m::move_to_fd(tree.as_fd(), t.as_fd()).ctx(what)
+        m::move_to_fd(tree.as_fd(), t).ctx(what)
     };
     if c.v1.is_empty() {
         let Some(v2) = &c.v2 else { return Ok(()) };
+        let t = resolve::create(root, dest, false, true)?;
         if cg.private_ns {
             let ctx = FsContext::open("cgroup2").ctx(what)?;
             let tree = ctx.mount(attrs).ctx(what)?;
-            let t = resolve::create(root, dest, false, true)?;
             return m::move_to_fd(tree.as_fd(), t.as_fd()).ctx(what);
         }
-        return bind(v2, dest);
+        return bind(v2, t.as_fd());
     }
     let ctx = FsContext::open("tmpfs").ctx(what)?;
     ctx.set("mode", Some("755")).ctx(what)?;
@@ -322,12 +321,22 @@ fn cgroup_mount(root: BorrowedFd, dest: &Path, p: &Parsed, cg: &CgroupView) -> R
         .ctx(what)?;
     let t = resolve::create(root, dest, false, true)?;
     m::move_to_fd(tmpfs.as_fd(), t.as_fd()).ctx(what)?;
+    // The hierarchies' directories are made in the fresh tmpfs itself,
+    // which is inside the root: no path is resolved again for them.
+    let subdir = |name: &Path| {
+        resolve::child(tmpfs.as_fd(), name, false).map_err(|e| {
+            Error::sys(
+                format!("create {} in the rootfs", dest.join(name).display()),
+                e,
+            )
+        })
+    };
     for (dir, mnt) in c.v1.iter().zip(&c.v1_mounts) {
         let name = mnt.file_name().map(PathBuf::from).unwrap_or_default();
-        bind(dir, &dest.join(name))?;
+        bind(dir, subdir(&name)?.as_fd())?;
     }
     if let Some(v2) = &c.v2 {
-        bind(v2, &dest.join("unified"))?;
+        bind(v2, subdir(Path::new("unified"))?.as_fd())?;
     }
     if ro {
         m::setattr(tmpfs.as_fd(), m::ATTR_RDONLY, 0, 0, false).ctx(what)?;
