@@ -5,7 +5,7 @@ use super::resolve;
 use crate::error::{Ctx, Error, Result};
 use crate::sys::{fd, mount as m};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// (name, major, minor) of the devices the runtime spec requires.
@@ -55,20 +55,23 @@ fn kind(t: LinuxDeviceType) -> u32 {
 }
 
 pub fn setup(root: BorrowedFd, extra: &[LinuxDevice], userns: bool) -> Result<()> {
+    // One fd for /dev serves every node and link made directly in it.
+    let devdir = open_dir(root, Path::new("/dev"))?;
     // The spec requires the default devices whether or not /dev is a
     // mount of the config's (runc makes them on the image's /dev too).
     for (name, maj, min) in DEFAULTS {
         let path = PathBuf::from("/dev").join(name);
-        make(root, &path, libc::S_IFCHR, 0o666, maj, min, userns, None)?;
+        make(
+            devdir.as_fd(),
+            &path,
+            libc::S_IFCHR,
+            0o666,
+            maj,
+            min,
+            userns,
+            None,
+        )?;
     }
-    let dev = resolve::open(root, Path::new("/dev"), false).ctx(|| "open /dev in the rootfs")?;
-    let devdir = fd::openat(
-        Some(dev.as_fd()),
-        Path::new("."),
-        libc::O_RDONLY | libc::O_DIRECTORY,
-        0,
-    )
-    .ctx(|| "open /dev")?;
     for (name, target) in LINKS {
         if name == "ptmx" {
             // Replace the static node tmpfs may not have, or an image's own.
@@ -83,8 +86,16 @@ pub fn setup(root: BorrowedFd, extra: &[LinuxDevice], userns: bool) -> Result<()
     for d in extra {
         let mode = d.file_mode().unwrap_or(0o666) & 0o7777;
         let owner = Some((d.uid().unwrap_or(0), d.gid().unwrap_or(0)));
+        let parent_path = d.path().parent().unwrap_or(Path::new("/dev"));
+        let other;
+        let dir = if parent_path == Path::new("/dev") {
+            devdir.as_fd()
+        } else {
+            other = open_dir(root, parent_path)?;
+            other.as_fd()
+        };
         make(
-            root,
+            dir,
             d.path(),
             kind(d.typ()),
             mode,
@@ -97,9 +108,23 @@ pub fn setup(root: BorrowedFd, extra: &[LinuxDevice], userns: bool) -> Result<()
     Ok(())
 }
 
+/// The directory `path` inside `root`, made if missing, opened for the
+/// *at calls that create nodes in it.
+fn open_dir(root: BorrowedFd, path: &Path) -> Result<OwnedFd> {
+    let parent = resolve::create(root, path, false, false)?;
+    fd::openat(
+        Some(parent.as_fd()),
+        Path::new("."),
+        libc::O_RDONLY | libc::O_DIRECTORY,
+        0,
+    )
+    .ctx(|| format!("open {}", path.display()))
+}
+
+/// Makes the node `path` in `dir`, its parent directory.
 #[allow(clippy::too_many_arguments)]
 fn make(
-    root: BorrowedFd,
+    dir: BorrowedFd,
     path: &Path,
     kind: u32,
     mode: u32,
@@ -108,30 +133,16 @@ fn make(
     userns: bool,
     owner: Option<(u32, u32)>,
 ) -> Result<()> {
-    let parent_path = path.parent().unwrap_or(Path::new("/dev"));
     let name = Path::new(path.file_name().unwrap_or_default());
-    let parent = resolve::create(root, parent_path, false, false)?;
-    let dir = fd::openat(
-        Some(parent.as_fd()),
-        Path::new("."),
-        libc::O_RDONLY | libc::O_DIRECTORY,
-        0,
-    )
-    .ctx(|| format!("open {}", parent_path.display()))?;
     if userns {
         // mknod is not allowed in a user namespace: bind the host's node
         // onto an empty file instead.
-        return bind_host(dir.as_fd(), name, path);
+        return bind_host(dir, name, path);
     }
-    match fd::mknodat(dir.as_fd(), name, kind | mode, maj as u64, min as u64) {
+    match fd::mknodat(dir, name, kind | mode, maj as u64, min as u64) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
-            return check_existing(
-                dir.as_fd(),
-                name,
-                path,
-                Some((kind, maj as u64, min as u64)),
-            )
+            return check_existing(dir, name, path, Some((kind, maj as u64, min as u64)))
         }
         // The cgroup's device rules are in force before the rootfs is made
         // (the v2 filter is attached first) and may deny mknod of a device
@@ -139,12 +150,12 @@ fn make(
         // identical node: the path exists and the rules still decide who
         // opens it. Never chowned: that would chown the host's node.
         Err(e) if e.raw_os_error() == Some(libc::EPERM) && host_has(path, kind, maj, min) => {
-            return bind_host(dir.as_fd(), name, path);
+            return bind_host(dir, name, path);
         }
         Err(e) => return Err(Error::sys(format!("mknod {}", path.display()), e)),
     }
     if let Some((uid, gid)) = owner {
-        fd::fchownat(dir.as_fd(), name, uid, gid, libc::AT_SYMLINK_NOFOLLOW)
+        fd::fchownat(dir, name, uid, gid, libc::AT_SYMLINK_NOFOLLOW)
             .ctx(|| format!("chown {}", path.display()))?;
     }
     Ok(())
