@@ -390,6 +390,14 @@ fn collect_pids(dir: &Path, out: &mut Vec<i32>) {
 }
 
 fn rmdir_tree(dir: &Path) -> Result<()> {
+    // Usually the container made no sub-cgroups: one rmdir does it. Only
+    // when that fails (EBUSY: sub-cgroups, or tasks still exiting) is the
+    // directory read and emptied deepest first.
+    match std::fs::remove_dir(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(_) => {}
+    }
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
