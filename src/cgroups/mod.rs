@@ -151,6 +151,9 @@ impl Cgroup {
                 attach_device_filter(v2, rules)?;
             }
         }
+        // Consecutive writes to one file (the devices.allow rules) share
+        // its fd: cgroupfs takes each write(2) as one command.
+        let mut last: Option<(PathBuf, std::fs::File)> = None;
         for wr in plan {
             let dir = host.dir(wr.controller, wr.v2).ok_or_else(|| {
                 Error::invalid(format!(
@@ -158,7 +161,13 @@ impl Cgroup {
                     wr.field, wr.controller
                 ))
             })?;
-            write_file(&dir.join(&wr.file), &wr.value, wr.field)?;
+            let f = dir.join(&wr.file);
+            let file = match last.take() {
+                Some((p, file)) if p == f => file,
+                _ => open_file(&f, wr.field)?,
+            };
+            write_file(&file, &f, &wr.value, wr.field)?;
+            last = Some((f, file));
         }
         for w in resources::warnings(r, &host) {
             tracing::warn!("{w}");
@@ -296,25 +305,25 @@ impl Cgroup {
     }
 }
 
-/// A cgroup file write; a file the kernel does not offer is named as
+/// Opens a cgroup file to write; a file the kernel does not offer is named as
 /// such rather than created (cgroupfs refuses O_CREAT with EACCES).
-fn write_file(f: &Path, value: &str, field: &str) -> Result<()> {
+fn open_file(f: &Path, field: &str) -> Result<std::fs::File> {
+    match std::fs::OpenOptions::new().write(true).open(f) {
+        Ok(file) => Ok(file),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::invalid(format!(
+            "linux.resources.{field}: {} does not exist (not offered by this kernel)",
+            f.display()
+        ))),
+        Err(e) => Err(Error::sys(
+            format!("linux.resources.{field}: open {}", f.display()),
+            e,
+        )),
+    }
+}
+
+/// Writes `value` to the open cgroup file `f` (one write(2) on cgroupfs).
+fn write_file(mut file: &std::fs::File, f: &Path, value: &str, field: &str) -> Result<()> {
     use std::io::Write;
-    let mut file = match std::fs::OpenOptions::new().write(true).open(f) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::invalid(format!(
-                "linux.resources.{field}: {} does not exist (not offered by this kernel)",
-                f.display()
-            )))
-        }
-        Err(e) => {
-            return Err(Error::sys(
-                format!("linux.resources.{field}: open {}", f.display()),
-                e,
-            ))
-        }
-    };
     file.write_all(value.as_bytes()).ctx(|| {
         format!(
             "linux.resources.{field}: write {:?} to {}",
