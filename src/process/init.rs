@@ -234,7 +234,7 @@ fn enter_cwd(cwd: &Path) -> Result<()> {
 /// In a user namespace whose setgroups is denied, setgroups(2) fails; the
 /// additional gids cannot be set there anyway.
 fn setgroups_allowed() -> bool {
-    std::fs::read_to_string("/proc/self/setgroups")
+    crate::sys::fd::read_small("/proc/self/setgroups")
         .map(|s| s.trim() != "deny")
         .unwrap_or(true)
 }

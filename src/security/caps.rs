@@ -98,7 +98,7 @@ impl Sets {
 /// Capabilities this process can pass on: its bounding set, limited to
 /// what the kernel knows.
 pub fn available() -> u64 {
-    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+    let last: u32 = crate::sys::fd::read_small("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(40);
@@ -107,7 +107,7 @@ pub fn available() -> u64 {
     } else {
         (1u64 << (last + 1)) - 1
     };
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let status = crate::sys::fd::read_small("/proc/self/status").unwrap_or_default();
     let bnd = status
         .lines()
         .find_map(|l| l.strip_prefix("CapBnd:"))

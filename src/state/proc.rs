@@ -2,7 +2,7 @@
 
 /// (state char, start time in clock ticks since boot) of `pid`.
 fn stat(pid: i32) -> Option<(u8, u64)> {
-    let s = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let s = crate::sys::fd::read_small_bytes(format!("/proc/{pid}/stat")).ok()?;
     // comm may contain spaces and parentheses: fields start after the last ')'.
     let close = s.iter().rposition(|&b| b == b')')?;
     let rest = std::str::from_utf8(&s[close + 2..]).ok()?;

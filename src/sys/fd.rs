@@ -356,3 +356,32 @@ pub fn fchmodat(dir: BorrowedFd, name: &Path, mode: u32) -> io::Result<()> {
     super::check(unsafe { libc::fchmodat(dir.as_raw_fd(), c.as_ptr(), mode, 0) } as libc::c_long)?;
     Ok(())
 }
+
+/// Reads a small procfs/cgroupfs file whole. Those report size 0, so std's
+/// `read_to_string` stats the file and then reads 32, 32, 64, ... bytes
+/// (9 reads for /proc/self/status); a 4 KiB buffer needs two.
+pub fn read_small(path: impl AsRef<Path>) -> io::Result<String> {
+    String::from_utf8(read_small_bytes(path)?)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// `read_small` for files that need not be UTF-8 (/proc/PID/stat's comm).
+pub fn read_small_bytes(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 4096];
+    let mut n = 0;
+    loop {
+        if n == buf.len() {
+            buf.resize(n * 2, 0);
+        }
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(r) => n += r,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(n);
+    Ok(buf)
+}

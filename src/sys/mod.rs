@@ -125,7 +125,7 @@ pub fn sigwaitinfo(set: &libc::sigset_t) -> io::Result<(i32, i32)> {
 /// The signals this process ignores (SigIgn of /proc/self/status), if
 /// readable. Read before the container's /proc replaces the host's.
 pub fn ignored_signals() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let status = fd::read_small("/proc/self/status").ok()?;
     let hex = status.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
     u64::from_str_radix(hex.trim(), 16).ok()
 }
