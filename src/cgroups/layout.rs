@@ -22,9 +22,10 @@ pub struct Layout {
 
 impl Layout {
     pub fn detect() -> Result<Layout> {
-        let mi =
-            std::fs::read_to_string("/proc/self/mountinfo").ctx(|| "read /proc/self/mountinfo")?;
-        let own = std::fs::read_to_string("/proc/self/cgroup").ctx(|| "read /proc/self/cgroup")?;
+        let mi = crate::sys::fd::read_small("/proc/self/mountinfo")
+            .ctx(|| "read /proc/self/mountinfo")?;
+        let own =
+            crate::sys::fd::read_small("/proc/self/cgroup").ctx(|| "read /proc/self/cgroup")?;
         let own_path = |ctrls: &[String]| -> PathBuf {
             for line in own.lines() {
                 let mut f = line.splitn(3, ':');

@@ -130,7 +130,7 @@ impl Cgroup {
             if self.v1.is_empty() || hybrid_needs {
                 enable_controllers(d);
             }
-            std::fs::read_to_string(d.join("cgroup.controllers"))
+            crate::sys::fd::read_small(d.join("cgroup.controllers"))
                 .unwrap_or_default()
                 .split_whitespace()
                 .map(str::to_string)
@@ -217,7 +217,7 @@ impl Cgroup {
         let Some((f, frozen, _)) = self.freezer() else {
             return false;
         };
-        std::fs::read_to_string(f)
+        crate::sys::fd::read_small(f)
             .map(|s| s.trim() == frozen)
             .unwrap_or(false)
     }
@@ -232,12 +232,12 @@ impl Cgroup {
         loop {
             std::fs::write(&f, want).ctx(|| format!("write {want} to {}", f.display()))?;
             let now = if f.ends_with("cgroup.freeze") {
-                let ev =
-                    std::fs::read_to_string(f.with_file_name("cgroup.events")).unwrap_or_default();
+                let ev = crate::sys::fd::read_small(f.with_file_name("cgroup.events"))
+                    .unwrap_or_default();
                 ev.lines()
                     .any(|l| l == format!("frozen {}", if on { 1 } else { 0 }))
             } else {
-                std::fs::read_to_string(&f)
+                crate::sys::fd::read_small(&f)
                     .map(|s| s.trim() == want)
                     .unwrap_or(false)
             };
@@ -370,7 +370,7 @@ impl resources::Host for CgHost<'_> {
     }
     fn read(&self, controller: &str, v2: bool, file: &str) -> Option<String> {
         let d = self.dir(controller, v2)?;
-        std::fs::read_to_string(d.join(file))
+        crate::sys::fd::read_small(d.join(file))
             .ok()
             .map(|s| s.trim().to_string())
     }
@@ -386,7 +386,7 @@ impl resources::Host for CgHost<'_> {
 }
 
 fn collect_pids(dir: &Path, out: &mut Vec<i32>) {
-    if let Ok(s) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+    if let Ok(s) = crate::sys::fd::read_small(dir.join("cgroup.procs")) {
         out.extend(s.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
     }
     if let Ok(rd) = std::fs::read_dir(dir) {
@@ -438,9 +438,9 @@ fn init_cpuset(d: &Path) -> Result<()> {
     chain.reverse();
     for pair in chain.windows(2) {
         for f in ["cpuset.cpus", "cpuset.mems"] {
-            let cur = std::fs::read_to_string(pair[1].join(f)).unwrap_or_default();
+            let cur = crate::sys::fd::read_small(pair[1].join(f)).unwrap_or_default();
             if cur.trim().is_empty() {
-                let parent = std::fs::read_to_string(pair[0].join(f))
+                let parent = crate::sys::fd::read_small(pair[0].join(f))
                     .ctx(|| format!("read {}", pair[0].join(f).display()))?;
                 let dst = pair[1].join(f);
                 std::fs::write(&dst, parent.trim()).ctx(|| format!("write {}", dst.display()))?;
@@ -461,7 +461,7 @@ fn enable_controllers(dir: &Path) {
         .collect();
     chain.reverse();
     for p in chain {
-        let avail = std::fs::read_to_string(p.join("cgroup.controllers")).unwrap_or_default();
+        let avail = crate::sys::fd::read_small(p.join("cgroup.controllers")).unwrap_or_default();
         for c in avail.split_whitespace() {
             let _ = std::fs::write(p.join("cgroup.subtree_control"), format!("+{c}"));
         }
