@@ -4,8 +4,9 @@
 //! one seccomp(2) call.
 //!
 //! The name is the SHA-256 of the filter as config.json states it, plus
-//! everything else the program depends on (strata's and libseccomp's
-//! versions, libseccomp's API level, which reflects the kernel). A file
+//! everything else the program depends on (strata's binary, by device,
+//! inode, size and mtime; libseccomp's version and API level, which
+//! reflects the kernel). A file
 //! holds the program followed by the SHA-256 of the program; it is written
 //! to a temporary name and renamed, and a file that fails the check is
 //! recompiled and replaced. The root is the runtime's own (0700 under
@@ -18,7 +19,7 @@ use super::sha256;
 use crate::error::Result;
 use oci_spec::runtime::LinuxSeccomp;
 use std::io::{Read, Seek, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 pub const DIR: &str = super::seccomp::CACHE_DIR;
@@ -52,9 +53,18 @@ pub fn compile(s: &LinuxSeccomp, root: &Path) -> Result<Filter> {
 
 fn entry(s: &LinuxSeccomp, root: &Path) -> Option<PathBuf> {
     let v = libseccomp::ScmpVersion::current().ok()?;
+    // The binary itself is part of the key, not just its version number: a
+    // rebuilt or upgraded strata (a fixed translation, say) must not load a
+    // program an older one made.
+    let exe = std::fs::metadata("/proc/self/exe").ok()?;
     let mut key = format!(
-        "strata {} libseccomp {}.{}.{} api {}\n",
+        "strata {} exe {}:{}:{}:{}.{} libseccomp {}.{}.{} api {}\n",
         env!("CARGO_PKG_VERSION"),
+        exe.dev(),
+        exe.ino(),
+        exe.len(),
+        exe.mtime(),
+        exe.mtime_nsec(),
         v.major,
         v.minor,
         v.micro,
