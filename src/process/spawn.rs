@@ -145,6 +145,7 @@ pub fn spawn(
     // The init (forked by the intermediate) shares the channel and can get
     // its Hooks or Ready in before the intermediate's Pid: hold them until then.
     let (mut early_hooks, mut early_ready) = (false, false);
+    let mut early_seccomp = None;
     loop {
         match parent.recv()? {
             Some((Msg::MapsRequest, _)) => {
@@ -162,11 +163,16 @@ pub fn spawn(
                     let state = on_hooks(p)?;
                     parent.send(&Msg::HooksDone(state))?;
                 }
+                if let Some(fd) = early_seccomp.take() {
+                    let state = on_hooks(p)?;
+                    send_to_listener(spec, p, &state, fd)?;
+                }
                 if early_ready {
                     break;
                 }
             }
             Some((Msg::Hooks, _)) if init_pid.is_none() => early_hooks = true,
+            Some((Msg::SeccompFd, Some(fd))) if init_pid.is_none() => early_seccomp = Some(fd),
             Some((Msg::Ready, _)) if init_pid.is_none() => early_ready = true,
             Some((Msg::Hooks, _)) => {
                 let p =
