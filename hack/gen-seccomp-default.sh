@@ -27,7 +27,11 @@ cleanup() {
   timeout 60 "${PODMAN[@]}" system reset -f >/dev/null 2>&1
   local m
   while read -r m; do umount -l "$m" 2>/dev/null; done < <(awk -v t="$T" '$2 == t || index($2, t "/") == 1 {print $2}' /proc/self/mounts | sort -r)
-  rmdir "/sys/fs/cgroup/$tag" 2>/dev/null
+  # --cgroup-parent made /$tag in every hierarchy (v1 and hybrid) or once (v2)
+  local d
+  for d in /sys/fs/cgroup/"$tag" /sys/fs/cgroup/*/"$tag"; do
+    [[ -d $d ]] && rmdir "$d/conmon" "$d" 2>/dev/null  # conmon's own cgroup sits below it
+  done
   rm -rf --one-file-system "$T"
 }
 trap cleanup EXIT INT TERM
