@@ -139,10 +139,28 @@ impl Cgroup {
         CgHost { cg: self, v2_ctrls }
     }
 
-    /// Applies linux.resources (on create and on update). Everything is
-    /// translated and checked before the first write, so a field the host
-    /// cannot apply changes nothing.
+    /// Applies linux.resources (on update). Everything is translated and
+    /// checked before the first write, so a field the host cannot apply
+    /// changes nothing.
     pub fn apply(&self, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
+        self.write_plan(r, false).map(drop)
+    }
+
+    /// `apply` for create, before the init exists: the pids limit is held
+    /// back until `Deferred::finish`, once the init is in the cgroup.
+    /// Cloning into the cgroup (and the pid-namespace fork) counts against
+    /// pids.max, and runtime-spec 1.3 makes limits as low as 0 valid; runc
+    /// also writes limits after the init joined.
+    pub fn apply_before_init(&self, r: &oci_spec::runtime::LinuxResources) -> Result<Deferred> {
+        self.write_plan(r, true)
+    }
+
+    fn write_plan(
+        &self,
+        r: &oci_spec::runtime::LinuxResources,
+        defer_pids: bool,
+    ) -> Result<Deferred> {
+        let mut deferred = Deferred::default();
         let host = self.host(r);
         let plan = resources::writes(r, &host)?;
         resources::check_before_update(r, &host)?;
@@ -162,6 +180,10 @@ impl Cgroup {
                 ))
             })?;
             let f = dir.join(&wr.file);
+            if defer_pids && wr.controller == "pids" {
+                deferred.0.push((f, wr.value, wr.field));
+                continue;
+            }
             let file = match last.take() {
                 Some((p, file)) if p == f => file,
                 _ => open_file(&f, wr.field)?,
@@ -172,7 +194,7 @@ impl Cgroup {
         for w in resources::warnings(r, &host) {
             tracing::warn!("{w}");
         }
-        Ok(())
+        Ok(deferred)
     }
 
     /// An O_PATH|O_DIRECTORY fd for CLONE_INTO_CGROUP (cgroup2 only).
@@ -511,4 +533,18 @@ fn attach_device_filter(dir: &Path, rules: &[oci_spec::runtime::LinuxDeviceCgrou
         .ctx(|| format!("detach the old device filter from {}", dir.display()))?;
     }
     Ok(())
+}
+
+/// Cgroup writes held back by `Cgroup::apply_before_init`: (file, value,
+/// spec field).
+#[derive(Default)]
+pub struct Deferred(Vec<(PathBuf, String, &'static str)>);
+
+impl Deferred {
+    pub fn finish(self) -> Result<()> {
+        for (f, value, field) in self.0 {
+            write_file(&open_file(&f, field)?, &f, &value, field)?;
+        }
+        Ok(())
+    }
 }

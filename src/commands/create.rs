@@ -138,21 +138,10 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
     if let Some(l) = &layers {
         l.prepare()?;
     }
-    // pids.max waits until the init is in the cgroup: cloning into it (and
-    // the pid-namespace fork) would count against a limit as low as 0 or 1,
-    // which runtime-spec 1.3 makes valid. runc also writes limits after the
-    // init joined.
-    let resources = b.spec.linux().as_ref().and_then(|l| l.resources().as_ref());
-    let pids_later = resources.and_then(|r| r.pids().as_ref()).map(|p| {
-        let mut only = oci_spec::runtime::LinuxResources::default();
-        only.set_pids(Some(*p));
-        only
-    });
-    if let Some(r) = resources {
-        let mut r = r.clone();
-        r.set_pids(None);
-        cgroup.apply(&r)?;
-    }
+    let pending = match b.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+        Some(r) => cgroup.apply_before_init(r)?,
+        None => cgroups::Deferred::default(),
+    };
     let gate = if for_run {
         Gate::Channel
     } else {
@@ -208,9 +197,7 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
         },
         on_hooks,
     )?;
-    if let Some(r) = &pids_later {
-        cgroup.apply(r)?;
-    }
+    pending.finish()?;
     st.status = "created".into();
     locked.write(&st)?;
     if let Some(p) = &o.pid_file {
