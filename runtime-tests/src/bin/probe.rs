@@ -27,7 +27,7 @@ mod sched;
 
 use serde_json::{json, Map, Value};
 use std::fs;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
@@ -287,19 +287,7 @@ fn devices() -> Value {
         let Ok(m) = fs::symlink_metadata(&path) else {
             continue;
         };
-        let t = m.file_type();
-        let kind = match () {
-            _ if t.is_symlink() => "l",
-            _ if t.is_dir() => "d",
-            _ if t.is_char_device() => "c",
-            _ if t.is_block_device() => "b",
-            _ if t.is_fifo() => "p",
-            _ if t.is_socket() => "s",
-            _ => "f",
-        };
-        let rdev = m.rdev();
-        let major = ((rdev >> 32) & 0xffff_f000) | ((rdev >> 8) & 0xfff);
-        let minor = ((rdev >> 12) & 0xffff_ff00) | (rdev & 0xff);
+        let (kind, major, minor) = ops::kind_and_dev(&m);
         let link = fs::read_link(&path)
             .ok()
             .map(|l| l.to_string_lossy().into_owned());

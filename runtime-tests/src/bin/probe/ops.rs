@@ -75,18 +75,7 @@ pub fn stat(path: &str) -> Result<Value, String> {
         Ok(m) => m,
         Err(e) => return Ok(json!({"ok": false, "errno": e.raw_os_error()})),
     };
-    let t = m.file_type();
-    let kind = match () {
-        _ if t.is_dir() => "d",
-        _ if t.is_char_device() => "c",
-        _ if t.is_block_device() => "b",
-        _ if t.is_fifo() => "p",
-        _ if t.is_socket() => "s",
-        _ => "f",
-    };
-    let rdev = m.rdev();
-    let major = ((rdev >> 32) & 0xffff_f000) | ((rdev >> 8) & 0xfff);
-    let minor = ((rdev >> 12) & 0xffff_ff00) | (rdev & 0xff);
+    let (kind, major, minor) = kind_and_dev(&m);
     Ok(json!({
         "ok": true, "type": kind, "major": major, "minor": minor, "size": m.len(),
         "uid": m.uid(), "gid": m.gid(), "dev": m.dev(), "ino": m.ino(),
@@ -204,4 +193,22 @@ pub fn vmsplice() -> Result<Value, String> {
     Ok(outcome(
         unsafe { libc::vmsplice(w.as_raw_fd(), &iov, 1, 0) } as i64,
     ))
+}
+
+/// `ls -l`'s type letter and the device numbers (glibc's major/minor split of st_rdev).
+pub fn kind_and_dev(m: &fs::Metadata) -> (&'static str, u64, u64) {
+    let t = m.file_type();
+    let kind = match () {
+        _ if t.is_symlink() => "l",
+        _ if t.is_dir() => "d",
+        _ if t.is_char_device() => "c",
+        _ if t.is_block_device() => "b",
+        _ if t.is_fifo() => "p",
+        _ if t.is_socket() => "s",
+        _ => "f",
+    };
+    let rdev = m.rdev();
+    let major = ((rdev >> 32) & 0xffff_f000) | ((rdev >> 8) & 0xfff);
+    let minor = ((rdev >> 12) & 0xffff_ff00) | (rdev & 0xff);
+    (kind, major, minor)
 }
