@@ -11,6 +11,7 @@ pub mod mount;
 pub mod pidfd;
 pub mod sched;
 pub mod seccomp;
+pub mod sha_ni;
 pub mod tty;
 pub mod xattr;
 
