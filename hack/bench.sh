@@ -50,9 +50,16 @@ hang_runs=${HANG_RUNS:-10000} hang_peer_runs=${HANG_PEER_RUNS:-1000} hang_timeou
 # --cgroup-manager=disabled. So the whole benchmark runs in a private mount namespace where
 # /dev/null is bound over that cgroup.controllers: every runtime (and the floor) then sees a hybrid
 # host with an empty cgroup2 mount. Nothing changes for the rest of the host.
+# The state roots (every runtime's --root) go on a tmpfs mounted in that namespace too, as on a
+# real host, where they live in /run (tmpfs; /run/runc, /run/crun, /run/strata). On this VM /run is
+# on the ext4 root filesystem, where strata's fsync of state.json costs ~1 ms per run that runc and
+# crun (no fsync) don't pay; the `strata@ext4` row of the run workloads keeps that case measured.
+# STATE_FS=disk puts every root on ext4 (under /tmp) instead.
 ctl=/sys/fs/cgroup/unified/cgroup.controllers
-if ((cgroup_fix)) && [[ -z ${BENCH_NS:-} && -r $ctl && -n $(<"$ctl") ]]; then
-  exec env BENCH_NS="$(<"$ctl")" unshare --mount --propagation private "$(readlink -f "$0")" "${args[@]}"
+if [[ -z ${BENCH_NS:-} ]]; then
+  ctl_content=''
+  ((cgroup_fix)) && [[ -r $ctl ]] && ctl_content=$(<"$ctl")
+  exec env BENCH_NS="${ctl_content:-none}" unshare --mount --propagation private "$(readlink -f "$0")" "${args[@]}"
 fi
 for t in hyperfine strace jq gcc strip size readelf /usr/bin/time perf gnuplot timeout xargs; do
   command -v "$t" >/dev/null || { echo "bench: $t missing (run: bash hack/deps.sh bench)" >&2; exit 1; }
@@ -62,6 +69,11 @@ perf stat -e task-clock true >/dev/null 2>&1 || { echo "bench: 'perf stat -e tas
 
 work=$(mktemp -d /tmp/strata-bench.XXXXXX)
 bundle=$work/bundle
+st=$work/state      # the runtimes' --root dirs (a tmpfs unless STATE_FS=disk)
+mkdir -p "$st"
+if [[ ${STATE_FS:-tmpfs} == tmpfs ]]; then
+  mount -t tmpfs -o mode=700,size=1g strata-bench-state "$st"
+fi
 declare -A bin=()   # runtime name -> binary
 # youki 0.7 blocks SIGCHLD only after starting the container, so a quick payload's SIGCHLD is lost and
 # `run` hangs (~2% of runs here); started with SIGCHLD already blocked it never does. Costs ~0.7 ms.
@@ -73,20 +85,25 @@ started_at=$(date +%s)
 
 note() { notes+=("$*"); echo "bench: $*" >&2; }
 step() { echo "bench: [$(($(date +%s) - started_at)) s] $*" >&2; }
-R() { echo "${wrap[$1]:-}${bin[$1]} --root $work/root-$1"; }                   # runtime command prefix
+R() { echo "${wrap[$1]:-}${bin[$1]} --root $st/root-$1"; }                   # runtime command prefix
 rt_cmd() { echo "$(R "$1") run --bundle $2 $3"; }                              # for hyperfine/time/strace
 
 cleanup() {
   set +e
   local n root id
   for n in "${!bin[@]}"; do
-    for root in "$work/root-$n" "$work/many-$n"; do
+    for root in "$st/root-$n" "$st/many-$n"; do
       [[ -d $root ]] || continue
       for id in $("${bin[$n]}" --root "$root" list -q 2>/dev/null); do
         "${bin[$n]}" --root "$root" delete -f "$id" >/dev/null 2>&1
       done
     done
   done
+  for root in "$work/root-ext4"; do
+    [[ -d $root && -n ${bin[strata]:-} ]] || continue
+    for id in $("${bin[strata]}" --root "$root" list -q 2>/dev/null); do "${bin[strata]}" --root "$root" delete -f "$id" >/dev/null 2>&1; done
+  done
+  mountpoint -q "$st" && umount -l "$st"
   rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
@@ -98,9 +115,14 @@ spec_rt=${SPEC_RUNTIME:-runc}
 "$repo/hack/mkbundle.sh" "$work/sleeper" --runtime "$spec_rt" --oci-version 1.0.2 -- sleep 100000 >&2
 floor=$("$repo/hack/floor.sh" --out "$work/floor")
 floor_mode=${FLOOR_MODE:-$("$repo/hack/floor.sh" --mode)}
-if [[ -n ${BENCH_NS:-} ]]; then
+if [[ ${BENCH_NS:-none} != none ]]; then
   mount --bind /dev/null "$ctl"
   note "ran in a private mount namespace where $ctl (\"$BENCH_NS\") reads empty, so that crun 1.8.1 accepts this hybrid host; the host is unchanged"
+fi
+if mountpoint -q "$st"; then
+  note "every runtime's --root is on a tmpfs (as /run is on a real host); \`strata@ext4\` in the run rows is strata with its --root on this VM's ext4 (/tmp), where it fsyncs state.json"
+else
+  note "every runtime's --root is on $(stat -f -c %T "$st") (STATE_FS=${STATE_FS:-})"
 fi
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -118,7 +140,7 @@ for n in strata crun runc youki; do
     note "strata: ${bin[$n]} ($(date -u -r "${bin[$n]}" '+%Y-%m-%d %H:%M UTC'), git $(git -C "$repo" describe --always --dirty 2>/dev/null || echo none))"
     cp "${bin[$n]}" "$work/strata" && bin[$n]=$work/strata
   fi
-  mkdir -p "$work/root-$n"
+  mkdir -p "$st/root-$n"
   rc=0
   # shellcheck disable=SC2046  # rt_cmd is split on purpose (paths have no spaces)
   out=$(timeout -s KILL 30 $(rt_cmd "$n" "$work/probe" "probe-$n") 2>&1) || rc=$?
@@ -157,7 +179,10 @@ done
 hf() {
   local job=$1 fn=$2 n line c p; shift 2
   local h=(hyperfine -N --style basic --export-json "$work/hf-$job.json" "$@")
-  for n in floor "${names[@]}"; do
+  local extra=()
+  # strata with its --root on ext4, next to the others (only when the roots are on a tmpfs)
+  [[ $job == run* ]] && has strata && mountpoint -q "$st" && extra=(strata@ext4)
+  for n in floor "${names[@]}" "${extra[@]}"; do
     line=$("$fn" "$n") || continue
     [[ -n $line ]] || continue
     c=${line%%$'\t'*}
@@ -167,13 +192,19 @@ hf() {
   step "$job: ${h[*]}"
   "${h[@]}" >&2 || { note "$job: hyperfine failed (see stderr), row left out"; rm -f "$work/hf-$job.json"; }
 }
-j_run() { if [[ $1 == floor ]]; then echo "$floor $floor_mode $bundle/rootfs"; else rt_cmd "$1" "$bundle" "bench-$1"; fi; }
+j_run() {
+  case $1 in
+    floor) echo "$floor $floor_mode $bundle/rootfs" ;;
+    strata@ext4) echo "${bin[strata]} --root $work/root-ext4 run --bundle $bundle bench-ext4" ;;
+    *) rt_cmd "$1" "$bundle" "bench-$1" ;;
+  esac
+}
 j_create() { [[ $1 == floor ]] || printf '%s create --bundle %s op\t%s\n' "$(R "$1")" "$bundle" "$work/sh-$1-prep-create"; }
 j_start() { [[ $1 == floor ]] || printf '%s start op\t%s\n' "$(R "$1")" "$work/sh-$1-prep-start"; }
 j_delete() { [[ $1 == floor ]] || printf '%s delete op\t%s\n' "$(R "$1")" "$work/sh-$1-prep-delete"; }
 j_exec() { [[ $1 == floor ]] || echo "$(R "$1") exec ex /bin/true"; }
-j_state() { [[ $1 == floor ]] || echo "${wrap[$1]:-}${bin[$1]} --root $work/many-$1 state alive"; }
-j_list() { [[ $1 == floor ]] || echo "${wrap[$1]:-}${bin[$1]} --root $work/many-$1 list"; }
+j_state() { [[ $1 == floor ]] || echo "${wrap[$1]:-}${bin[$1]} --root $st/many-$1 state alive"; }
+j_list() { [[ $1 == floor ]] || echo "${wrap[$1]:-}${bin[$1]} --root $st/many-$1 list"; }
 j_conc_create() { [[ $1 == floor ]] || printf '%s\t%s\n' "$work/sh-$1-conc-create" "$work/sh-$1-conc-clean"; }
 j_conc_cycle() { [[ $1 == floor ]] || printf '%s\t%s\n' "$work/sh-$1-conc-cycle" "$work/sh-$1-conc-clean"; }
 
@@ -191,7 +222,7 @@ done
 hf exec j_exec --warmup 5 --runs "$op_runs"
 step "creating $n_state stopped containers (run -d of /bin/true) per runtime, plus one running"
 for n in "${names[@]}"; do
-  r="${wrap[$n]:-}${bin[$n]} --root $work/many-$n"
+  r="${wrap[$n]:-}${bin[$n]} --root $st/many-$n"
   seq "$n_state" | xargs -P 4 -I{} $r run -d --bundle "$bundle" m{} >/dev/null 2>&1 || true
   $r create --bundle "$work/sleeper" alive </dev/null >/dev/null 2>&1 && $r start alive || note "$n: could not start 'alive'"
   have=$($r list -q 2>/dev/null | wc -l)
@@ -200,7 +231,7 @@ done
 hf state j_state --warmup 5 --runs "$op_runs"
 hf list j_list --warmup 2 --runs "$((op_runs / 5 > 5 ? op_runs / 5 : 5))"
 for n in "${names[@]}"; do  # free the memory and state before the concurrency runs
-  r="${bin[$n]} --root $work/many-$n"
+  r="${bin[$n]} --root $st/many-$n"
   $r delete -f alive >/dev/null 2>&1 || true
   seq "$n_state" | xargs -P 4 -I{} $r delete -f m{} >/dev/null 2>&1 || true
 done
@@ -275,9 +306,9 @@ hang_loop() { # hang_loop RUNTIME COUNT: prints "timeouts errors runs seconds"
       nh=0 ne=0
       for ((i = w; i <= count; i += 2)); do
         rc=0
-        timeout -s KILL "$hang_timeout" "${bin[$n]}" --root "$work/root-$n" run --bundle "$bundle" "hang$w" </dev/null >/dev/null 2>&1 || rc=$?
+        timeout -s KILL "$hang_timeout" "${bin[$n]}" --root "$st/root-$n" run --bundle "$bundle" "hang$w" </dev/null >/dev/null 2>&1 || rc=$?
         if ((rc == 137)); then nh=$((nh + 1)); elif ((rc != 0)); then ne=$((ne + 1)); fi
-        ((rc == 0)) || "${bin[$n]}" --root "$work/root-$n" delete -f "hang$w" >/dev/null 2>&1 || true
+        ((rc == 0)) || "${bin[$n]}" --root "$st/root-$n" delete -f "hang$w" >/dev/null 2>&1 || true
       done
       echo "$nh $ne" >"$work/hang-$n-$w"
     ) &
