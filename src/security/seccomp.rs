@@ -79,6 +79,15 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
         ScmpFilterContext::new(default).map_err(|e| err(format!("defaultAction: {e}")))?;
     // no_new_privs is set (or not) by process.noNewPrivileges, not here.
     ctx.set_ctl_nnp(false).map_err(err)?;
+    // A binary tree of syscall numbers instead of one long if-chain. On
+    // load the kernel runs the program for every syscall number of every
+    // arch to fill its action cache (seccomp_cache_prepare): with Docker's
+    // profile that emulation took ~750 us of chain walking per container,
+    // ~280 us with the tree (issue 7; docs/benchmarks.md). Same decisions;
+    // a libseccomp without the attribute keeps its default layout.
+    if let Err(e) = ctx.set_ctl_optimize(2) {
+        tracing::debug!("seccomp: binary tree layout unavailable: {e}");
+    }
     for arch in s.architectures().as_deref().unwrap_or_default() {
         let name = serde_json::to_value(arch)
             .ok()
