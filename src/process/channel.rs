@@ -58,13 +58,13 @@ impl Channel {
     /// Next message, or None when the other end is gone (EOF, or it exec'd:
     /// the socket is close-on-exec).
     pub fn recv(&self) -> Result<Option<(Msg, Option<OwnedFd>)>> {
-        let mut buf = vec![0u8; 64 * 1024];
-        let (n, f) = fd::recv_with_fd(self.0.as_fd(), &mut buf)
+        let mut buf = Vec::with_capacity(64 * 1024);
+        let f = fd::recv_with_fd(self.0.as_fd(), &mut buf)
             .map_err(|e| Error::sys("receive from the container process", e))?;
-        if n == 0 {
+        if buf.is_empty() {
             return Ok(None);
         }
-        let m = serde_json::from_slice(&buf[..n])
+        let m = serde_json::from_slice(&buf)
             .map_err(|e| Error::invalid(format!("decode message: {e}")))?;
         Ok(Some((m, f)))
     }
