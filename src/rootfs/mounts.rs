@@ -6,7 +6,7 @@ use super::resolve;
 use crate::error::{Ctx, Error, Result};
 use crate::sys::mount::{self as m, FsContext};
 use oci_spec::runtime::Mount;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 pub fn propagation_flag(opt: &str) -> Option<u64> {
@@ -170,6 +170,29 @@ pub fn mount(
         return cgroup_mount(root, dest, &p, cg);
     }
     let what = || format!("mount {} on {}", typ, dest.display());
+    if !p.bind && idmapped.is_none() && plain_fresh(&p) {
+        // One mount(2) onto the resolved target, as runc does; the new API
+        // is only the fallback (and the source of precise errors).
+        let target = resolve_target(root, dest, false, typ)?;
+        let src = fresh_source(mnt, typ);
+        let data = p.data.join(",");
+        let data = (!data.is_empty()).then_some(data.as_str());
+        let flags = m::ms_flags(p.set);
+        if resolve::mount_at(
+            Some(Path::new(&src)),
+            target.as_fd(),
+            None,
+            Some(typ),
+            flags,
+            data,
+        )
+        .is_ok()
+        {
+            return Ok(());
+        }
+        let tree = fresh_tree(typ, &src, &p, dest)?;
+        return m::move_to_fd(tree.as_fd(), target.as_fd()).ctx(what);
+    }
     let tree = if let Some(t) = idmapped {
         let dup = t
             .try_clone_to_owned()
@@ -198,42 +221,10 @@ pub fn mount(
                 .unwrap_or(false),
         )
     } else {
-        let ctx = FsContext::open(typ).ctx(|| format!("mounts: filesystem type {typ:?}"))?;
-        let src = mnt
-            .source()
-            .as_ref()
-            .map(|s| s.display().to_string())
-            .unwrap_or_else(|| typ.to_string());
-        ctx.set("source", Some(&src)).ctx(what)?;
-        for d in &p.data {
-            let (k, v) = match d.split_once('=') {
-                Some((k, v)) => (k, Some(v)),
-                None => (d.as_str(), None),
-            };
-            ctx.set(k, v).map_err(|e| {
-                let why = ctx
-                    .last_message()
-                    .map(|m| format!(" ({m})"))
-                    .unwrap_or_default();
-                Error::sys(format!("mounts: {}: option {d:?}{why}", dest.display()), e)
-            })?;
-        }
-        let tree = ctx.mount(p.set).ctx(what)?;
-        (tree, false)
+        (fresh_tree(typ, &fresh_source(mnt, typ), &p, dest)?, false)
     };
     let (tree, is_file) = tree;
-    // procfs and sysfs go only on real directories: a symlinked /proc in
-    // the image must not redirect them (CVE-2019-19921, CVE-2023-27561).
-    let strict = matches!(typ, "proc" | "sysfs");
-    let target = resolve::create(root, dest, is_file, strict).map_err(|e| match e {
-        Error::Sys { source, .. } if source.raw_os_error() == Some(libc::ELOOP) => {
-            Error::invalid(format!(
-                "mounts: {} in the rootfs is a symlink; {typ} must be mounted on a real directory",
-                dest.display()
-            ))
-        }
-        e => e,
-    })?;
+    let target = resolve_target(root, dest, is_file, typ)?;
     if p.copyup && typ == "tmpfs" {
         // `target` still names the directory underneath; the detached
         // tmpfs is filled before it covers it.
@@ -269,6 +260,64 @@ pub fn mount(
         .ctx(|| format!("set propagation on {}", dest.display()))?;
     }
     Ok(())
+}
+
+/// A fresh filesystem mount(2) can make in one call: none of the options
+/// that need the new mount's own fd afterwards (recursive attributes,
+/// propagation, tmpcopyup), and no option with a comma, which mount(2)'s
+/// comma-separated data would split.
+fn plain_fresh(p: &Parsed) -> bool {
+    p.rset == 0
+        && p.rclr == 0
+        && p.propagation.is_none()
+        && !p.copyup
+        && !p.data.iter().any(|d| d.contains(','))
+}
+
+/// A fresh filesystem's source: the config's, or its type as runc shows it.
+fn fresh_source(mnt: &Mount, typ: &str) -> String {
+    mnt.source()
+        .as_ref()
+        .map(|s| s.display().to_string())
+        .unwrap_or_else(|| typ.to_string())
+}
+
+/// A detached fresh filesystem from fsopen/fsconfig: each option is set
+/// on its own, so a bad one is named with the kernel's reason.
+fn fresh_tree(typ: &str, src: &str, p: &Parsed, dest: &Path) -> Result<OwnedFd> {
+    let what = || format!("mount {} on {}", typ, dest.display());
+    let ctx = FsContext::open(typ).ctx(|| format!("mounts: filesystem type {typ:?}"))?;
+    ctx.set("source", Some(src)).ctx(what)?;
+    for d in &p.data {
+        let (k, v) = match d.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (d.as_str(), None),
+        };
+        ctx.set(k, v).map_err(|e| {
+            let why = ctx
+                .last_message()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default();
+            Error::sys(format!("mounts: {}: option {d:?}{why}", dest.display()), e)
+        })?;
+    }
+    ctx.mount(p.set).ctx(what)
+}
+
+/// The mount's target inside the root, made if missing.
+fn resolve_target(root: BorrowedFd, dest: &Path, is_file: bool, typ: &str) -> Result<OwnedFd> {
+    // procfs and sysfs go only on real directories: a symlinked /proc in
+    // the image must not redirect them (CVE-2019-19921, CVE-2023-27561).
+    let strict = matches!(typ, "proc" | "sysfs");
+    resolve::create(root, dest, is_file, strict).map_err(|e| match e {
+        Error::Sys { source, .. } if source.raw_os_error() == Some(libc::ELOOP) => {
+            Error::invalid(format!(
+                "mounts: {} in the rootfs is a symlink; {typ} must be mounted on a real directory",
+                dest.display()
+            ))
+        }
+        e => e,
+    })
 }
 
 /// Absolute bind source against the bundle (spec: relative to the bundle).

@@ -6,8 +6,46 @@ use crate::error::{Error, Result};
 use crate::sys::fd::{
     self, RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
 };
+use crate::sys::mount as m;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Cleared once /proc/self/fd turned out missing (no /proc in the
+/// runtime's mount namespace): every later mount takes the new API.
+static PROC_FD: AtomicBool = AtomicBool::new(true);
+
+/// mount(2) onto the object `target` refers to (an fd resolved inside the
+/// root as everything here is), or onto `name` directly below it when
+/// `name` is one plain component in a directory only we can write, such
+/// as a fresh tmpfs of ours: through `/proc/self/fd/N`, the kernel follows
+/// the fd itself and no path in the rootfs is walked again
+/// (CVE-2021-30465). `src` is a host path or another fd's
+/// `/proc/self/fd/N`. Any error means "do it with the new mount API": the
+/// caller does, which works without /proc and reports the precise error.
+pub fn mount_at(
+    src: Option<&Path>,
+    target: BorrowedFd,
+    name: Option<&Path>,
+    fstype: Option<&str>,
+    flags: u64,
+    data: Option<&str>,
+) -> std::io::Result<()> {
+    if !PROC_FD.load(Ordering::Relaxed) {
+        return Err(std::io::Error::from_raw_os_error(libc::ENOENT));
+    }
+    let mut t = m::fd_path(target);
+    if let Some(n) = name {
+        t.push(n);
+    }
+    let r = m::mount_data(src, &t, fstype, flags, data);
+    if let Err(e) = &r {
+        if e.raw_os_error() == Some(libc::ENOENT) && !Path::new("/proc/self/fd").exists() {
+            PROC_FD.store(false, Ordering::Relaxed);
+        }
+    }
+    r
+}
 
 /// Opens `path` (absolute, container view) inside `root` as O_PATH.
 pub fn open(root: BorrowedFd, path: &Path, no_symlinks: bool) -> std::io::Result<OwnedFd> {

@@ -208,9 +208,21 @@ pub fn mount(
     fstype: Option<&str>,
     flags: u64,
 ) -> io::Result<()> {
+    mount_data(src, target, fstype, flags, None)
+}
+
+/// mount(2) with filesystem options (`data`, comma-separated).
+pub fn mount_data(
+    src: Option<&Path>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: u64,
+    data: Option<&str>,
+) -> io::Result<()> {
     let s = src.map(super::cstr).transpose()?;
     let t = super::cstr(target)?;
     let f = fstype.map(super::cstring).transpose()?;
+    let d = data.map(super::cstring).transpose()?;
     // SAFETY: valid C strings or NULL.
     super::check(unsafe {
         libc::mount(
@@ -218,11 +230,41 @@ pub fn mount(
             t.as_ptr(),
             f.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
             flags as libc::c_ulong,
-            std::ptr::null(),
+            d.as_ref()
+                .map_or(std::ptr::null(), |c| c.as_ptr().cast::<libc::c_void>()),
         )
     } as libc::c_long)?;
     Ok(())
 }
+
+/// `/proc/self/fd/N` for `fd`: while the host's /proc is mounted, a magic
+/// link to exactly the object `fd` refers to, so mount(2) through it walks
+/// no path in the rootfs again (runc's fix for CVE-2021-30465).
+pub fn fd_path(fd: BorrowedFd) -> std::path::PathBuf {
+    std::path::PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+/// The MS_* mount(2) flags for MOUNT_ATTR_* attributes (a fresh mount's).
+pub fn ms_flags(attrs: u64) -> u64 {
+    let mut f = 0;
+    for (a, ms) in [
+        (ATTR_RDONLY, libc::MS_RDONLY),
+        (ATTR_NOSUID, libc::MS_NOSUID),
+        (ATTR_NODEV, libc::MS_NODEV),
+        (ATTR_NOEXEC, libc::MS_NOEXEC),
+        (ATTR_NOATIME, libc::MS_NOATIME),
+        (ATTR_STRICTATIME, libc::MS_STRICTATIME),
+        (ATTR_NODIRATIME, libc::MS_NODIRATIME),
+        (ATTR_NOSYMFOLLOW, MS_NOSYMFOLLOW),
+    ] {
+        if attrs & a == a {
+            f |= ms;
+        }
+    }
+    f
+}
+
+const MS_NOSYMFOLLOW: u64 = 256;
 
 pub fn umount_detach(target: &Path) -> io::Result<()> {
     let t = super::cstr(target)?;
