@@ -368,27 +368,59 @@ fn cgroup_mount(root: BorrowedFd, dest: &Path, p: &Parsed, cg: &CgroupView) -> R
     let tmpfs = ctx
         .mount(m::ATTR_NOSUID | m::ATTR_NODEV | m::ATTR_NOEXEC)
         .ctx(what)?;
+    drop(ctx);
     let t = resolve::create(root, dest, false, true)?;
     m::move_to_fd(tmpfs.as_fd(), t.as_fd()).ctx(what)?;
-    // The hierarchies' directories are made in the fresh tmpfs itself,
-    // which is inside the root: no path is resolved again for them.
-    let subdir = |name: &Path| {
-        resolve::child(tmpfs.as_fd(), name, false).map_err(|e| {
-            Error::sys(
-                format!("create {} in the rootfs", dest.join(name).display()),
-                e,
-            )
-        })
-    };
-    for (dir, mnt) in c.v1.iter().zip(&c.v1_mounts) {
-        let name = mnt.file_name().map(PathBuf::from).unwrap_or_default();
-        bind(dir, subdir(&name)?.as_fd())?;
-    }
+    // Attached under a shared mount, the tmpfs became shared: as a slave,
+    // nothing bound below reaches another namespace before the read-only
+    // attribute at the end covers it.
+    m::setattr(tmpfs.as_fd(), 0, 0, libc::MS_SLAVE, false).ctx(what)?;
+    let mut binds: Vec<(&Path, PathBuf)> =
+        c.v1.iter()
+            .zip(&c.v1_mounts)
+            .map(|(dir, mnt)| {
+                let name = mnt.file_name().map(PathBuf::from).unwrap_or_default();
+                (dir.as_path(), name)
+            })
+            .collect();
     if let Some(v2) = &c.v2 {
-        bind(v2, subdir(Path::new("unified"))?.as_fd())?;
+        binds.push((v2.as_path(), PathBuf::from("unified")));
     }
-    if ro {
-        m::setattr(tmpfs.as_fd(), m::ATTR_RDONLY, 0, 0, false).ctx(what)?;
+    for (dir, name) in &binds {
+        // Each hierarchy's directory is made in the fresh tmpfs itself,
+        // which only we can see: one plain component below its fd, so the
+        // bind through /proc/self/fd/<tmpfs>/<name> walks nothing in the
+        // rootfs.
+        match crate::sys::fd::mkdirat(tmpfs.as_fd(), name, 0o755) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+            Err(e) => {
+                return Err(Error::sys(
+                    format!("create {} in the rootfs", dest.join(name).display()),
+                    e,
+                ))
+            }
+        }
+        if resolve::mount_at(
+            Some(dir),
+            tmpfs.as_fd(),
+            Some(name),
+            None,
+            libc::MS_BIND,
+            None,
+        )
+        .is_err()
+        {
+            let sub = resolve::child(tmpfs.as_fd(), name, false).map_err(|e| {
+                Error::sys(
+                    format!("create {} in the rootfs", dest.join(name).display()),
+                    e,
+                )
+            })?;
+            bind(dir, sub.as_fd())?;
+        }
     }
-    Ok(())
+    // The tmpfs and every bind in it at once. Without a private cgroup
+    // namespace the mount is always read-only (CVE-2023-25809).
+    m::setattr(tmpfs.as_fd(), attrs, 0, 0, true).ctx(what)
 }
