@@ -41,25 +41,58 @@ pub fn mask(root: BorrowedFd, paths: &[String]) -> Result<()> {
         let Some(target) = open_existing(root, p)? else {
             continue;
         };
-        let st = fd::fstat(target.as_fd()).ctx(|| format!("stat {p}"))?;
-        let tree = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-            let ctx = m::FsContext::open("tmpfs").ctx(|| "tmpfs")?;
-            ctx.set("size", Some("0")).ctx(|| format!("mask {p}"))?;
-            ctx.mount(m::ATTR_RDONLY | m::ATTR_NOSUID | m::ATTR_NODEV | m::ATTR_NOEXEC)
-                .ctx(|| format!("mask {p}"))?
-        } else {
-            if null.is_none() {
-                null = Some(dev_null()?);
+        if null.is_none() {
+            null = dev_null().ok();
+        }
+        if let Some(n) = &null {
+            // One mount(2) through the fds (resolve::mount_at), as runc
+            // does: the checked /dev/null over a file; over a directory
+            // that fails with ENOTDIR and an empty read-only tmpfs goes
+            // there instead.
+            let src = m::fd_path(n.as_fd());
+            let r = resolve::mount_at(Some(&src), target.as_fd(), None, None, libc::MS_BIND, None);
+            let done = match r {
+                Ok(()) => true,
+                Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => resolve::mount_at(
+                    None,
+                    target.as_fd(),
+                    None,
+                    Some("tmpfs"),
+                    libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                    Some("size=0"),
+                )
+                .is_ok(),
+                Err(_) => false,
+            };
+            if done {
+                continue;
             }
-            let n = null
-                .as_ref()
-                .map(|f| f.as_fd())
-                .ok_or_else(|| Error::invalid("/dev/null"))?;
-            m::clone_tree(Some(n), Path::new(""), false).ctx(|| format!("mask {p}"))?
-        };
-        m::move_to_fd(tree.as_fd(), target.as_fd()).ctx(|| format!("mask {p}"))?;
+        }
+        mask_new_api(target.as_fd(), p, &mut null)?;
     }
     Ok(())
+}
+
+/// The fallback (no usable /proc/self/fd, or an error to report): a
+/// detached tmpfs or /dev/null clone moved onto the target.
+fn mask_new_api(target: BorrowedFd, p: &str, null: &mut Option<OwnedFd>) -> Result<()> {
+    let st = fd::fstat(target).ctx(|| format!("stat {p}"))?;
+    let tree = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        let ctx = m::FsContext::open("tmpfs").ctx(|| "tmpfs")?;
+        ctx.set("size", Some("0")).ctx(|| format!("mask {p}"))?;
+        ctx.mount(m::ATTR_RDONLY | m::ATTR_NOSUID | m::ATTR_NODEV | m::ATTR_NOEXEC)
+            .ctx(|| format!("mask {p}"))?
+    } else {
+        if null.is_none() {
+            *null = Some(dev_null()?);
+        }
+        let n = null
+            .as_ref()
+            .map(|f| f.as_fd())
+            .ok_or_else(|| Error::invalid("/dev/null"))?;
+        m::clone_tree(Some(n), Path::new(""), false).ctx(|| format!("mask {p}"))?
+    };
+    m::move_to_fd(tree.as_fd(), target).ctx(|| format!("mask {p}"))
 }
 
 pub fn readonly(root: BorrowedFd, paths: &[String]) -> Result<()> {
