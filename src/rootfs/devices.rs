@@ -73,11 +73,16 @@ pub fn setup(root: BorrowedFd, extra: &[LinuxDevice], userns: bool) -> Result<()
         )?;
     }
     for (name, target) in LINKS {
-        if name == "ptmx" {
-            // Replace the static node tmpfs may not have, or an image's own.
+        let mut r = fd::symlinkat(target, devdir.as_fd(), Path::new(name));
+        if name == "ptmx"
+            && r.as_ref()
+                .is_err_and(|e| e.raw_os_error() == Some(libc::EEXIST))
+        {
+            // Replace an image's own static node (a fresh tmpfs has none).
             let _ = fd::unlinkat(devdir.as_fd(), Path::new(name));
+            r = fd::symlinkat(target, devdir.as_fd(), Path::new(name));
         }
-        match fd::symlinkat(target, devdir.as_fd(), Path::new(name)) {
+        match r {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
             Err(e) => return Err(Error::sys(format!("symlink /dev/{name} -> {target}"), e)),
@@ -108,17 +113,10 @@ pub fn setup(root: BorrowedFd, extra: &[LinuxDevice], userns: bool) -> Result<()
     Ok(())
 }
 
-/// The directory `path` inside `root`, made if missing, opened for the
-/// *at calls that create nodes in it.
+/// The directory `path` inside `root`, made if missing: its O_PATH fd
+/// serves as the dirfd of the *at calls that create nodes in it.
 fn open_dir(root: BorrowedFd, path: &Path) -> Result<OwnedFd> {
-    let parent = resolve::create(root, path, false, false)?;
-    fd::openat(
-        Some(parent.as_fd()),
-        Path::new("."),
-        libc::O_RDONLY | libc::O_DIRECTORY,
-        0,
-    )
-    .ctx(|| format!("open {}", path.display()))
+    resolve::create(root, path, false, false)
 }
 
 /// Makes the node `path` in `dir`, its parent directory.
