@@ -3,6 +3,7 @@
 //! maps "executable file not found in $PATH" to exit code 127).
 
 use crate::error::{Error, Result};
+use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -10,26 +11,33 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 
 fn executable(p: &Path) -> std::io::Result<()> {
     let m = std::fs::metadata(p)?;
-    if m.is_dir() || m.permissions().mode() & 0o111 == 0 {
+    check_mode(m.is_dir(), m.permissions().mode())?;
+    access_x(p)
+}
+
+/// What execve would refuse before trying: a directory, or a file with
+/// no execute bit at all.
+fn check_mode(dir: bool, mode: u32) -> std::io::Result<()> {
+    if dir || mode & 0o111 == 0 {
         return Err(std::io::Error::from_raw_os_error(libc::EACCES));
     }
+    Ok(())
+}
+
+/// Execute permission for the user the process now runs as (ACLs,
+/// capabilities and noexec mounts included).
+fn access_x(p: &Path) -> std::io::Result<()> {
     nix::unistd::access(p, nix::unistd::AccessFlags::X_OK).map_err(std::io::Error::from)
 }
 
-pub fn find(arg0: &str, env: &[String]) -> Result<PathBuf> {
+/// process.args[0] found (execvp's PATH search with the container's PATH)
+/// and opened for execveat: see [`open_target`].
+pub fn target(args: &[String], env: &[String], runtime: (u64, u64)) -> Result<Target> {
+    let arg0 = args.first().map(String::as_str).unwrap_or_default();
     if arg0.contains('/') {
-        let p = PathBuf::from(arg0);
-        return match executable(&p) {
-            Ok(()) => Ok(p),
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Err(Error::Child {
-                errno: libc::ENOENT,
-                msg: format!("exec: \"{arg0}\": stat {arg0}: no such file or directory"),
-            }),
-            Err(e) => Err(Error::Child {
-                errno: e.raw_os_error().unwrap_or(libc::EACCES),
-                msg: format!("exec: \"{arg0}\": {}", errstr(&e)),
-            }),
-        };
+        // Checked on the fd open_target opens: one lookup instead of a
+        // stat before it.
+        return open_target(Path::new(arg0), args, runtime, true);
     }
     let path = env
         .iter()
@@ -39,7 +47,7 @@ pub fn find(arg0: &str, env: &[String]) -> Result<PathBuf> {
         let dir = if dir.is_empty() { "." } else { dir };
         let p = Path::new(dir).join(arg0);
         if executable(&p).is_ok() {
-            return Ok(p);
+            return open_target(&p, args, runtime, false);
         }
     }
     Err(Error::Child {
@@ -63,31 +71,51 @@ pub struct Target {
 /// the kernel's binfmt_script would, so the interpreter is checked too and
 /// execveat runs the verified fd: nothing is looked up again after the
 /// check, so a process racing in the container cannot swap it.
-pub fn open_target(path: &Path, args: &[String], runtime: (u64, u64)) -> Result<Target> {
-    use std::io::Read;
-    use std::os::fd::AsFd;
+/// `check`: `path` is process.args[0] as given, not yet checked like a
+/// PATH search result: its errors get runc's wording here.
+fn open_target(path: &Path, args: &[String], runtime: (u64, u64), check: bool) -> Result<Target> {
     let mut path = path.to_path_buf();
     let mut argv = args.to_vec();
+    let mut check = check;
+    let child = |p: &Path, e: std::io::Error| Error::Child {
+        errno: e.raw_os_error().unwrap_or(libc::EIO),
+        msg: format!("exec: \"{}\": {}", p.display(), errstr(&e)),
+    };
     // The kernel's limit on nested interpreters (BINPRM_MAX_RECURSION).
     for _ in 0..5 {
-        let fd = crate::sys::fd::openat(None, &path, libc::O_RDONLY, 0)
+        // O_NONBLOCK|O_NOCTTY: a FIFO or a tty named as the program is
+        // opened without waiting or becoming our terminal (execveat
+        // refuses it later).
+        let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY;
+        let fd = crate::sys::fd::openat(None, &path, flags, 0)
             .or_else(|_| crate::sys::fd::openat(None, &path, libc::O_PATH, 0))
-            .map_err(|e| Error::Child {
-                errno: e.raw_os_error().unwrap_or(libc::EIO),
-                msg: format!("exec: \"{}\": {}", path.display(), errstr(&e)),
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ENOENT) if check => Error::Child {
+                    errno: libc::ENOENT,
+                    msg: format!(
+                        "exec: \"{0}\": stat {0}: no such file or directory",
+                        path.display()
+                    ),
+                },
+                _ => child(&path, e),
             })?;
         let st = crate::sys::fd::fstat(fd.as_fd())
             .map_err(|e| Error::sys(format!("stat {}", path.display()), e))?;
+        if check {
+            check_mode(st.st_mode & libc::S_IFMT == libc::S_IFDIR, st.st_mode)
+                .and_then(|()| access_x(&path))
+                .map_err(|e| child(&path, e))?;
+            check = false;
+        }
         if (st.st_dev, st.st_ino) == runtime {
             return Err(Error::Child {
                 errno: libc::EPERM,
                 msg: format!("exec: \"{}\": refusing to run the runtime binary inside the container (CVE-2019-5736)", path.display()),
             });
         }
+        // pread leaves the fd as it is (an O_PATH one just reads nothing).
         let mut head = [0u8; 256];
-        let n = std::fs::File::from(fd.try_clone().map_err(|e| Error::sys("dup", e))?)
-            .read(&mut head)
-            .unwrap_or(0);
+        let n = nix::sys::uio::pread(fd.as_fd(), &mut head, 0).unwrap_or(0);
         let Some(line) = head[..n].strip_prefix(b"#!") else {
             return Ok(Target { fd, argv });
         };

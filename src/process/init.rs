@@ -96,8 +96,7 @@ fn steps(ctx: &Child) -> Result<Error> {
     sys::umask(process.user().umask().unwrap_or(0o022));
     let args = process.args().as_deref().unwrap_or_default();
     let env = process.env().as_deref().unwrap_or_default();
-    let path = super::exec_path::find(&args[0], env)?;
-    let target = super::exec_path::open_target(&path, args, ctx.runtime)?;
+    let target = super::exec_path::target(args, env, ctx.runtime)?;
 
     sys::prctl(libc::PR_SET_PDEATHSIG, 0, 0).ctx(|| "prctl PR_SET_PDEATHSIG")?;
     ctx.chan.send(&Msg::Ready)?;
