@@ -81,18 +81,17 @@ pub fn setup(o: &Options, before_pivot: &mut dyn FnMut() -> Result<()>) -> Resul
         .ctx(|| "make / a slave mount")?;
 
     // Bind the rootfs onto itself so it is a mount point pivot_root accepts,
-    // or stack the image layers there.
-    let target = fd::openat(None, o.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0)
-        .ctx(|| format!("open rootfs {}", o.rootfs.display()))?;
+    // or stack the image layers there. The rootfs path is the host's (the
+    // bundle's), looked up in the host's view as before; `root` then opens
+    // the new mount on top of it.
     if let Some(l) = o.layers {
+        let target = fd::openat(None, o.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0)
+            .ctx(|| format!("open rootfs {}", o.rootfs.display()))?;
         l.mount(target.as_fd())?;
     } else {
-        let tree = sys::mount::clone_tree(None, o.rootfs, true)
-            .ctx(|| format!("bind rootfs {}", o.rootfs.display()))?;
-        sys::mount::move_to_fd(tree.as_fd(), target.as_fd())
+        sys::mount::mount(Some(o.rootfs), o.rootfs, None, libc::MS_BIND | libc::MS_REC)
             .ctx(|| format!("bind rootfs {}", o.rootfs.display()))?;
     }
-    drop(target);
     let root = fd::openat(None, o.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0)
         .ctx(|| format!("open rootfs {}", o.rootfs.display()))?;
 
@@ -133,9 +132,8 @@ pub fn setup(o: &Options, before_pivot: &mut dyn FnMut() -> Result<()>) -> Resul
         .and_then(|r| r.readonly())
         .unwrap_or(false)
     {
-        let slash = fd::openat(None, Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0)
-            .ctx(|| "open /")?;
-        sys::mount::setattr(slash.as_fd(), sys::mount::ATTR_RDONLY, 0, 0, false)
+        // `root` is on the mount that is now "/".
+        sys::mount::setattr(root.as_fd(), sys::mount::ATTR_RDONLY, 0, 0, false)
             .ctx(|| "make the root read-only (root.readonly)")?;
     }
     Ok(())
