@@ -21,6 +21,8 @@ pub fn enter(root: BorrowedFd, no_pivot: bool) -> Result<()> {
             .ctx(|| "make the old root a slave")?;
         sys::mount::umount_detach(Path::new(".")).ctx(|| "detach the old root")?;
     }
-    std::env::set_current_dir("/").ctx(|| "chdir /")?;
+    // The cwd is the new root already (we fchdir'ed into it, and it is what
+    // pivot_root and the chroot make "/"); the init enters process.cwd and
+    // checks it with getcwd next (CVE-2024-21626).
     Ok(())
 }
