@@ -85,7 +85,7 @@ fn steps(ctx: &Child) -> Result<Error> {
         load_seccomp(ctx, f)?;
     }
     caps::drop_bounding(&ctx.caps, ctx.available)?;
-    user::switch(process.user(), setgroups_allowed())?;
+    user::switch(process.user(), setgroups_allowed)?;
     caps::apply(&ctx.caps)?;
     if nnp {
         sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0).ctx(|| "prctl PR_SET_NO_NEW_PRIVS")?;
