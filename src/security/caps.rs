@@ -143,7 +143,16 @@ pub fn apply(sets: &Sets) -> Result<()> {
     // and inheritable; like runc and crun, a config that asks for more (runc's
     // own default spec does) is not an error, and not worth a warning line.
     for cap in 0..64u32 {
-        if sets.ambient & (1u64 << cap) != 0 {
+        let bit = 1u64 << cap;
+        if sets.ambient & bit != 0 {
+            // The kernel's own condition, known here: no call to fail.
+            if sets.permitted & sets.inheritable & bit == 0 {
+                tracing::debug!(
+                    "ambient capability {} not raised: it must also be permitted and inheritable",
+                    name(cap).unwrap_or("?")
+                );
+                continue;
+            }
             if let Err(e) = sys::prctl(
                 libc::PR_CAP_AMBIENT,
                 libc::PR_CAP_AMBIENT_RAISE as _,
