@@ -369,12 +369,6 @@ fn cgroup_mount(root: BorrowedFd, dest: &Path, p: &Parsed, cg: &CgroupView) -> R
         .mount(m::ATTR_NOSUID | m::ATTR_NODEV | m::ATTR_NOEXEC)
         .ctx(what)?;
     drop(ctx);
-    let t = resolve::create(root, dest, false, true)?;
-    m::move_to_fd(tmpfs.as_fd(), t.as_fd()).ctx(what)?;
-    // Attached under a shared mount, the tmpfs became shared: as a slave,
-    // nothing bound below reaches another namespace before the read-only
-    // attribute at the end covers it.
-    m::setattr(tmpfs.as_fd(), 0, 0, libc::MS_SLAVE, false).ctx(what)?;
     let mut binds: Vec<(&Path, PathBuf)> =
         c.v1.iter()
             .zip(&c.v1_mounts)
@@ -386,21 +380,26 @@ fn cgroup_mount(root: BorrowedFd, dest: &Path, p: &Parsed, cg: &CgroupView) -> R
     if let Some(v2) = &c.v2 {
         binds.push((v2.as_path(), PathBuf::from("unified")));
     }
+    // Each hierarchy's directory is made while the tmpfs is still
+    // detached, seen by no one else: at attach time each name is a plain
+    // directory of ours, one component below the tmpfs fd, so the binds
+    // through /proc/self/fd/<tmpfs>/<name> walk nothing in the rootfs
+    // (CVE-2021-30465).
+    for (_, name) in &binds {
+        crate::sys::fd::mkdirat(tmpfs.as_fd(), name, 0o755).map_err(|e| {
+            Error::sys(
+                format!("create {} in the rootfs", dest.join(name).display()),
+                e,
+            )
+        })?;
+    }
+    let t = resolve::create(root, dest, false, true)?;
+    m::move_to_fd(tmpfs.as_fd(), t.as_fd()).ctx(what)?;
+    // Attached under a shared mount, the tmpfs became shared: as a slave,
+    // nothing bound below reaches another namespace before the read-only
+    // attribute at the end covers it.
+    m::setattr(tmpfs.as_fd(), 0, 0, libc::MS_SLAVE, false).ctx(what)?;
     for (dir, name) in &binds {
-        // Each hierarchy's directory is made in the fresh tmpfs itself,
-        // which only we can see: one plain component below its fd, so the
-        // bind through /proc/self/fd/<tmpfs>/<name> walks nothing in the
-        // rootfs.
-        match crate::sys::fd::mkdirat(tmpfs.as_fd(), name, 0o755) {
-            Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
-            Err(e) => {
-                return Err(Error::sys(
-                    format!("create {} in the rootfs", dest.join(name).display()),
-                    e,
-                ))
-            }
-        }
         if resolve::mount_at(
             Some(dir),
             tmpfs.as_fd(),
@@ -413,7 +412,7 @@ fn cgroup_mount(root: BorrowedFd, dest: &Path, p: &Parsed, cg: &CgroupView) -> R
         {
             let sub = resolve::child(tmpfs.as_fd(), name, false).map_err(|e| {
                 Error::sys(
-                    format!("create {} in the rootfs", dest.join(name).display()),
+                    format!("open {} in the rootfs", dest.join(name).display()),
                     e,
                 )
             })?;
