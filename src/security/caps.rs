@@ -137,8 +137,13 @@ pub fn apply(sets: &Sets) -> Result<()> {
             sets.effective, sets.permitted, sets.inheritable
         )
     })?;
-    sys::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as _, 0)
-        .ctx(|| "clear ambient capabilities")?;
+    // capset itself drops every ambient capability that is not both
+    // permitted and inheritable: with none such, nothing inherited can be
+    // left (CVE-2022-29162) and the clear would be a no-op.
+    if sets.permitted & sets.inheritable != 0 {
+        sys::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as _, 0)
+            .ctx(|| "clear ambient capabilities")?;
+    }
     // The kernel only raises an ambient capability that is also permitted
     // and inheritable; like runc and crun, a config that asks for more (runc's
     // own default spec does) is not an error, and not worth a warning line.
