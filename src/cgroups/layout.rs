@@ -22,7 +22,7 @@ pub struct Layout {
 
 impl Layout {
     pub fn detect() -> Result<Layout> {
-        let mi = crate::sys::fd::read_small("/proc/self/mountinfo")
+        let mi = crate::sys::fd::read_records("/proc/self/mountinfo")
             .ctx(|| "read /proc/self/mountinfo")?;
         let own =
             crate::sys::fd::read_small("/proc/self/cgroup").ctx(|| "read /proc/self/cgroup")?;

@@ -408,7 +408,7 @@ impl resources::Host for CgHost<'_> {
 }
 
 fn collect_pids(dir: &Path, out: &mut Vec<i32>) {
-    if let Ok(s) = crate::sys::fd::read_small(dir.join("cgroup.procs")) {
+    if let Ok(s) = crate::sys::fd::read_records(dir.join("cgroup.procs")) {
         out.extend(s.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
     }
     if let Ok(rd) = std::fs::read_dir(dir) {

@@ -364,16 +364,36 @@ pub fn fchmodat(dir: BorrowedFd, name: &Path, mode: u32) -> io::Result<()> {
     Ok(())
 }
 
-/// Reads a small procfs/cgroupfs file whole. Those report size 0, so std's
-/// `read_to_string` stats the file and then reads 32, 32, 64, ... bytes
-/// (9 reads for /proc/self/status); a 4 KiB buffer needs two.
+/// Reads a small single-record kernel file whole: cgroupfs value files
+/// (kernfs `seq_show`), /proc/PID/{stat,status,cgroup,setgroups}
+/// (`single_open`) and /proc/sys/* (`proc_sys_read`). Those report size
+/// 0, so std's `read_to_string` stats the file and then reads 32, 32,
+/// 64, ... bytes (9 reads for /proc/self/status). Each of them renders its
+/// whole content at the first read and returns as much as fits, so a read
+/// that leaves room in the buffer has reached the end: one read, not two
+/// (issue 7). Multi-record files are not like that: see `read_records`.
 pub fn read_small(path: impl AsRef<Path>) -> io::Result<String> {
-    String::from_utf8(read_small_bytes(path)?)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    utf8(read_whole(path.as_ref(), true)?)
 }
 
 /// `read_small` for files that need not be UTF-8 (/proc/PID/stat's comm).
 pub fn read_small_bytes(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
+    read_whole(path.as_ref(), true)
+}
+
+/// Reads a multi-record kernel file whole (/proc/self/mountinfo,
+/// cgroup.procs). seq_file fills one page of records per read and stops
+/// when the next record does not fit, so a short read is not the end:
+/// only a 0-byte read is.
+pub fn read_records(path: impl AsRef<Path>) -> io::Result<String> {
+    utf8(read_whole(path.as_ref(), false)?)
+}
+
+fn utf8(b: Vec<u8>) -> io::Result<String> {
+    String::from_utf8(b).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+fn read_whole(path: &Path, short_read_is_eof: bool) -> io::Result<Vec<u8>> {
     use std::io::Read;
     let mut f = std::fs::File::open(path)?;
     let mut buf = vec![0u8; 4096];
@@ -382,9 +402,15 @@ pub fn read_small_bytes(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
         if n == buf.len() {
             buf.resize(n * 2, 0);
         }
+        let room = buf.len() - n;
         match f.read(&mut buf[n..]) {
             Ok(0) => break,
-            Ok(r) => n += r,
+            Ok(r) => {
+                n += r;
+                if short_read_is_eof && r < room {
+                    break;
+                }
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
