@@ -42,12 +42,45 @@ pub fn read_config(dir: &Path) -> Result<Spec> {
             MAX_CONFIG
         )));
     }
-    let mut data = Vec::with_capacity(st.st_size as usize);
-    std::fs::File::from(fd)
-        .read_to_end(&mut data)
+    let data = read_regular(std::fs::File::from(fd), st.st_size as usize)
         .ctx(|| format!("read {}", path.display()))?;
     check_nesting(&data).map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
     crate::process::attrs::parse_spec(&data, &path.display().to_string())
+}
+
+/// Reads a regular file whose fstat said `size` bytes. std's `read_to_end`
+/// would stat it again, lseek, and probe for the end with a second read
+/// (issue 7); here the buffer has a byte to spare, so the first read is
+/// short at the end of the file and ends it (a regular file only reads
+/// short at its end). A file that grew meanwhile is read on, up to
+/// MAX_CONFIG.
+fn read_regular(mut f: std::fs::File, size: usize) -> std::io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; size + 1];
+    let mut n = 0;
+    loop {
+        if n == buf.len() {
+            if n as u64 > MAX_CONFIG {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("grew past {MAX_CONFIG} bytes while being read"),
+                ));
+            }
+            buf.resize(n * 2, 0);
+        }
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(r) => {
+                n += r;
+                if n < buf.len() {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(n);
+    Ok(buf)
 }
 
 /// No OCI config nests deeper than a handful of levels. serde skips unknown
