@@ -15,6 +15,8 @@ pub struct Child<'a> {
     pub chan: &'a Channel,
     pub caps: caps::Sets,
     pub available: u64,
+    /// SigIgn, read by the runtime before the clone (we inherited it).
+    pub ignored: Option<u64>,
     pub single: bool,
     /// (dev, inode) of the strata binary, which must never run inside.
     pub runtime: (u64, u64),
@@ -46,7 +48,7 @@ fn steps(ctx: &Child) -> Result<Error> {
     // other process can reach into us through /proc until execve.
     sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as _, 0).ctx(|| "prctl PR_SET_PDEATHSIG")?;
     sys::prctl(libc::PR_SET_DUMPABLE, 0, 0).ctx(|| "prctl PR_SET_DUMPABLE")?;
-    let ignored = sys::ignored_signals(); // still the host's /proc here
+    let ignored = ctx.ignored;
     ctx.chan.expect(Msg::Go)?;
     if !ctx.single {
         join_namespaces(ctx)?;

@@ -70,7 +70,8 @@ pub fn spawn(
     mut on_pid: impl FnMut(i32) -> Result<()>,
     mut on_hooks: impl FnMut(i32) -> Result<String>,
 ) -> Result<Spawned> {
-    let available = caps::available();
+    let status = crate::sys::self_status();
+    let available = caps::available(status.cap_bnd);
     let mut sets = caps::Sets::from_spec(
         req.bundle
             .spec
@@ -120,6 +121,7 @@ pub fn spawn(
                 chan: &child,
                 caps: sets,
                 available,
+                ignored: status.sig_ign,
                 single,
                 runtime,
                 idmapped: &idmapped,

@@ -95,25 +95,23 @@ impl Sets {
     }
 }
 
-/// Capabilities this process can pass on: its bounding set, limited to
-/// what the kernel knows.
-pub fn available() -> u64 {
+/// Capabilities this process can pass on: its bounding set (`cap_bnd`,
+/// from `sys::self_status`). The bounding set starts as the kernel's full
+/// set and only ever loses bits, so it names nothing the kernel does not
+/// know; cap_last_cap is read only when CapBnd could not be.
+pub fn available(cap_bnd: Option<u64>) -> u64 {
+    if let Some(bnd) = cap_bnd {
+        return bnd;
+    }
     let last: u32 = crate::sys::fd::read_small("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(40);
-    let kernel = if last >= 63 {
+    if last >= 63 {
         u64::MAX
     } else {
         (1u64 << (last + 1)) - 1
-    };
-    let status = crate::sys::fd::read_small("/proc/self/status").unwrap_or_default();
-    let bnd = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapBnd:"))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        .unwrap_or(kernel);
-    bnd & kernel
+    }
 }
 
 /// Step 1 (while still uid 0): drop everything outside the bounding set.

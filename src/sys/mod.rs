@@ -123,17 +123,35 @@ pub fn sigwaitinfo(set: &libc::sigset_t) -> io::Result<(i32, i32)> {
     }
 }
 
-/// The signals this process ignores (SigIgn of /proc/self/status), if
-/// readable. Read before the container's /proc replaces the host's.
-pub fn ignored_signals() -> Option<u64> {
-    let status = fd::read_small("/proc/self/status").ok()?;
-    let hex = status.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
-    u64::from_str_radix(hex.trim(), 16).ok()
+/// What strata needs from /proc/self/status, read once by the runtime
+/// before the clone: the init is a fork and inherits both values as they
+/// are (issue 7: it used to read the file again).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SelfStatus {
+    /// The capability bounding set (CapBnd).
+    pub cap_bnd: Option<u64>,
+    /// The signals this process ignores (SigIgn).
+    pub sig_ign: Option<u64>,
+}
+
+/// Reads /proc/self/status; fields it cannot read are None.
+pub fn self_status() -> SelfStatus {
+    let status = fd::read_small("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+    };
+    SelfStatus {
+        cap_bnd: field("CapBnd:"),
+        sig_ign: field("SigIgn:"),
+    }
 }
 
 /// Sets signal dispositions back to default (the container must not
 /// inherit ours). execve already resets caught signals and keeps ignored
-/// ones, so with `ignored` (see ignored_signals) only those are reset:
+/// ones, so with `ignored` (SelfStatus::sig_ign) only those are reset:
 /// ~60 rt_sigaction calls fewer per container (issue 7). None: all of them.
 pub fn reset_signal_handlers(ignored: Option<u64>) {
     for sig in 1..libc::SIGRTMAX() {
