@@ -31,6 +31,10 @@ pub struct Cgroup {
     /// Mount point of the cgroup2 hierarchy, if any.
     #[serde(default)]
     pub v2_mount: Option<PathBuf>,
+    /// Index in `v1` of the cpuset hierarchy, from the layout (`resolve`;
+    /// only `create` needs it, and it runs on a resolved cgroup).
+    #[serde(skip)]
+    cpuset_v1: Option<usize>,
 }
 
 /// Validates `cgroupsPath` and resolves it against the host layout.
@@ -72,6 +76,9 @@ pub fn resolve(cgroups_path: Option<&Path>, id: &str, systemd: bool) -> Result<C
         ..Default::default()
     };
     for h in &layout.v1 {
+        if h.controllers.iter().any(|c| c == "cpuset") {
+            cg.cpuset_v1 = Some(cg.v1.len());
+        }
         cg.v1.push(h.mount.join(own(h)));
         cg.v1_mounts.push(h.mount.clone());
     }
@@ -90,10 +97,10 @@ impl Cgroup {
     /// Creates every directory. cpuset (v1) needs cpus/mems before a task
     /// can join, so they are copied down from the parent.
     pub fn create(&self) -> Result<()> {
-        for d in self.dirs() {
-            std::fs::create_dir_all(d).ctx(|| format!("create cgroup {}", d.display()))?;
-            if d.parent().and_then(|p| p.file_name()).is_some() && is_cpuset_v1(d) {
-                init_cpuset(d)?;
+        for (i, d) in self.dirs().enumerate() {
+            let made = create_dirs(d).ctx(|| format!("create cgroup {}", d.display()))?;
+            if self.cpuset_v1 == Some(i) {
+                init_cpuset(&self.v1_mounts[i], d, made)?;
             }
         }
         Ok(())
@@ -446,27 +453,71 @@ fn rmdir_tree(dir: &Path) -> Result<()> {
     }
 }
 
-fn is_cpuset_v1(d: &Path) -> bool {
-    d.join("cpuset.cpus").exists() && !d.join("cgroup.controllers").exists()
+/// `create_dir_all` that also says how many trailing levels of `d` it
+/// made (0: `d` was there). Errors as `create_dir_all`.
+fn create_dirs(d: &Path) -> std::io::Result<usize> {
+    match std::fs::create_dir(d) {
+        Ok(()) => Ok(1),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let Some(parent) = d.parent() else {
+                return Err(e);
+            };
+            let made = create_dirs(parent)?;
+            match std::fs::create_dir(d) {
+                Ok(()) => Ok(made + 1),
+                // Made meanwhile by someone else: say nothing was made
+                // (the levels are then read, never assumed empty).
+                Err(_) if d.is_dir() => Ok(0),
+                Err(e) => Err(e),
+            }
+        }
+        Err(_) if d.is_dir() => Ok(0),
+        Err(e) => Err(e),
+    }
 }
 
-/// Copies cpuset.cpus/mems from the nearest ancestor that has them into
-/// every empty level down to `d`.
-fn init_cpuset(d: &Path) -> Result<()> {
-    let mut chain: Vec<&Path> = d
-        .ancestors()
-        .take_while(|p| p.join("cpuset.cpus").exists())
-        .collect();
-    chain.reverse();
-    for pair in chain.windows(2) {
-        for f in ["cpuset.cpus", "cpuset.mems"] {
-            let cur = crate::sys::fd::read_small(pair[1].join(f)).unwrap_or_default();
-            if cur.trim().is_empty() {
-                let parent = crate::sys::fd::read_small(pair[0].join(f))
-                    .ctx(|| format!("read {}", pair[0].join(f).display()))?;
-                let dst = pair[1].join(f);
-                std::fs::write(&dst, parent.trim()).ctx(|| format!("write {}", dst.display()))?;
+/// Copies cpuset.cpus/mems from the nearest level that has them into every
+/// empty level from the hierarchy's `mount` down to `d`, top-down. The
+/// `made` deepest levels were just created: those are empty (or hold the
+/// parent's values, with cgroup.clone_children), so they are written
+/// without a read, and a value written or read is not read again below.
+/// A hierarchy without cpuset.cpus (mounted noprefix) is left alone.
+fn init_cpuset(mount: &Path, d: &Path, made: usize) -> Result<()> {
+    const FILES: [&str; 2] = ["cpuset.cpus", "cpuset.mems"];
+    let Ok(rel) = d.strip_prefix(mount) else {
+        return Ok(());
+    };
+    let mut levels = vec![mount.to_path_buf()];
+    for c in rel.components() {
+        let next = levels[levels.len() - 1].join(c);
+        levels.push(next);
+    }
+    let first_made = levels.len() - made.min(levels.len() - 1);
+    // The value of the level above, per file, once known.
+    let mut above: [Option<String>; 2] = [None, None];
+    for k in 1..levels.len() {
+        for (f, known) in FILES.iter().zip(above.iter_mut()) {
+            if k < first_made {
+                let cur = crate::sys::fd::read_small(levels[k].join(f)).unwrap_or_default();
+                if !cur.trim().is_empty() {
+                    *known = Some(cur.trim().to_string());
+                    continue;
+                }
             }
+            let parent = match known.take() {
+                Some(v) => v,
+                None => {
+                    let src = levels[k - 1].join(f);
+                    match crate::sys::fd::read_small(&src) {
+                        Ok(v) => v.trim().to_string(),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                        Err(e) => return Err(Error::sys(format!("read {}", src.display()), e)),
+                    }
+                }
+            };
+            let dst = levels[k].join(f);
+            std::fs::write(&dst, &parent).ctx(|| format!("write {}", dst.display()))?;
+            *known = Some(parent);
         }
     }
     Ok(())
