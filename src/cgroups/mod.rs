@@ -133,17 +133,15 @@ impl Cgroup {
         let hybrid_needs = r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty())
             || r.rdma().as_ref().is_some_and(|m| !m.is_empty())
             || r.unified().as_ref().is_some_and(|m| !m.is_empty());
-        let v2_ctrls = self.v2.as_ref().map(|d| {
+        if let Some(d) = &self.v2 {
             if self.v1.is_empty() || hybrid_needs {
                 enable_controllers(d);
             }
-            crate::sys::fd::read_small(d.join("cgroup.controllers"))
-                .unwrap_or_default()
-                .split_whitespace()
-                .map(str::to_string)
-                .collect()
-        });
-        CgHost { cg: self, v2_ctrls }
+        }
+        CgHost {
+            cg: self,
+            v2_ctrls: std::cell::OnceCell::new(),
+        }
     }
 
     /// Applies linux.resources (on update). Everything is translated and
@@ -364,10 +362,27 @@ fn write_file(mut file: &std::fs::File, f: &Path, value: &str, field: &str) -> R
 
 struct CgHost<'a> {
     cg: &'a Cgroup,
-    v2_ctrls: Option<Vec<String>>,
+    /// The cgroup2 directory's cgroup.controllers (None without cgroup2),
+    /// read on first use: with every field in a v1 hierarchy, nothing asks
+    /// (issue 7).
+    v2_ctrls: std::cell::OnceCell<Option<Vec<String>>>,
 }
 
 impl CgHost<'_> {
+    fn v2_ctrls(&self) -> Option<&Vec<String>> {
+        self.v2_ctrls
+            .get_or_init(|| {
+                self.cg.v2.as_ref().map(|d| {
+                    crate::sys::fd::read_small(d.join("cgroup.controllers"))
+                        .unwrap_or_default()
+                        .split_whitespace()
+                        .map(str::to_string)
+                        .collect()
+                })
+            })
+            .as_ref()
+    }
+
     fn dir(&self, controller: &str, v2: bool) -> Option<&PathBuf> {
         if v2 {
             self.cg.v2.as_ref()
@@ -387,11 +402,7 @@ impl resources::Host for CgHost<'_> {
         } else {
             controller
         };
-        self.v2_ctrls
-            .as_ref()?
-            .iter()
-            .any(|c| c == name)
-            .then_some(true)
+        self.v2_ctrls()?.iter().any(|c| c == name).then_some(true)
     }
     fn has(&self, controller: &str, v2: bool, file: &str) -> bool {
         self.dir(controller, v2)
@@ -410,7 +421,7 @@ impl resources::Host for CgHost<'_> {
         self.cg.v1.is_empty() && self.cg.v2.is_some()
     }
     fn unified(&self) -> Option<Vec<String>> {
-        self.v2_ctrls.clone()
+        self.v2_ctrls().cloned()
     }
 }
 
