@@ -306,6 +306,12 @@ impl Cgroup {
     /// (sub-cgroups the container made included), retrying EBUSY while the
     /// kernel finishes tearing down exited tasks.
     pub fn destroy(&self) -> Result<()> {
+        // Usually every task is gone: the rmdirs alone do it. Tasks (or
+        // sub-cgroups) left make one fail, and only then are they listed,
+        // killed and thawed (issue 7: ~12 syscalls per delete).
+        if self.rmdir_all().is_ok() {
+            return Ok(());
+        }
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             self.signal_all(libc::SIGKILL);

@@ -25,13 +25,19 @@ pub fn run(g: &Global, id: &str, force: bool) -> Result<i32> {
             status.as_str()
         )));
     }
-    destroy(locked, &st)?;
+    destroy_as(locked, &st, status)?;
     Ok(0)
 }
 
 /// Kills whatever still runs, removes the cgroup and the state directory.
 pub fn destroy(locked: Locked, st: &State) -> Result<()> {
     let status = container::status(st, &locked.dir);
+    destroy_as(locked, st, status)
+}
+
+/// `destroy` for a caller that knows the live status already (delete
+/// computed it under the lock; `run` reaped the init).
+pub fn destroy_as(locked: Locked, st: &State, status: Status) -> Result<()> {
     if status != Status::Stopped && st.pid > 0 {
         let _ = super::kill::signal_init(st.pid, st.start_time, libc::SIGKILL);
         st.cgroup.signal_all(libc::SIGKILL);

@@ -3,6 +3,7 @@
 
 use super::create::{self, Opts};
 use super::Global;
+use crate::container::Status;
 use crate::error::{Error, Result};
 use crate::process::channel::Msg;
 use crate::state;
@@ -50,10 +51,12 @@ pub fn run(g: &Global, o: &Opts, detach: bool, keep: bool) -> Result<i32> {
         let _ = super::delete::destroy(c.locked, &c.state);
         return Err(e);
     }
-    // Let `kill`, `state` and `delete` in while the container runs.
-    drop(c.locked);
+    // Let `kill`, `state` and `delete` in while the container runs; the
+    // directory stays open for the relock below.
+    c.locked.unlock()?;
     if let Some(r) = relay {
         if let Err(e) = r.wait() {
+            drop(c.locked);
             // Like a failed poststart hook: `run` leaves nothing behind.
             if let Ok(l) = state::lock(&g.root, &o.id) {
                 if let Ok(Some(st)) = l.read() {
@@ -67,16 +70,11 @@ pub fn run(g: &Global, o: &Opts, detach: bool, keep: bool) -> Result<i32> {
         return Ok(0);
     }
     let code = wait_init(c.pid, &set)?;
-    if !keep {
-        match state::lock(&g.root, &o.id) {
-            Ok(l) => {
-                if let Some(st) = l.read()? {
-                    super::delete::destroy(l, &st)?;
-                }
-            }
-            Err(Error::NotExist(_)) => {}
-            Err(e) => return Err(e),
-        }
+    // Unless a `delete` came first: the init is reaped, so the container is
+    // stopped, and its state is the one in memory (only create and start
+    // write state.json, and start refuses a container made by run).
+    if !keep && c.locked.relock()? {
+        super::delete::destroy_as(c.locked, &c.state, Status::Stopped)?;
     }
     Ok(code)
 }

@@ -317,6 +317,13 @@ pub fn flock_exclusive(fd: BorrowedFd) -> io::Result<()> {
     }
 }
 
+/// flock(LOCK_UN): releases the lock, keeps the fd.
+pub fn flock_unlock(fd: BorrowedFd) -> io::Result<()> {
+    // SAFETY: integer arguments.
+    super::check(unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_UN) } as libc::c_long)?;
+    Ok(())
+}
+
 pub fn unlinkat(dir: BorrowedFd, name: &Path) -> io::Result<()> {
     let c = super::cstr(name)?;
     // SAFETY: valid C string.
