@@ -93,9 +93,16 @@ fn flock(fd: &OwnedFd, dir: &Path) -> Result<()> {
 
 /// Claims `id` under `root` with mkdir (atomic: exactly one creator wins).
 pub fn claim(root: &Path, id: &str) -> Result<Locked> {
-    std::fs::create_dir_all(root).ctx(|| format!("create state root {}", root.display()))?;
     let dir = root.join(id);
-    match std::fs::create_dir(&dir) {
+    // The root usually exists: it is only made when the mkdir says it is
+    // missing (issue 7: a mkdir EEXIST + stat per create otherwise), or not
+    // a directory (create_dir_all then names the root in its error).
+    let mut made = std::fs::create_dir(&dir);
+    if matches!(&made, Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR))) {
+        std::fs::create_dir_all(root).ctx(|| format!("create state root {}", root.display()))?;
+        made = std::fs::create_dir(&dir);
+    }
+    match made {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             return Err(Error::invalid(format!("container with id exists: {id}")))
