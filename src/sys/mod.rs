@@ -123,6 +123,57 @@ pub fn sigwaitinfo(set: &libc::sigset_t) -> io::Result<(i32, i32)> {
     }
 }
 
+/// What std's runtime start-up did that strata relies on, for the
+/// `#![no_main]` entry point in main.rs (which skips the rest of it: the
+/// stack-overflow handler's /proc/self/maps read, sigaltstack and two
+/// sigactions, ~17 syscalls per command, issue 7):
+/// - fds 0-2 are open: a closed one becomes /dev/null, so no file strata
+///   opens can land on a stdio fd and receive its output (std's rule);
+/// - SIGPIPE is ignored: a write to a closed pipe is an EPIPE error, not
+///   death. The container gets SIG_DFL back (reset_signal_handlers), and so
+///   do hooks (std::process::Command resets it).
+pub fn process_start() {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: poll reads and writes the local array of 3 entries.
+    while unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } == -1 {
+        match io::Error::last_os_error().raw_os_error() {
+            Some(libc::EINTR) => continue,
+            // poll itself cannot run (RLIMIT_NOFILE 0, no memory): ask
+            // fcntl about each fd instead, as std does.
+            Some(libc::EINVAL | libc::EAGAIN | libc::ENOMEM) => {
+                for f in &mut fds {
+                    // SAFETY: F_GETFD takes no pointer.
+                    if unsafe { libc::fcntl(f.fd, libc::F_GETFD) } == -1
+                        && io::Error::last_os_error().raw_os_error() == Some(libc::EBADF)
+                    {
+                        f.revents = libc::POLLNVAL;
+                    }
+                }
+                break;
+            }
+            // SAFETY: abort has no preconditions.
+            _ => unsafe { libc::abort() },
+        }
+    }
+    for f in fds {
+        // open returns the lowest free fd: the closed ones, in order.
+        // SAFETY: constant NUL-terminated path.
+        if f.revents & libc::POLLNVAL != 0
+            && unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR, 0) } == -1
+        {
+            // Without it a later open could become a stdio fd.
+            // SAFETY: abort has no preconditions.
+            unsafe { libc::abort() };
+        }
+    }
+    // SAFETY: SIG_IGN is a valid disposition for SIGPIPE.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}
+
 /// What strata needs from /proc/self/status, read once by the runtime
 /// before the clone: the init is a fork and inherits both values as they
 /// are (issue 7: it used to read the file again).
