@@ -5,7 +5,9 @@
 //! start-up does not run (~17 syscalls per command, issue 7);
 //! `sys::process_start` keeps the part strata relies on. std::env::args
 //! still works: std takes argv from glibc's init_array call.
-#![no_main]
+// The test harness brings its own main (and then nothing here is used).
+#![cfg_attr(not(test), no_main)]
+#![cfg_attr(test, allow(dead_code))]
 
 use anyhow::Result;
 use clap::Parser;
@@ -123,6 +125,7 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
 
 /// The C entry point. Every path ends in std::process::exit, which also
 /// flushes stdout.
+#[cfg(not(test))]
 #[no_mangle]
 pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     strata::sys::process_start();
