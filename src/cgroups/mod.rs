@@ -35,6 +35,33 @@ pub struct Cgroup {
     /// only `create` needs it, and it runs on a resolved cgroup).
     #[serde(skip)]
     cpuset_v1: Option<usize>,
+    /// strata's own cgroup in each v1 hierarchy, in the order of `v1`
+    /// (`resolve`; for `enter_v1`'s way back).
+    #[serde(skip)]
+    v1_own: Vec<PathBuf>,
+}
+
+/// The calling thread inside the container's v1 cgroups (`enter_v1`);
+/// dropping it moves the thread back to strata's own.
+pub struct InV1<'a> {
+    own: &'a [PathBuf],
+}
+
+impl Drop for InV1<'_> {
+    fn drop(&mut self) {
+        for d in self.own {
+            if let Err(e) = join_self(d) {
+                tracing::warn!("cgroup: move back to {}: {e}", d.display());
+            }
+        }
+    }
+}
+
+/// Moves the calling thread (not its whole process) into the v1 cgroup
+/// `dir`: "0" in `tasks` is the only attach that skips the kernel's global
+/// threadgroup lock (cgroup_procs_write_start: no pid, no threadgroup).
+fn join_self(dir: &Path) -> std::io::Result<()> {
+    std::fs::write(dir.join("tasks"), "0")
 }
 
 /// Validates `cgroupsPath` and resolves it against the host layout.
@@ -81,6 +108,10 @@ pub fn resolve(cgroups_path: Option<&Path>, id: &str, systemd: bool) -> Result<C
         }
         cg.v1.push(h.mount.join(own(h)));
         cg.v1_mounts.push(h.mount.clone());
+        cg.v1_own.push(
+            h.mount
+                .join(h.own_path.strip_prefix("/").unwrap_or(&h.own_path)),
+        );
     }
     if let Some(h) = &layout.v2 {
         cg.v2 = Some(h.mount.join(own(h)));
@@ -208,15 +239,42 @@ impl Cgroup {
         crate::sys::fd::openat(None, d, libc::O_PATH | libc::O_DIRECTORY, 0).ok()
     }
 
-    /// Writes `pid` into cgroup.procs of every v1 hierarchy (and of the v2
-    /// directory unless the process was already born there).
-    pub fn add_pid(&self, pid: i32, in_v2_already: bool) -> Result<()> {
+    /// Moves the calling thread into the container's cgroup in every v1
+    /// hierarchy, so that a process it clones is born there, as
+    /// CLONE_INTO_CGROUP does on cgroup2. Writing another process's pid to
+    /// cgroup.procs takes the kernel's global threadgroup lock, which waits
+    /// for an RCU grace period: 5-25 ms on the first join after idle here
+    /// (issue 7, docs/benchmarks.md); a thread moving itself does not.
+    /// Only for a cgroup `resolve` made (it knows strata's own cgroups to
+    /// return to). None, after moving back, when a move fails: the caller
+    /// then adds the pid after the clone as before.
+    pub fn enter_v1(&self) -> Option<InV1<'_>> {
+        if self.v1.is_empty() || self.v1_own.len() != self.v1.len() {
+            return None;
+        }
+        for (i, d) in self.v1.iter().enumerate() {
+            if let Err(e) = join_self(d) {
+                tracing::debug!("cgroup: join {} before the clone: {e}", d.display());
+                drop(InV1 {
+                    own: &self.v1_own[..i],
+                });
+                return None;
+            }
+        }
+        Some(InV1 { own: &self.v1_own })
+    }
+
+    /// Writes `pid` into cgroup.procs of every v1 hierarchy unless it was
+    /// born there (`enter_v1`), and of the v2 directory unless it was born
+    /// there (CLONE_INTO_CGROUP).
+    pub fn add_pid(&self, pid: i32, in_v1_already: bool, in_v2_already: bool) -> Result<()> {
         let v2 = if in_v2_already {
             None
         } else {
             self.v2.as_ref()
         };
-        for d in self.v1.iter().chain(v2) {
+        let v1 = if in_v1_already { &[][..] } else { &self.v1[..] };
+        for d in v1.iter().chain(v2) {
             let f = d.join("cgroup.procs");
             std::fs::write(&f, pid.to_string())
                 .ctx(|| format!("write {} to {}", pid, f.display()))?;

@@ -107,10 +107,20 @@ pub fn spawn(
     } else {
         0
     };
+    // A new container's init is born in its v1 cgroups too (`exec` joins
+    // after the clone: a running container may be frozen or at its pids
+    // limit, which must not catch the runtime itself).
+    let in_v1 = if req.exec {
+        None
+    } else {
+        req.cgroup.enter_v1()
+    };
     let (forked, in_v2) = clone::clone(flags, cgfd.as_ref().map(|f| f.as_raw_fd()))
         .ctx(|| "clone the container process")?;
     let pid = match forked {
         Forked::Child => {
+            // The init stays where it was born.
+            std::mem::forget(in_v1);
             drop(parent);
             drop(cgfd);
             for &fd in &req.close_in_child {
@@ -135,7 +145,9 @@ pub fn spawn(
     drop(idmapped);
     let mut guard = Guard(vec![pid]);
     let spec = &req.bundle.spec;
-    req.cgroup.add_pid(pid, in_v2)?;
+    let born_in_v1 = in_v1.is_some();
+    drop(in_v1);
+    req.cgroup.add_pid(pid, born_in_v1, in_v2)?;
     if single {
         on_pid(pid)?;
         if req.ns.new & libc::CLONE_NEWUSER != 0 {
