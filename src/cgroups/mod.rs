@@ -39,6 +39,9 @@ pub struct Cgroup {
     /// (`resolve`; for `enter_v1`'s way back).
     #[serde(skip)]
     v1_own: Vec<PathBuf>,
+    /// `create` made the leaf directory in every v1 hierarchy.
+    #[serde(skip)]
+    v1_fresh: std::cell::Cell<bool>,
 }
 
 /// The calling thread inside the container's v1 cgroups (`enter_v1`);
@@ -128,12 +131,15 @@ impl Cgroup {
     /// Creates every directory. cpuset (v1) needs cpus/mems before a task
     /// can join, so they are copied down from the parent.
     pub fn create(&self) -> Result<()> {
+        let mut fresh = true;
         for (i, d) in self.dirs().enumerate() {
             let made = create_dirs(d).ctx(|| format!("create cgroup {}", d.display()))?;
+            fresh &= made > 0 || i >= self.v1.len();
             if self.cpuset_v1 == Some(i) {
                 init_cpuset(&self.v1_mounts[i], d, made)?;
             }
         }
+        self.v1_fresh.set(fresh);
         Ok(())
     }
 
@@ -245,12 +251,22 @@ impl Cgroup {
     /// cgroup.procs takes the kernel's global threadgroup lock, which waits
     /// for an RCU grace period: 5-25 ms on the first join after idle here
     /// (issue 7, docs/benchmarks.md); a thread moving itself does not.
-    /// Only for a cgroup `resolve` made (it knows strata's own cgroups to
-    /// return to). None, after moving back, when a move fails: the caller
+    /// Only into cgroups `create` has just made (a cgroup that existed may
+    /// have a pids limit already reached) and that are not frozen (a new
+    /// v1 freezer cgroup under a frozen parent is): the runtime must not be
+    /// caught there. None, after moving back, when a move fails: the caller
     /// then adds the pid after the clone as before.
     pub fn enter_v1(&self) -> Option<InV1<'_>> {
-        if self.v1.is_empty() || self.v1_own.len() != self.v1.len() {
+        if self.v1.is_empty() || self.v1_own.len() != self.v1.len() || !self.v1_fresh.get() {
             return None;
+        }
+        if let Some((f, _, thawed)) = self
+            .freezer()
+            .filter(|(f, ..)| f.ends_with("freezer.state"))
+        {
+            if !crate::sys::fd::read_small(&f).is_ok_and(|s| s.trim() == thawed) {
+                return None;
+            }
         }
         for (i, d) in self.v1.iter().enumerate() {
             if let Err(e) = join_self(d) {
