@@ -9,7 +9,8 @@ use serde_json::json;
 
 pub fn tests() -> Vec<Test> {
     let mut v = crate::tests!("linux_cgroups";
-        init_in_cgroups_path, removed_after_delete, pids_limit, pids_without_limit, memory_limit);
+        init_in_cgroups_path, removed_after_delete, pids_limit, pids_without_limit, memory_limit,
+        runtime_not_in_container_cgroup);
     v.push(
         Test::new("linux_cgroups::pids_limit_zero", pids_limit_zero).deviates(
             "runc",
@@ -42,6 +43,52 @@ fn init_in_cgroups_path(ctx: &Ctx) -> TResult {
         "/proc/{pid}/cgroup: {own:?}"
     );
     ctx.destroy(&b.id)?;
+    Ok(ctx.ensure_clean(Some(&b.id), &cg)?)
+}
+
+/// While a foreground `run` waits, the container's cgroups hold the container's processes
+/// only: the runtime itself is in none of them (strata moves its own thread into the
+/// container's v1 cgroups for the clone and back out).
+fn runtime_not_in_container_cgroup(ctx: &Ctx) -> TResult {
+    let (b, out) = sleeper(ctx)?;
+    let cg = b.cgroups_path();
+    b.write()?;
+    let mut cmd = ctx.command();
+    cmd.arg("--root")
+        .arg(&ctx.root)
+        .arg("run")
+        .arg("--bundle")
+        .arg(&b.dir)
+        .arg(&b.id)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().map_err(|e| format!("spawn run: {e}"))?;
+    let result = (|| -> TResult {
+        let started = out.join("started");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !started.exists() {
+            ensure!(
+                std::time::Instant::now() < deadline,
+                "the container never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let init = state_pid(&ctx.state(&b.id)?)?;
+        let runtime = child.id();
+        let own = std::fs::read_to_string(format!("/proc/{runtime}/cgroup")).unwrap_or_default();
+        ensure!(
+            !own.lines().any(|l| l.ends_with(&format!(":{cg}"))),
+            "the runtime ({runtime}) is in the container's cgroup: {own:?}"
+        );
+        for d in &cgroups::dirs(&cg) {
+            ensure_eq!(cgroups::pids(d), vec![init], "processes in {}", d.display());
+        }
+        Ok(())
+    })();
+    let _ = ctx.rt(&["kill", &b.id, "KILL"]);
+    let _ = child.wait();
+    result?;
     Ok(ctx.ensure_clean(Some(&b.id), &cg)?)
 }
 
