@@ -133,6 +133,20 @@ impl Ctx {
         self.rt(&["delete", "--force", id])?.check().map(drop)
     }
 
+    /// Writes the config; returns `RUNTIME --root <root> run --bundle DIR ID`, not yet
+    /// started, for a test that needs its own stdio, fds or a process to wait on.
+    pub fn run_command(&self, b: &Bundle) -> Result<Command, String> {
+        b.write()?;
+        let mut cmd = self.command();
+        cmd.arg("--root")
+            .arg(&self.root)
+            .arg("run")
+            .arg("--bundle")
+            .arg(&b.dir)
+            .arg(&b.id);
+        Ok(cmd)
+    }
+
     /// Writes the config and runs `run --bundle DIR [EXTRA...] ID` in the foreground.
     pub fn run(&self, b: &Bundle, extra: &[&str]) -> Result<Out, String> {
         b.write()?;

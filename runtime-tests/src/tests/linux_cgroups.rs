@@ -52,15 +52,8 @@ fn init_in_cgroups_path(ctx: &Ctx) -> TResult {
 fn runtime_not_in_container_cgroup(ctx: &Ctx) -> TResult {
     let (b, out) = sleeper(ctx)?;
     let cg = b.cgroups_path();
-    b.write()?;
-    let mut cmd = ctx.command();
-    cmd.arg("--root")
-        .arg(&ctx.root)
-        .arg("run")
-        .arg("--bundle")
-        .arg(&b.dir)
-        .arg(&b.id)
-        .stdin(std::process::Stdio::null())
+    let mut cmd = ctx.run_command(&b)?;
+    cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     let mut child = cmd.spawn().map_err(|e| format!("spawn run: {e}"))?;

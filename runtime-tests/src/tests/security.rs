@@ -123,14 +123,7 @@ fn inherited_fd_not_leaked(ctx: &Ctx) -> TResult {
     ctx.rt(&["delete", &b.id])?.check()?;
     // ... and run.
     let (b, out) = reporter(ctx)?;
-    b.write()?;
-    let mut cmd = ctx.command();
-    cmd.arg("--root")
-        .arg(&ctx.root)
-        .arg("run")
-        .arg("--bundle")
-        .arg(&b.dir)
-        .arg(&b.id);
+    let mut cmd = ctx.run_command(&b)?;
     leak_fd(&mut cmd, host_dir.as_raw_fd());
     ctx.exec(cmd)?.check()?;
     let rep = parse_report(&std::fs::read_to_string(out.join("report.json")).ctx("report")?)?;
@@ -149,14 +142,7 @@ fn cwd_proc_self_fd(ctx: &Ctx) -> TResult {
     let host_dir = std::fs::File::open(&ctx.dir).ctx("open the test dir")?;
     let (mut b, out) = reporter(ctx)?;
     b.config["process"]["cwd"] = json!(format!("/proc/self/fd/{LEAKED_FD}"));
-    b.write()?;
-    let mut cmd = ctx.command();
-    cmd.arg("--root")
-        .arg(&ctx.root)
-        .arg("run")
-        .arg("--bundle")
-        .arg(&b.dir)
-        .arg(&b.id);
+    let mut cmd = ctx.run_command(&b)?;
     leak_fd(&mut cmd, host_dir.as_raw_fd());
     let res = ctx.exec(cmd)?;
     if let Ok(text) = std::fs::read_to_string(out.join("report.json")) {
