@@ -18,6 +18,11 @@ pub fn mounts() -> Vec<PathBuf> {
     v
 }
 
+/// Pure cgroup v2: /sys/fs/cgroup is itself the cgroup2 mount.
+pub fn pure_v2() -> bool {
+    mounts().iter().all(|m| m == Path::new("/sys/fs/cgroup"))
+}
+
 pub fn is_cgroupfs(path: &Path) -> bool {
     use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC, CGROUP_SUPER_MAGIC};
     statfs(path)

@@ -20,15 +20,30 @@ type TestFn = Box<dyn Fn(&Ctx) -> TResult>;
 
 /// A runtime's known, explained departure from the spec: when the test fails against a
 /// runtime whose `--version` starts with `runtime`, it is reported as skipped with `reason`.
+/// When it passes there, the deviation is stale and the test fails, so that every skip stands
+/// for a departure seen in this run.
 pub struct Deviation {
     pub runtime: &'static str,
     pub reason: &'static str,
+    /// The deviation holds only on hosts where this is true (e.g. pure cgroup v2); elsewhere
+    /// the runtime must pass like any other.
+    pub only_where: Option<fn() -> bool>,
+    /// A race the runtime loses only in some runs: a pass is not proof that it is fixed.
+    pub intermittent: bool,
+}
+
+impl Deviation {
+    pub fn applies(&self, runtime: &str) -> bool {
+        self.runtime == runtime && self.only_where.is_none_or(|f| f())
+    }
 }
 
 pub struct Test {
     pub name: String,
     pub run: TestFn,
     pub deviation: Option<Deviation>,
+    /// A runtime's own extension (no spec, no peer has it): (runtime, why), skipped elsewhere.
+    pub only_for: Option<(&'static str, &'static str)>,
 }
 
 impl Test {
@@ -37,12 +52,50 @@ impl Test {
             name: name.to_string(),
             run: Box::new(run),
             deviation: None,
+            only_for: None,
         }
     }
 
+    /// Tests of `runtime`'s own extension: skipped (not run) against any other runtime, since
+    /// its refusal of an unknown command would otherwise pass a test of a refusal.
+    pub fn only_for(mut self, runtime: &'static str, why: &'static str) -> Test {
+        self.only_for = Some((runtime, why));
+        self
+    }
+
     /// Marks a known deviation of `runtime` (see [`Deviation`]); explain it at the call site.
-    pub fn deviates(mut self, runtime: &'static str, reason: &'static str) -> Test {
-        self.deviation = Some(Deviation { runtime, reason });
+    pub fn deviates(self, runtime: &'static str, reason: &'static str) -> Test {
+        self.deviation_of(runtime, reason, None, false)
+    }
+
+    /// A deviation that holds only where `host` is true (say, only on cgroup v2).
+    pub fn deviates_where(
+        self,
+        runtime: &'static str,
+        reason: &'static str,
+        host: fn() -> bool,
+    ) -> Test {
+        self.deviation_of(runtime, reason, Some(host), false)
+    }
+
+    /// A race that `runtime` loses in some runs only: a pass is reported, not failed.
+    pub fn deviates_sometimes(self, runtime: &'static str, reason: &'static str) -> Test {
+        self.deviation_of(runtime, reason, None, true)
+    }
+
+    fn deviation_of(
+        mut self,
+        runtime: &'static str,
+        reason: &'static str,
+        only_where: Option<fn() -> bool>,
+        intermittent: bool,
+    ) -> Test {
+        self.deviation = Some(Deviation {
+            runtime,
+            reason,
+            only_where,
+            intermittent,
+        });
         self
     }
 }

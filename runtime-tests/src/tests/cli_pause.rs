@@ -18,7 +18,13 @@ pub fn tests() -> Vec<Test> {
     // rate-limits those notifications) likely came after that.
     let why = "on cgroup v2, may end `events` when the cgroup empties before it sees the \
                memory.events oom_kill change, so the OOM kill goes unreported";
-    v.push(Test::new("cli_pause::events_oom", events_oom).deviates("runc", why));
+    v.push(
+        Test::new("cli_pause::events_oom", events_oom).deviates_where(
+            "runc",
+            why,
+            crate::cgroups::pure_v2,
+        ),
+    );
     v
 }
 

@@ -103,6 +103,9 @@ pub fn tests() -> Vec<Test> {
                 .trim_start_matches("linux_resources_bad::")
                 .to_string();
             match RUNC_DEVIATIONS.iter().find(|(n, _)| *n == short) {
+                Some((_, why)) if why.starts_with("on cgroup v2") => {
+                    t.deviates_where("runc", why, crate::cgroups::pure_v2)
+                }
                 Some((_, why)) => t.deviates("runc", why),
                 None => t,
             }

@@ -33,7 +33,7 @@ pub fn tests() -> Vec<Test> {
         Test::new("strata_layers::bad_layers_refused", bad_layers_refused),
     ]
     .into_iter()
-    .map(|t| t.deviates("runc", why))
+    .map(|t| t.only_for("strata", why))
     .collect()
 }
 
