@@ -6,5 +6,4 @@ pub mod caps;
 pub mod rlimits;
 pub mod seccomp;
 mod seccomp_cache;
-mod sha256;
 pub mod user;

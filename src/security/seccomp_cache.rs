@@ -15,9 +15,9 @@
 //! get the listener fd.
 
 use super::seccomp::{self, Filter};
-use super::sha256;
 use crate::error::Result;
 use oci_spec::runtime::LinuxSeccomp;
+use sha2::{Digest, Sha256};
 use std::io::{Read, Seek, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -72,8 +72,16 @@ fn entry(s: &LinuxSeccomp, root: &Path) -> Option<PathBuf> {
     )
     .into_bytes();
     key.extend(serde_json::to_vec(s).ok()?);
-    let name = format!("{}.bpf", sha256::hex(&sha256::digest(&key)));
+    let name = format!("{}.bpf", hex(&sha256(&key)));
     Some(root.join(DIR).join(name))
+}
+
+fn sha256(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
+}
+
+fn hex(d: &[u8]) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The program, if the file holds one whose checksum matches.
@@ -88,7 +96,7 @@ fn read(path: &Path) -> Option<Vec<u8>> {
         return None;
     }
     let sum = data.split_off(data.len() - 32);
-    (sha256::digest(&data)[..] == sum[..]).then_some(data)
+    (sha256(&data)[..] == sum[..]).then_some(data)
 }
 
 /// Exports the program into a temporary file beside `path`, appends its
@@ -118,7 +126,7 @@ fn write(f: &Filter, path: &Path) -> std::io::Result<Vec<u8>> {
                 "libseccomp exported no usable program",
             ));
         }
-        file.write_all(&sha256::digest(&prog))?;
+        file.write_all(&sha256(&prog))?;
         std::fs::rename(&tmp, path)?;
         Ok(prog)
     })();
@@ -139,7 +147,7 @@ mod tests {
         let p = dir.join("x.bpf");
         let prog: Vec<u8> = (0..64).collect();
         let mut data = prog.clone();
-        data.extend(sha256::digest(&prog));
+        data.extend(sha256(&prog));
         std::fs::write(&p, &data).unwrap();
         assert_eq!(read(&p), Some(prog));
         data[3] ^= 1;

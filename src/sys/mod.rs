@@ -11,7 +11,6 @@ pub mod mount;
 pub mod pidfd;
 pub mod sched;
 pub mod seccomp;
-pub mod sha_ni;
 pub mod tty;
 pub mod xattr;
 
