@@ -29,7 +29,10 @@ fn create_opts(a: &strata::cli::CreateArgs) -> Opts {
 
 fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
     let g = Global {
-        root: cli.root.clone().unwrap_or_else(strata::state::default_root),
+        root: match &cli.root {
+            Some(r) => r.clone(),
+            None => strata::state::default_root()?,
+        },
         systemd_cgroup: cli.systemd_cgroup,
     };
     Ok(match cmd {
