@@ -122,8 +122,19 @@ pub fn run(g: &Global, o: &Opts) -> Result<i32> {
             )))
         }
     }
-    // The container's config, from its bundle, gives the defaults.
-    let mut spec = bundle::read_config(&st.bundle)?;
+    // The config `create` used gives the defaults; the bundle's config.json
+    // may have changed since (runtime.md: no effect on the container).
+    let mut spec = match state::load_config(&g.root, &o.id)? {
+        Some(spec) => spec,
+        None => {
+            tracing::warn!(
+                "container {}: no saved config (made by an older strata); reading {}",
+                o.id,
+                st.bundle.join("config.json").display()
+            );
+            bundle::read_config(&st.bundle)?
+        }
+    };
     let base = spec.process().clone().unwrap_or_default();
     let process = process_for(o, &base)?;
     if process.args().as_ref().is_none_or(|a| a.is_empty()) {
