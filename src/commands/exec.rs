@@ -49,10 +49,25 @@ pub fn parse_user(u: &str) -> Result<(u32, Option<u32>)> {
     Ok((uid, gid))
 }
 
+/// A process.json without `user` runs as uid 0, gid 0 (as with runc).
+/// JSON that does not parse is passed on unchanged, for the parser's error.
+fn default_user(data: Vec<u8>) -> Vec<u8> {
+    match serde_json::from_slice::<serde_json::Value>(&data) {
+        Ok(mut v) if v.is_object() && v.get("user").is_none() => {
+            v["user"] = serde_json::json!({"uid": 0, "gid": 0});
+            serde_json::to_vec(&v).unwrap_or(data)
+        }
+        _ => data,
+    }
+}
+
 fn process_for(o: &Opts, base: &Process) -> Result<Process> {
     if let Some(p) = &o.process {
         let data = std::fs::read(p).ctx(|| format!("read --process {}", p.display()))?;
-        return crate::process::attrs::parse_process(&data, &format!("--process {}", p.display()));
+        return crate::process::attrs::parse_process(
+            &default_user(data),
+            &format!("--process {}", p.display()),
+        );
     }
     if o.args.is_empty() {
         return Err(Error::invalid(
