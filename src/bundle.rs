@@ -160,10 +160,30 @@ fn validate(spec: &Spec) -> Result<()> {
             "ociVersion {v:?}: only 1.x configs are supported"
         )));
     }
-    let process = spec
-        .process()
-        .as_ref()
-        .ok_or_else(|| Error::invalid("process: missing from config.json"))?;
+    // config.md: process is REQUIRED only when start is called; `start`
+    // refuses a container without one.
+    if let Some(process) = spec.process() {
+        validate_process(process)?;
+    }
+    for m in spec.mounts().as_deref().unwrap_or_default() {
+        // Relative destinations are deprecated but allowed: relative to "/".
+        if crate::rootfs::resolve::relative(m.destination()) == Path::new(".") {
+            return Err(Error::invalid(
+                "mounts: destination \"/\" is not allowed (use root.path)",
+            ));
+        }
+    }
+    if let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+        crate::cgroups::resources::validate(r)?;
+    }
+    refuse_unsupported(spec)?;
+    crate::process::attrs::validate(spec)?;
+    crate::rootfs::validate(spec)?;
+    crate::hooks::validate(spec)?;
+    Ok(())
+}
+
+fn validate_process(process: &oci_spec::runtime::Process) -> Result<()> {
     let args = process.args().as_deref().unwrap_or_default();
     if args.is_empty() || args[0].is_empty() {
         return Err(Error::invalid("process.args: must name a program"));
@@ -207,21 +227,6 @@ fn validate(spec: &Spec) -> Result<()> {
             )));
         }
     }
-    for m in spec.mounts().as_deref().unwrap_or_default() {
-        // Relative destinations are deprecated but allowed: relative to "/".
-        if crate::rootfs::resolve::relative(m.destination()) == Path::new(".") {
-            return Err(Error::invalid(
-                "mounts: destination \"/\" is not allowed (use root.path)",
-            ));
-        }
-    }
-    if let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
-        crate::cgroups::resources::validate(r)?;
-    }
-    refuse_unsupported(spec)?;
-    crate::process::attrs::validate(spec)?;
-    crate::rootfs::validate(spec)?;
-    crate::hooks::validate(spec)?;
     Ok(())
 }
 

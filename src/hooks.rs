@@ -3,11 +3,13 @@
 //! a pipe a hung hook's children could hold open).
 
 use crate::error::{Error, Result};
+use nix::poll::{PollFd, PollFlags, PollTimeout};
 use oci_spec::runtime::{Hook, Hooks, Spec};
 use std::io::Write;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 pub fn validate(spec: &Spec) -> Result<()> {
     let Some(h) = spec.hooks() else { return Ok(()) };
@@ -50,21 +52,29 @@ fn all(h: &Hooks) -> Vec<(&'static str, &[Hook])> {
     ]
 }
 
-/// Runs `hooks` in order; the first failure is the error.
+/// Runs `hooks` in order; the first failure is the error, worded as
+/// runc's (`error running prestart hook #0: ...`), which callers match.
 pub fn run(name: &str, hooks: &[Hook], state: &str) -> Result<()> {
-    for h in hooks {
-        run_one(h, state)
-            .map_err(|e| Error::invalid(format!("{name} hook {}: {e}", h.path().display())))?;
+    for (i, h) in hooks.iter().enumerate() {
+        run_one(h, state).map_err(|e| {
+            Error::invalid(format!(
+                "error running {name} hook #{i}: {}: {e}",
+                h.path().display()
+            ))
+        })?;
     }
     Ok(())
 }
 
-/// Runs `hooks`; failures are logged and the rest still run (poststart,
-/// poststop: the spec says warn and continue).
+/// Runs `hooks`; failures are logged and the rest still run (poststop:
+/// the spec says warn and continue).
 pub fn run_warn(name: &str, hooks: &[Hook], state: &str) {
-    for h in hooks {
+    for (i, h) in hooks.iter().enumerate() {
         if let Err(e) = run_one(h, state) {
-            tracing::warn!("{name} hook {}: {e}", h.path().display());
+            tracing::warn!(
+                "error running {name} hook #{i}: {}: {e}",
+                h.path().display()
+            );
         }
     }
 }
@@ -86,28 +96,91 @@ fn run_one(h: &Hook, state: &str) -> std::result::Result<(), String> {
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("start: {}", crate::error::errstr(&e)))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A hook that does not read its stdin is fine: ignore EPIPE.
-        let _ = stdin.write_all(state.as_bytes());
-    }
     let pid = child.id() as i32;
-    if let Some(secs) = h.timeout() {
-        let fd = crate::sys::pidfd::open(pid).map_err(|e| format!("pidfd_open: {e}"))?;
-        let ready =
-            crate::sys::pidfd::poll_readable(&[fd.as_raw_fd()], (secs as i32).saturating_mul(1000))
-                .map_err(|e| format!("poll: {e}"))?;
-        if !ready[0] {
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+    let killpg = || {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    };
+    let pidfd = match crate::sys::pidfd::open(pid) {
+        Ok(fd) => fd,
+        Err(e) => {
+            killpg();
             let _ = child.wait();
-            return Err(format!("timed out after {secs}s"));
+            return Err(format!("pidfd_open: {e}"));
+        }
+    };
+    let deadline = h
+        .timeout()
+        .map(|secs| Instant::now() + Duration::from_secs(secs.max(0) as u64));
+    // The state is written without blocking, within the timeout: a hook
+    // that never reads its stdin would otherwise hold us forever once the
+    // state outgrows the pipe (64 KiB, big annotations).
+    let mut stdin = child.stdin.take();
+    if let Some(s) = &stdin {
+        nix::fcntl::fcntl(
+            s,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .map_err(|e| format!("fcntl O_NONBLOCK on the hook's stdin: {e}"))?;
+    }
+    let mut rest = state.as_bytes();
+    loop {
+        let wait = match deadline {
+            None => PollTimeout::NONE,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX)
+            }
+        };
+        let (exited, writable) = {
+            let mut fds = vec![PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+            if let Some(s) = &stdin {
+                fds.push(PollFd::new(s.as_fd(), PollFlags::POLLOUT));
+            }
+            match nix::poll::poll(&mut fds, wait) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => {
+                    killpg();
+                    let _ = child.wait();
+                    return Err(format!("poll: {e}"));
+                }
+                Ok(_) => {}
+            }
+            let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+            (ready(&fds[0]), fds.get(1).is_some_and(ready))
+        };
+        if exited {
+            break;
+        }
+        if writable {
+            if let Some(s) = stdin.as_mut() {
+                match s.write(rest) {
+                    Ok(n) => rest = &rest[n..],
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    // A hook that closed its stdin is fine (EPIPE).
+                    Err(_) => rest = &[],
+                }
+            }
+            if rest.is_empty() {
+                stdin = None; // EOF for the hook
+            }
+            continue;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            killpg();
+            let _ = child.wait();
+            return Err(format!(
+                "timed out after {}s",
+                h.timeout().unwrap_or_default()
+            ));
         }
     }
+    drop(stdin);
     let status = child.wait().map_err(|e| format!("wait: {e}"))?;
     if !status.success() {
-        return Err(format!("failed: {status}"));
+        return Err(format!("{status}"));
     }
     Ok(())
 }

@@ -28,8 +28,25 @@ fn create_opts(a: &strata::cli::CreateArgs) -> Opts {
 }
 
 fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
+    // Commands without state never make (or check) the default root.
+    match cmd {
+        Command::Spec { bundle } => {
+            return Ok(commands::spec::run(
+                bundle,
+                cli.rootless.as_deref() == Some("true"),
+            )?)
+        }
+        Command::Features => return Ok(commands::features::run()?),
+        Command::Layer(LayerCommand::Unpack { tar, dir }) => {
+            return Ok(commands::layer::unpack(tar, dir)?)
+        }
+        _ => {}
+    }
     let g = Global {
-        root: cli.root.clone().unwrap_or_else(strata::state::default_root),
+        root: match &cli.root {
+            Some(r) => r.clone(),
+            None => strata::state::default_root()?,
+        },
         systemd_cgroup: cli.systemd_cgroup,
     };
     Ok(match cmd {

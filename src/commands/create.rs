@@ -77,6 +77,9 @@ pub fn run(g: &Global, o: &Opts) -> Result<i32> {
 pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
     state::validate_id(&o.id)?;
     let mut b = bundle::load(&o.bundle)?;
+    // Saved for `exec` as the bundle gave it: without the init's own
+    // LISTEN_FDS and NOTIFY_SOCKET, which no exec'd process should get.
+    let saved = b.spec.clone();
     let listen = socket_activation(&mut b.spec)?;
     let ns = Plan::from_spec(&b.spec)?;
     let layers = crate::rootfs::layers::from_spec(&b.spec, &g.root.join(&o.id).join("layer"))?;
@@ -133,6 +136,12 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
     // The cgroup path is on disk before the cgroup exists, so a create
     // killed from here on can still be cleaned up by `delete --force`.
     locked.write(&st)?;
+    locked.write_config(&saved)?;
+    if b.spec.process().is_none() {
+        // config.md: process is REQUIRED only when start is called. The
+        // init is set up without one and `start` refuses the container.
+        b.spec.set_process(Some(placeholder_process()));
+    }
     cleanup.cgroup = Some(&cgroup);
     cgroup.create()?;
     if let Some(l) = &layers {
@@ -217,6 +226,17 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
     })
 }
 
+/// The init of a config without `process`: root, "/", nothing to exec
+/// (empty args: the init fails at the gate if it is ever opened).
+fn placeholder_process() -> oci_spec::runtime::Process {
+    let mut p = oci_spec::runtime::Process::default();
+    p.set_args(Some(vec![]));
+    p.set_env(None);
+    p.set_rlimits(None);
+    p.set_capabilities(None);
+    p
+}
+
 pub fn connect(p: &Path) -> Result<OwnedFd> {
     let s = std::os::unix::net::UnixStream::connect(p)
         .ctx(|| format!("connect to --console-socket {}", p.display()))?;
@@ -224,14 +244,31 @@ pub fn connect(p: &Path) -> Result<OwnedFd> {
 }
 
 /// The pid file is written whole (temp + rename): containerd reads it as
-/// soon as create returns.
+/// soon as create returns. The temp file is made fresh (O_EXCL|O_NOFOLLOW)
+/// after removing whatever has its name: a symlink planted there must not
+/// make us write through it into a host file.
 pub fn write_pid_file(p: &Path, pid: i32) -> Result<()> {
+    use std::io::Write;
     let p = bundle::absolute(p)?;
     let tmp = p.with_file_name(format!(
         ".{}.tmp",
         p.file_name().and_then(|n| n.to_str()).unwrap_or("pid")
     ));
-    std::fs::write(&tmp, pid.to_string()).ctx(|| format!("write --pid-file {}", tmp.display()))?;
+    let ctx = || format!("write --pid-file {}", tmp.display());
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e).ctx(ctx),
+        _ => {}
+    }
+    let fd = crate::sys::fd::openat(
+        None,
+        &tmp,
+        libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW,
+        0o644,
+    )
+    .ctx(ctx)?;
+    std::fs::File::from(fd)
+        .write_all(pid.to_string().as_bytes())
+        .ctx(ctx)?;
     std::fs::rename(&tmp, &p).ctx(|| format!("write --pid-file {}", p.display()))
 }
 

@@ -49,10 +49,25 @@ pub fn parse_user(u: &str) -> Result<(u32, Option<u32>)> {
     Ok((uid, gid))
 }
 
+/// A process.json without `user` runs as uid 0, gid 0 (as with runc).
+/// JSON that does not parse is passed on unchanged, for the parser's error.
+fn default_user(data: Vec<u8>) -> Vec<u8> {
+    match serde_json::from_slice::<serde_json::Value>(&data) {
+        Ok(mut v) if v.is_object() && v.get("user").is_none() => {
+            v["user"] = serde_json::json!({"uid": 0, "gid": 0});
+            serde_json::to_vec(&v).unwrap_or(data)
+        }
+        _ => data,
+    }
+}
+
 fn process_for(o: &Opts, base: &Process) -> Result<Process> {
     if let Some(p) = &o.process {
         let data = std::fs::read(p).ctx(|| format!("read --process {}", p.display()))?;
-        return crate::process::attrs::parse_process(&data, &format!("--process {}", p.display()));
+        return crate::process::attrs::parse_process(
+            &default_user(data),
+            &format!("--process {}", p.display()),
+        );
     }
     if o.args.is_empty() {
         return Err(Error::invalid(
@@ -122,8 +137,19 @@ pub fn run(g: &Global, o: &Opts) -> Result<i32> {
             )))
         }
     }
-    // The container's config, from its bundle, gives the defaults.
-    let mut spec = bundle::read_config(&st.bundle)?;
+    // The config `create` used gives the defaults; the bundle's config.json
+    // may have changed since (runtime.md: no effect on the container).
+    let mut spec = match state::load_config(&g.root, &o.id)? {
+        Some(spec) => spec,
+        None => {
+            tracing::warn!(
+                "container {}: no saved config (made by an older strata); reading {}",
+                o.id,
+                st.bundle.join("config.json").display()
+            );
+            bundle::read_config(&st.bundle)?
+        }
+    };
     let base = spec.process().clone().unwrap_or_default();
     let process = process_for(o, &base)?;
     if process.args().as_ref().is_none_or(|a| a.is_empty()) {

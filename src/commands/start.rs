@@ -29,6 +29,14 @@ pub fn run(g: &Global, id: &str) -> Result<i32> {
             ))
         }
     }
+    if state::load_config(&g.root, id)?.is_some_and(|c| c.process().is_none()) {
+        // config.md: process is REQUIRED when start is called. The init
+        // waiting at the gate has nothing to run: stop it.
+        let _ = super::kill::signal_init(st.pid, st.start_time, libc::SIGKILL);
+        return Err(Error::invalid(format!(
+            "cannot start container {id}: config.json has no process (REQUIRED for start); the container is stopped"
+        )));
+    }
     let relay = crate::process::notify::Relay::bind(&locked, st.pid)?;
     let mut conn = crate::sys::fd::connect_unix(locked.dirfd(), START_SOCKET).map_err(|e| {
         Error::Status(format!(

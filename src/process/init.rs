@@ -75,6 +75,11 @@ fn steps(ctx: &Child) -> Result<Error> {
         super::console::setup(sock.as_fd(), size, !req.exec)?;
     }
     enter_cwd(process.cwd())?;
+    // Read as root, before the user switch, from the container's root.
+    let env = with_home(
+        process.env().as_deref().unwrap_or_default(),
+        process.user().uid(),
+    );
     rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
     super::attrs::apply(spec, process, req.exec)?;
     let nnp = process.no_new_privileges().unwrap_or(false);
@@ -97,8 +102,12 @@ fn steps(ctx: &Child) -> Result<Error> {
     }
     sys::umask(process.user().umask().unwrap_or(0o022));
     let args = process.args().as_deref().unwrap_or_default();
-    let env = process.env().as_deref().unwrap_or_default();
-    let target = super::exec_path::target(args, env, ctx.runtime)?;
+    // No args: a config without `process` (create's placeholder).
+    let target = if args.is_empty() {
+        None
+    } else {
+        Some(super::exec_path::target(args, &env, ctx.runtime)?)
+    };
 
     sys::prctl(libc::PR_SET_PDEATHSIG, 0, 0).ctx(|| "prctl PR_SET_PDEATHSIG")?;
     ctx.chan.send(&Msg::Ready)?;
@@ -126,7 +135,12 @@ fn steps(ctx: &Child) -> Result<Error> {
     ) {
         Ok(()) => match seccomp.filter(|_| early.is_none()).map(|f| f.load()) {
             Some(Err(e)) => e,
-            _ => exec(req.preserve_fds, target, env, ignored),
+            _ => match target {
+                Some(t) => exec(req.preserve_fds, t, &env, ignored),
+                None => Error::invalid(
+                    "process: not set in config.json (it is REQUIRED to start a container)",
+                ),
+            },
         },
         Err(e) => e,
     };
@@ -230,6 +244,48 @@ fn enter_cwd(cwd: &Path) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// `env` with HOME set from the container's /etc/passwd entry for `uid`
+/// when it has no HOME ("/" without one), as runc does.
+fn with_home(env: &[String], uid: u32) -> Vec<String> {
+    let mut env = env.to_vec();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        let home = passwd_home(uid).unwrap_or_else(|| "/".into());
+        env.push(format!("HOME={home}"));
+    }
+    env
+}
+
+/// The home directory of `uid` in /etc/passwd. The file is the
+/// container's: only a regular file is read (never a FIFO that would hang
+/// us), and at most 4 MiB of it.
+fn passwd_home(uid: u32) -> Option<String> {
+    use std::io::Read;
+    let fd = fd::openat(
+        None,
+        Path::new("/etc/passwd"),
+        libc::O_RDONLY | libc::O_NONBLOCK,
+        0,
+    )
+    .ok()?;
+    let st = fd::fstat(fd.as_fd()).ok()?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return None;
+    }
+    let mut text = String::new();
+    std::fs::File::from(fd)
+        .take(4 << 20)
+        .read_to_string(&mut text)
+        .ok()?;
+    home_of(&text, uid)
+}
+
+fn home_of(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 6 && f[2].parse() == Ok(uid) && !f[5].is_empty()).then(|| f[5].to_string())
+    })
 }
 
 /// In a user namespace whose setgroups is denied, setgroups(2) fails; the
@@ -353,4 +409,18 @@ fn build_container(ctx: &Child) -> Result<String> {
         sys::setdomainname(d).ctx(|| format!("setdomainname {d:?}"))?;
     }
     Ok(state_json)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn home_from_passwd() {
+        let pw = "root:x:0:0:root:/root:/bin/sh\nbad line\nnobody:x:65534:65534::/nonexistent:/bin/false\nx:x:7:7:::\n";
+        assert_eq!(super::home_of(pw, 0).as_deref(), Some("/root"));
+        assert_eq!(super::home_of(pw, 65534).as_deref(), Some("/nonexistent"));
+        assert_eq!(super::home_of(pw, 7), None);
+        assert_eq!(super::home_of(pw, 1000), None);
+        let env = super::with_home(&["HOME=/h".into()], 0);
+        assert_eq!(env, ["HOME=/h"]);
+    }
 }

@@ -70,6 +70,18 @@ pub fn spawn(
     mut on_pid: impl FnMut(i32) -> Result<()>,
     mut on_hooks: impl FnMut(i32) -> Result<String>,
 ) -> Result<Spawned> {
+    // The init asks for the hooks (step 6a) and then, with a notify rule,
+    // hands over its seccomp fd (6b): both need the state, but the
+    // prestart/createRuntime hooks must run once.
+    let mut hooks_state: Option<String> = None;
+    let mut state_for = |p: i32| -> Result<String> {
+        if let Some(s) = &hooks_state {
+            return Ok(s.clone());
+        }
+        let s = on_hooks(p)?;
+        hooks_state = Some(s.clone());
+        Ok(s)
+    };
     let status = crate::sys::self_status();
     let available = caps::available(status.cap_bnd);
     let mut sets = caps::Sets::from_spec(
@@ -174,11 +186,11 @@ pub fn spawn(
                 let _ = clone::waitpid(pid, 0);
                 guard.0.retain(|&x| x != pid);
                 if std::mem::take(&mut early_hooks) {
-                    let state = on_hooks(p)?;
+                    let state = state_for(p)?;
                     parent.send(&Msg::HooksDone(state))?;
                 }
                 if let Some(fd) = early_seccomp.take() {
-                    let state = on_hooks(p)?;
+                    let state = state_for(p)?;
                     send_to_listener(spec, p, &state, fd)?;
                 }
                 if early_ready {
@@ -191,13 +203,13 @@ pub fn spawn(
             Some((Msg::Hooks, _)) => {
                 let p =
                     init_pid.ok_or_else(|| Error::invalid("protocol error: hooks before pid"))?;
-                let state = on_hooks(p)?;
+                let state = state_for(p)?;
                 parent.send(&Msg::HooksDone(state))?;
             }
             Some((Msg::SeccompFd, Some(fd))) => {
                 let p = init_pid
                     .ok_or_else(|| Error::invalid("protocol error: seccomp fd before pid"))?;
-                let state = on_hooks(p)?;
+                let state = state_for(p)?;
                 send_to_listener(spec, p, &state, fd)?;
             }
             Some((Msg::Ready, _)) => break,

@@ -16,6 +16,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 pub const STATE_FILE: &str = "state.json";
+/// The config as `create` used it (see `Locked::write_config`).
+pub const CONFIG_FILE: &str = "config.json";
 /// The create/start gate: init waits in accept() on this socket until
 /// `start` connects.
 pub const START_SOCKET: &str = "start.sock";
@@ -48,16 +50,56 @@ pub struct State {
     pub layer_upper: Option<PathBuf>,
 }
 
-/// Default state root: /run/strata as root, $XDG_RUNTIME_DIR/strata otherwise.
-pub fn default_root() -> PathBuf {
-    // SAFETY-free: geteuid cannot fail.
-    if nix::unistd::geteuid().is_root() {
-        return PathBuf::from("/run/strata");
+/// Default state root: /run/strata as root, $XDG_RUNTIME_DIR/strata
+/// otherwise (/tmp/strata-UID without it). A non-root fallback is made
+/// 0700 if missing and must be a directory of the caller's own: another
+/// user who planted /tmp/strata-UID (or a symlink there) would otherwise
+/// read our state (hook environments, annotations) and feed us theirs.
+pub fn default_root() -> Result<PathBuf> {
+    let uid = nix::unistd::geteuid();
+    if uid.is_root() {
+        return Ok(PathBuf::from("/run/strata"));
     }
-    match std::env::var_os("XDG_RUNTIME_DIR") {
+    let root = match std::env::var_os("XDG_RUNTIME_DIR") {
         Some(d) if !d.is_empty() => PathBuf::from(d).join("strata"),
-        _ => PathBuf::from(format!("/tmp/strata-{}", nix::unistd::geteuid())),
+        _ => PathBuf::from(format!("/tmp/strata-{uid}")),
+    };
+    match private_dir(&root) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        r => r.ctx(|| format!("create state root {}", root.display()))?,
     }
+    check_owned(&root, uid.as_raw())?;
+    Ok(root)
+}
+
+/// mkdir -p with 0700 for every directory made.
+fn private_dir(p: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(p)
+}
+
+/// `root` is a real directory (not a symlink) owned by `uid`.
+pub fn check_owned(root: &Path, uid: u32) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let md =
+        std::fs::symlink_metadata(root).ctx(|| format!("stat state root {}", root.display()))?;
+    if md.file_type().is_symlink() || !md.is_dir() {
+        return Err(Error::invalid(format!(
+            "state root {}: not a directory (a symlink?); refusing it (use --root)",
+            root.display()
+        )));
+    }
+    if md.uid() != uid {
+        return Err(Error::invalid(format!(
+            "state root {}: owned by uid {}, not by uid {uid}; refusing it (use --root)",
+            root.display(),
+            md.uid()
+        )));
+    }
+    Ok(())
 }
 
 /// Container ids: `[A-Za-z0-9_+.-]`, not `.` or `..`, at most 255 bytes
@@ -92,15 +134,19 @@ fn flock(fd: &OwnedFd, dir: &Path) -> Result<()> {
 }
 
 /// Claims `id` under `root` with mkdir (atomic: exactly one creator wins).
+/// The root is made 0700 and the container directory 0700: state.json
+/// holds hook environments and annotations.
 pub fn claim(root: &Path, id: &str) -> Result<Locked> {
+    use std::os::unix::fs::DirBuilderExt;
     let dir = root.join(id);
+    let mkdir = || std::fs::DirBuilder::new().mode(0o700).create(&dir);
     // The root usually exists: it is only made when the mkdir says it is
-    // missing (issue 7: a mkdir EEXIST + stat per create otherwise), or not
-    // a directory (create_dir_all then names the root in its error).
-    let mut made = std::fs::create_dir(&dir);
+    // missing (a mkdir EEXIST + stat per create otherwise), or not a
+    // directory (then the error names the root).
+    let mut made = mkdir();
     if matches!(&made, Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR))) {
-        std::fs::create_dir_all(root).ctx(|| format!("create state root {}", root.display()))?;
-        made = std::fs::create_dir(&dir);
+        private_dir(root).ctx(|| format!("create state root {}", root.display()))?;
+        made = mkdir();
     }
     match made {
         Ok(()) => {}
@@ -109,29 +155,70 @@ pub fn claim(root: &Path, id: &str) -> Result<Locked> {
         }
         Err(e) => return Err(Error::sys(format!("mkdir {}", dir.display()), e)),
     }
-    let fd = fd::openat(None, &dir, libc::O_RDONLY | libc::O_DIRECTORY, 0)
-        .ctx(|| format!("open {}", dir.display()))?;
+    let fd = fd::openat(
+        None,
+        &dir,
+        libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+        0,
+    )
+    .ctx(|| format!("open {}", dir.display()))?;
     flock(&fd, &dir)?;
+    // A `delete` of the same id may have removed our fresh (state-less)
+    // directory between the mkdir and the open, and another create made a
+    // new one: the one we locked must be the one at the path.
+    if !is_at_path(&fd, &dir)? {
+        return Err(Error::invalid(format!("container with id exists: {id}")));
+    }
     Ok(Locked { dir, fd })
 }
 
-/// Locks an existing container directory.
+/// Whether the directory open at `fd` is still the one at `path` (same
+/// device and inode): after waiting for a flock, the holder may have
+/// removed it and someone else made a new one under the same name.
+fn is_at_path(fd: &OwnedFd, path: &Path) -> Result<bool> {
+    let held = fd::fstat(fd.as_fd()).ctx(|| format!("fstat {}", path.display()))?;
+    match nix::sys::stat::lstat(path) {
+        Ok(now) => Ok(same_inode(
+            (held.st_dev, held.st_ino),
+            (now.st_dev, now.st_ino),
+        )),
+        Err(nix::errno::Errno::ENOENT) => Ok(false),
+        Err(e) => Err(Error::sys(format!("stat {}", path.display()), e.into())),
+    }
+}
+
+fn same_inode(a: (u64, u64), b: (u64, u64)) -> bool {
+    a == b
+}
+
+/// Locks an existing container directory. Retries when the directory was
+/// replaced while we waited for its lock (deleted and created again under
+/// the same id): the lock must be on the directory at the path.
 pub fn lock(root: &Path, id: &str) -> Result<Locked> {
     validate_id(id)?;
     let dir = root.join(id);
-    let fd = match fd::openat(None, &dir, libc::O_RDONLY | libc::O_DIRECTORY, 0) {
-        Ok(fd) => fd,
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-            return Err(Error::NotExist(id.to_string()))
+    for _ in 0..8 {
+        let fd = match fd::openat(
+            None,
+            &dir,
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+            0,
+        ) {
+            Ok(fd) => fd,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                return Err(Error::NotExist(id.to_string()))
+            }
+            Err(e) => return Err(Error::sys(format!("open {}", dir.display()), e)),
+        };
+        flock(&fd, &dir)?;
+        if is_at_path(&fd, &dir)? {
+            return Ok(Locked { dir, fd });
         }
-        Err(e) => return Err(Error::sys(format!("open {}", dir.display()), e)),
-    };
-    flock(&fd, &dir)?;
-    // The holder before us may have deleted the directory.
-    if !dir.exists() {
-        return Err(Error::NotExist(id.to_string()));
+        // Deleted meanwhile (ENOENT next time round) or replaced (retry).
     }
-    Ok(Locked { dir, fd })
+    Err(Error::Status(format!(
+        "container {id}: its state directory keeps being replaced; try again"
+    )))
 }
 
 impl Locked {
@@ -139,14 +226,39 @@ impl Locked {
     pub fn write(&self, state: &State) -> Result<()> {
         let data =
             serde_json::to_vec(state).map_err(|e| Error::invalid(format!("encode state: {e}")))?;
-        let tmp = self.dir.join(".state.json.tmp");
-        let mut f = std::fs::File::create(&tmp).ctx(|| format!("create {}", tmp.display()))?;
-        f.write_all(&data)
+        self.write_file(STATE_FILE, &data)
+    }
+
+    /// Saves the config `create` used: `exec` takes its defaults from it,
+    /// never from the bundle (runtime.md: changes to config.json after
+    /// create do not affect the container).
+    pub fn write_config(&self, spec: &oci_spec::runtime::Spec) -> Result<()> {
+        let data =
+            serde_json::to_vec(spec).map_err(|e| Error::invalid(format!("encode config: {e}")))?;
+        self.write_file(CONFIG_FILE, &data)
+    }
+
+    /// `name` in the container directory, written whole: a fresh 0600 temp
+    /// file (O_EXCL|O_NOFOLLOW: never through something planted at its
+    /// name), fsync'ed, renamed over `name`.
+    fn write_file(&self, name: &str, data: &[u8]) -> Result<()> {
+        let tmp_name = format!(".{name}.tmp");
+        let tmp = self.dir.join(&tmp_name);
+        // A write killed half-way leaves its temp file behind.
+        let _ = fd::unlinkat(self.fd.as_fd(), Path::new(&tmp_name));
+        let f = fd::openat(
+            Some(self.fd.as_fd()),
+            Path::new(&tmp_name),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW,
+            0o600,
+        )
+        .ctx(|| format!("create {}", tmp.display()))?;
+        let mut f = std::fs::File::from(f);
+        f.write_all(data)
             .ctx(|| format!("write {}", tmp.display()))?;
         f.sync_all().ctx(|| format!("fsync {}", tmp.display()))?;
-        let dst = self.dir.join(STATE_FILE);
-        std::fs::rename(&tmp, &dst)
-            .ctx(|| format!("rename {} to {}", tmp.display(), dst.display()))?;
+        nix::fcntl::renameat(self.fd.as_fd(), tmp_name.as_str(), self.fd.as_fd(), name)
+            .map_err(|e| Error::sys(format!("rename {} to {name}", tmp.display()), e.into()))?;
         Ok(())
     }
 
@@ -181,13 +293,14 @@ impl Locked {
     }
 
     /// Removes the container directory and everything in it. Usually only
-    /// state.json is left: it is unlinked through the locked fd and the
-    /// directory removed (2 syscalls, not ~10: issue 7); anything else in
+    /// state.json and config.json are left: they are unlinked through the
+    /// locked fd and the directory removed (3 syscalls, not ~10); anything else in
     /// it (start socket, notify dir, layer) makes the rmdir fail and
     /// `remove_dir_all` does the rest.
     pub fn remove(self) -> Result<()> {
         // Errors here (ENOENT included) are left to remove_dir_all.
         let _ = fd::unlinkat(self.fd.as_fd(), Path::new(STATE_FILE));
+        let _ = fd::unlinkat(self.fd.as_fd(), Path::new(CONFIG_FILE));
         if std::fs::remove_dir(&self.dir).is_ok() {
             return Ok(());
         }
@@ -207,6 +320,21 @@ pub fn load(root: &Path, id: &str) -> Result<State> {
         Some(s) => Ok(s),
         None => Err(Error::NotExist(id.to_string())),
     }
+}
+
+/// The config `create` saved for `id`; None for a container made by a
+/// strata that did not save it.
+pub fn load_config(root: &Path, id: &str) -> Result<Option<oci_spec::runtime::Spec>> {
+    validate_id(id)?;
+    let path = root.join(id).join(CONFIG_FILE);
+    let data = match std::fs::read(&path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::sys(format!("read {}", path.display()), e)),
+    };
+    serde_json::from_slice(&data)
+        .map(Some)
+        .map_err(|e| Error::invalid(format!("corrupt saved config {}: {e}", path.display())))
 }
 
 fn read_state_file(dir: &Path) -> Result<Option<State>> {
@@ -282,6 +410,40 @@ mod tests {
         for good in ["a", "A-b_c.d+e", "..a", &"x".repeat(255)] {
             assert!(validate_id(good).is_ok(), "{good:?}");
         }
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("strata-unit-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("scratch dir");
+        d
+    }
+
+    #[test]
+    fn locked_dir_replaced_is_noticed() {
+        let d = scratch("replaced");
+        let dir = d.join("c");
+        std::fs::create_dir(&dir).expect("mkdir");
+        let fd = fd::openat(None, &dir, libc::O_RDONLY | libc::O_DIRECTORY, 0).expect("open");
+        assert!(is_at_path(&fd, &dir).expect("check"));
+        std::fs::rename(&dir, d.join("old")).expect("rename");
+        assert!(!is_at_path(&fd, &dir).expect("check when gone"));
+        std::fs::create_dir(&dir).expect("mkdir again");
+        assert!(!is_at_path(&fd, &dir).expect("check when replaced"));
+        std::fs::remove_dir_all(&d).expect("cleanup");
+    }
+
+    #[test]
+    fn foreign_or_symlinked_root_refused() {
+        use std::os::unix::fs::MetadataExt;
+        let d = scratch("owned");
+        let me = std::fs::metadata(&d).expect("stat").uid();
+        assert!(check_owned(&d, me).is_ok());
+        assert!(check_owned(&d, me.wrapping_add(1)).is_err());
+        let link = d.join("link");
+        std::os::unix::fs::symlink(&d, &link).expect("symlink");
+        assert!(check_owned(&link, me).is_err());
+        std::fs::remove_dir_all(&d).expect("cleanup");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! runc's `exec` (callers.md; containerd and podman use it): a new process joins a running
 //! container, in the foreground or detached.
-use super::{cmdline, sleeper, state_pid, wait_started};
+use super::{cmdline, rep_caps, sleeper, state_pid, wait_started};
 use crate::bundle::Bundle;
 use crate::ctx::{parse_report, Ctx};
 use crate::harness::{Context, TResult, Test};
@@ -9,10 +9,19 @@ use serde_json::{json, Value};
 use std::path::PathBuf;
 
 pub fn tests() -> Vec<Test> {
-    crate::tests!("cli_exec";
+    let mut v = crate::tests!("cli_exec";
         foreground_output_and_status, env_and_cwd, user, detached_pid_file,
         joins_namespaces, sees_container_processes_and_files, same_cgroup, process_json,
-        stopped_container_fails, missing_program_fails)
+        stopped_container_fails, missing_program_fails, home_from_passwd, process_json_without_user, cap_not_ambient);
+    // runc 1.1.5 `exec` loads its defaults from the bundle's config.json as it is now.
+    v.push(
+        Test::new(
+            "cli_exec::config_rewritten_after_create",
+            config_rewritten_after_create,
+        )
+        .deviates("runc", "exec re-reads the bundle's config.json"),
+    );
+    v
 }
 
 /// A started sleeper: (bundle, out dir, init pid).
@@ -234,5 +243,136 @@ fn missing_program_fails(ctx: &Ctx) -> TResult {
         "running",
         "status after the failed execs"
     );
+    Ok(ctx.destroy(&b.id)?)
+}
+
+fn env_of(rep: &Value) -> Vec<String> {
+    rep["env"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
+}
+
+/// runtime.md Lifecycle step 2: "Any updates to config.json after this step MUST NOT
+/// affect the container." `exec` takes its defaults from what create used, whether the
+/// bundle's config.json became garbage or a different valid config.
+fn config_rewritten_after_create(ctx: &Ctx) -> TResult {
+    let (mut b, out) = sleeper(ctx)?;
+    let env = b.config["process"]["env"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut with = env.clone();
+    with.push(json!("FROM_CONFIG=orig"));
+    b.config["process"]["env"] = json!(with);
+    ctx.create_start(&b)?;
+    wait_started(&out)?;
+    let config = b.dir.join("config.json");
+    std::fs::write(&config, "{ not json").ctx("overwrite config.json")?;
+    let rep = exec_report(ctx, &b.id, &[])?;
+    let got = env_of(&rep);
+    ensure!(
+        got.iter().any(|e| e == "FROM_CONFIG=orig"),
+        "garbage config.json: env {got:?}"
+    );
+    let mut changed = env;
+    changed.push(json!("FROM_CONFIG=changed"));
+    b.config["process"]["env"] = json!(changed);
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    b.write()?;
+    let rep = exec_report(ctx, &b.id, &[])?;
+    let got = env_of(&rep);
+    ensure!(
+        got.iter().any(|e| e == "FROM_CONFIG=orig"),
+        "rewritten config.json: env {got:?}"
+    );
+    ensure_eq!(rep["uid"], 0, "uid after config.json was rewritten");
+    Ok(ctx.destroy(&b.id)?)
+}
+
+/// Without HOME in the env, HOME is the user's home from the container's /etc/passwd, and
+/// "/" for a user it does not list (as runc does), for the init and for exec.
+fn home_from_passwd(ctx: &Ctx) -> TResult {
+    let (b, _) = sleeper(ctx)?;
+    let passwd = b.rootfs().join("etc/passwd");
+    let mut text = std::fs::read_to_string(&passwd).ctx("read passwd")?;
+    text.push_str("user:x:1000:1000::/home/user:/bin/sh\n");
+    std::fs::write(&passwd, text).ctx("write passwd")?;
+    let envs = b.config["process"]["env"].to_string();
+    ensure!(!envs.contains("HOME="), "the template sets HOME: {envs}");
+    ctx.create_start(&b)?;
+    let home = |rep: &Value| env_of(rep).into_iter().find(|e| e.starts_with("HOME="));
+    let mut errors = vec![];
+    for (flags, want) in [
+        (vec![], "HOME=/root"),
+        (vec!["--user", "1000:1000"], "HOME=/home/user"),
+        (vec!["--user", "1234:1234"], "HOME=/"),
+        (vec!["--env", "HOME=/set"], "HOME=/set"),
+    ] {
+        let got = home(&exec_report(ctx, &b.id, &flags)?);
+        if got.as_deref() != Some(want) {
+            errors.push(format!("exec {flags:?}: {got:?}, want {want:?}"));
+        }
+    }
+    ctx.destroy(&b.id)?;
+    let mut b2 = ctx.bundle()?;
+    let init = home(&ctx.report(&mut b2)?);
+    if init.as_deref() != Some("HOME=/root") {
+        errors.push(format!("init: {init:?}, want \"HOME=/root\""));
+    }
+    ensure!(errors.is_empty(), "{}", errors.join("; "));
+    Ok(())
+}
+
+/// runc: a process.json without `user` runs as uid 0, gid 0.
+fn process_json_without_user(ctx: &Ctx) -> TResult {
+    let (b, _, _) = running(ctx)?;
+    let path = ctx.path("process.json");
+    let env = ["PATH=/bin", &format!("RUNTIME_TESTS_TAG={}", ctx.tag)];
+    let p = json!({"args": ["/probe", "report"], "env": env, "cwd": "/"});
+    std::fs::write(&path, p.to_string()).ctx("write process.json")?;
+    let rep =
+        parse_report(&exec(ctx, &b.id, &["--process", &path.to_string_lossy()], &[])?.stdout)?;
+    ensure_eq!(
+        (rep["uid"].clone(), rep["gid"].clone()),
+        (json!(0), json!(0)),
+        "uid, gid"
+    );
+    Ok(ctx.destroy(&b.id)?)
+}
+
+/// `exec --cap C` adds C to the bounding, effective and permitted sets only, as runc 1.1.5
+/// does: not to the inheritable or ambient sets, even when the config has both.
+fn cap_not_ambient(ctx: &Ctx) -> TResult {
+    let (mut b, out) = sleeper(ctx)?;
+    let caps = b.config["process"]["capabilities"]["bounding"].clone();
+    b.config["process"]["capabilities"]["inheritable"] = caps.clone();
+    b.config["process"]["capabilities"]["ambient"] = caps;
+    ctx.create_start(&b)?;
+    wait_started(&out)?;
+    let plain = exec_report(ctx, &b.id, &[])?;
+    let with = exec_report(ctx, &b.id, &["--cap", "CAP_SYS_ADMIN"])?;
+    let admin = super::cap_mask(&["CAP_SYS_ADMIN"]);
+    for key in ["CapBnd", "CapEff", "CapPrm"] {
+        ensure!(
+            rep_caps(&with, key)? & admin != 0,
+            "{key} lacks CAP_SYS_ADMIN"
+        );
+    }
+    for key in ["CapInh", "CapAmb"] {
+        let (a, b2) = (rep_caps(&plain, key)?, rep_caps(&with, key)?);
+        ensure!(
+            a != 0,
+            "{key} is empty without --cap: the config's set was not applied"
+        );
+        ensure_eq!(
+            format!("{b2:x}"),
+            format!("{a:x}"),
+            "{key} with --cap vs without"
+        );
+    }
     Ok(ctx.destroy(&b.id)?)
 }

@@ -1,13 +1,110 @@
 //! runtime.md "State" and "Query State", and the runc `list` command that reports it.
-use super::{sleeper, state_pid};
+use super::{one_line_error, sleeper, state_pid};
 use crate::ctx::Ctx;
 use crate::harness::{Context, TResult, Test};
 use crate::{ensure, ensure_eq};
 use serde_json::{json, Value};
 
 pub fn tests() -> Vec<Test> {
-    crate::tests!("state";
-        fields, missing_does_not_exist, list_table, list_quiet, list_json)
+    let mut v = crate::tests!("state";
+        fields, missing_does_not_exist, list_table, list_quiet, list_json, private_modes);
+    // runc 1.1.5 takes $XDG_RUNTIME_DIR/runc as it finds it.
+    v.push(
+        Test::new("state::fallback_root_not_own", fallback_root_not_own)
+            .deviates("runc", "uses a state root another user owns, or a symlink"),
+    );
+    v
+}
+
+/// security.md: state.json holds hook environments and annotations. A state root the
+/// runtime makes is 0700, a container directory gives group and others no read or write
+/// (runc: 0711), state.json is 0600.
+fn private_modes(ctx: &Ctx) -> TResult {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| -> Result<u32, String> {
+        Ok(std::fs::metadata(p).ctx(p.display())?.permissions().mode() & 0o7777)
+    };
+    ensure!(
+        !ctx.root.exists(),
+        "the state root exists before the first create"
+    );
+    let (mut b, _) = sleeper(ctx)?;
+    b.config["annotations"] = json!({"org.example.secret": "value"});
+    ctx.create(&b)?;
+    let dir = ctx.root.join(&b.id);
+    let (root, cdir) = (mode(&ctx.root)?, mode(&dir)?);
+    let state = dir.join("state.json");
+    ensure!(state.exists(), "no state.json in {}", dir.display());
+    let file = mode(&state)?;
+    ctx.destroy(&b.id)?;
+    ensure_eq!(format!("{root:o}"), "700", "mode of the state root");
+    ensure!(
+        cdir & 0o066 == 0,
+        "container dir mode {cdir:o}: readable or writable by others"
+    );
+    ensure!(
+        file & 0o077 == 0,
+        "state.json mode {file:o}: open to group or others"
+    );
+    Ok(())
+}
+
+/// security.md: without --root, a non-root caller's state root ($XDG_RUNTIME_DIR/NAME) must
+/// be a directory of the caller's own: one owned by another user (mode 0777, so nothing but
+/// the owner check stops its use) or a symlink is refused in one line naming it.
+fn fallback_root_not_own(ctx: &Ctx) -> TResult {
+    use std::os::unix::fs::{chown, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    const CALLER: u32 = 65534;
+    let perm = std::fs::Permissions::from_mode;
+    std::fs::set_permissions(&ctx.dir, perm(0o755)).ctx("chmod test dir")?;
+    let mine = ctx.host_dir("mine")?;
+    chown(&mine, Some(CALLER), Some(CALLER)).ctx("chown mine")?;
+    let mut errors = vec![];
+    // "own" is the control: the caller's own root works, so a refusal of the others is
+    // the ownership check and not this setup.
+    for case in ["own", "foreign", "symlink"] {
+        let xdg = ctx.host_dir(&format!("xdg-{case}"))?;
+        chown(&xdg, Some(CALLER), Some(CALLER)).ctx("chown xdg")?;
+        std::fs::set_permissions(&xdg, perm(0o700)).ctx("chmod xdg")?;
+        let root = xdg.join(&ctx.rt.name);
+        if case == "own" {
+            std::fs::create_dir(&root).ctx("mkdir root")?;
+            chown(&root, Some(CALLER), Some(CALLER)).ctx("chown root")?;
+            std::fs::set_permissions(&root, perm(0o700)).ctx("chmod root")?;
+        } else if case == "foreign" {
+            std::fs::create_dir(&root).ctx("mkdir root")?;
+            std::fs::set_permissions(&root, perm(0o777)).ctx("chmod root")?;
+        } else {
+            std::os::unix::fs::symlink(&mine, &root).ctx("symlink root")?;
+        }
+        let mut cmd = ctx.command();
+        cmd.env("XDG_RUNTIME_DIR", &xdg)
+            .env_remove("HOME")
+            .uid(CALLER)
+            .gid(CALLER)
+            .arg("list");
+        let out = ctx.exec(cmd)?;
+        if case == "own" {
+            if !out.ok() {
+                return Err(
+                    format!("list with the caller's own root failed: {}", out.describe()).into(),
+                );
+            }
+        } else if out.ok() {
+            errors.push(format!("{case}: list succeeded: {}", out.describe()));
+        } else if let Err(e) = one_line_error(&out) {
+            errors.push(format!("{case}: {e}"));
+        } else if !out.stderr.contains(&root.display().to_string()) {
+            errors.push(format!(
+                "{case}: the error does not name {}: {}",
+                root.display(),
+                out.describe()
+            ));
+        }
+    }
+    ensure!(errors.is_empty(), "{}", errors.join("; "));
+    Ok(())
 }
 
 /// ociVersion, id, status, pid, bundle (absolute) and the config's annotations.

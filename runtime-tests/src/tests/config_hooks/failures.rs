@@ -11,7 +11,12 @@ use std::path::Path;
 use std::time::Instant;
 
 pub fn tests() -> Vec<Test> {
-    let mut v = crate::tests!("config_hooks"; failing_create_hooks, timeout);
+    let mut v = crate::tests!("config_hooks"; failing_create_hooks, timeout, timeout_unread_stdin);
+    // runc 1.1.5 says `error running hook #1: ...`; later runc names the kind.
+    v.push(
+        Test::new("config_hooks::failure_names_hook", failure_names_hook)
+            .deviates("runc", "does not name the hook's kind in the error"),
+    );
     // runc 1.1.5 runs startContainer hooks in its init after `start` has returned, so their
     // failure never reaches the caller (runtime.md Lifecycle step 7: MUST generate an error).
     let why = "start succeeds although a startContainer hook failed";
@@ -128,7 +133,12 @@ fn poststart_failure(ctx: &Ctx) -> TResult {
 /// `timeout` aborts the hook: create fails without waiting for the hook's 10 s sleep. The
 /// bound is only there to tell "aborted" from "waited it out".
 fn timed_out(ctx: &Ctx, hook: Value) -> TResult {
+    timed_out_with(ctx, hook, json!({}))
+}
+
+fn timed_out_with(ctx: &Ctx, hook: Value, annotations: Value) -> TResult {
     let (mut b, _) = sleeper(ctx)?;
+    b.config["annotations"] = annotations;
     b.config["hooks"]["createRuntime"] = json!([hook]);
     b.write()?;
     let t0 = Instant::now();
@@ -162,4 +172,41 @@ fn timeout_kills_hook_children(ctx: &Ctx) -> TResult {
         ctx,
         json!({"path": "/bin/sh", "args": args, "env": env, "timeout": 1}),
     )
+}
+
+/// security.md: writing the state to a hook's stdin counts within its timeout. A hook that
+/// never reads, given a state bigger than a pipe holds (64 KiB of annotations), times out
+/// like any other instead of hanging the runtime.
+fn timeout_unread_stdin(ctx: &Ctx) -> TResult {
+    let env = [format!("RUNTIME_TESTS_TAG={}", ctx.tag)];
+    let big: serde_json::Map<String, Value> = (0..64)
+        .map(|i| (format!("org.example.big{i}"), json!("x".repeat(4096))))
+        .collect();
+    timed_out_with(
+        ctx,
+        json!({"path": "/bin/sleep", "args": ["sleep", "10"], "env": env, "timeout": 1}),
+        Value::Object(big),
+    )
+}
+
+/// runc's wording, which callers match: `error running KIND hook #N: ...`, N counting from 0.
+fn failure_names_hook(ctx: &Ctx) -> TResult {
+    let mut errors = vec![];
+    for kind in ["prestart", "createRuntime", "createContainer"] {
+        let (mut b, _) = sleeper(ctx)?;
+        b.config["hooks"][kind] = json!([{"path": "/bin/true"}, {"path": "/bin/false"}]);
+        b.write()?;
+        let res = ctx.rt(&["create", "--bundle", &b.dir.to_string_lossy(), &b.id])?;
+        if res.ok() {
+            ctx.destroy(&b.id)?;
+            errors.push(format!("{kind}: create succeeded"));
+            continue;
+        }
+        let want = format!("error running {kind} hook #1");
+        if !res.stderr.contains(&want) {
+            errors.push(format!("{kind}: no {want:?} in {:?}", res.stderr.trim()));
+        }
+    }
+    ensure!(errors.is_empty(), "{}", errors.join("; "));
+    Ok(())
 }

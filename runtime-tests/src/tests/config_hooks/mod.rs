@@ -21,7 +21,7 @@ const SCRIPT: &str = r#"cat > "$D/$0.json"; readlink /proc/self/ns/net > "$D/$0.
 pub fn tests() -> Vec<Test> {
     let mut v = crate::tests!("config_hooks";
         create_hooks_in_order, start_container_hook, poststop_hook, hook_namespaces,
-        container_hooks_see_container_pid, hook_args_env);
+        container_hooks_see_container_pid, hook_args_env, once_with_seccomp_notify);
     v.push(Test::new("config_hooks::poststart_hook", poststart_hook).deviates("runc", POSTSTART));
     v.extend(failures::tests());
     v
@@ -233,5 +233,42 @@ fn hook_args_env(ctx: &Ctx) -> TResult {
         !got.iter().any(|v| v.starts_with("RUNTIME_TESTS_LEAK=")),
         "the runtime's environment leaked into the hook: {got:?}"
     );
+    Ok(ctx.destroy(&b.id)?)
+}
+
+/// With a SCMP_ACT_NOTIFY rule the runtime also hands the notify fd and the state to
+/// linux.seccomp.listenerPath during create; the create hooks still run once each.
+fn once_with_seccomp_notify(ctx: &Ctx) -> TResult {
+    use std::io::Read;
+    let sock = ctx.path("seccomp.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).ctx("bind the listener")?;
+    let (mut b, out) = sleeper(ctx)?;
+    for kind in ["prestart", "createRuntime", "createContainer"] {
+        add_hook(ctx, &mut b, &out, kind, false);
+    }
+    b.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "listenerPath": sock,
+        // A syscall nothing here makes: the notification never has to be answered.
+        "syscalls": [{"names": ["acct"], "action": "SCMP_ACT_NOTIFY"}],
+    });
+    let got = std::thread::spawn(move || -> Result<usize, String> {
+        let (mut conn, _) = listener.accept().ctx("accept on the listener")?;
+        conn.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .ctx("read timeout")?;
+        let mut buf = vec![0u8; 65536];
+        conn.read(&mut buf).ctx("read the listener message")
+    });
+    let res = ctx.create(&b);
+    // A runtime that never connects would leave the thread in accept: wake it.
+    let _ = std::os::unix::net::UnixStream::connect(&sock);
+    let n = got
+        .join()
+        .map_err(|_| "listener thread panicked".to_string())??;
+    res?;
+    ensure!(n > 0, "the listener got no message");
+    let want = ["prestart", "createRuntime", "createContainer"];
+    ensure_eq!(log(&out), want, "hooks run by create, once each");
     Ok(ctx.destroy(&b.id)?)
 }

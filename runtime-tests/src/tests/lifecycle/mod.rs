@@ -10,7 +10,12 @@ pub fn tests() -> Vec<Test> {
     let mut v = crate::tests!("lifecycle";
         create_does_not_run_process, start_runs_process, process_exit_stops,
         config_change_after_create_ignored, start_not_created_fails, run_foreground_exit_status,
-        run_detached, create_pid_file);
+        run_detached, create_pid_file, pid_file_temp_symlink);
+    // runc 1.1.5 refuses the config at create ("process property must not be empty").
+    v.push(
+        Test::new("lifecycle::create_without_process", create_without_process)
+            .deviates("runc", "create fails without process"),
+    );
     v.extend(stop::tests());
     v
 }
@@ -152,4 +157,53 @@ fn create_pid_file(ctx: &Ctx) -> TResult {
         .ctx(format!("pid file content {text:?}"))?;
     ensure_eq!(pid, state_pid(&ctx.state(&b.id)?)?, "pid file vs state pid");
     Ok(ctx.destroy(&b.id)?)
+}
+
+/// security.md: the pid file is written through a temp file beside it; a symlink planted
+/// at the temp name (strata's `.NAME.tmp`, runc's `.NAME`) pointing at a host file must
+/// not make the runtime write there. Failing the create is a safe outcome too.
+fn pid_file_temp_symlink(ctx: &Ctx) -> TResult {
+    let (b, _) = sleeper(ctx)?;
+    b.write()?;
+    let dir = ctx.host_dir("pid")?;
+    let canary = ctx.path("canary");
+    std::fs::write(&canary, "canary").ctx("write canary")?;
+    for tmp in [".init.pid.tmp", ".init.pid"] {
+        std::os::unix::fs::symlink(&canary, dir.join(tmp)).ctx("plant symlink")?;
+    }
+    let pid_file = dir.join("init.pid");
+    let (bd, pf) = (b.dir.to_string_lossy(), pid_file.to_string_lossy());
+    let out = ctx.rt(&["create", "--bundle", &bd, "--pid-file", &pf, &b.id])?;
+    let text = std::fs::read_to_string(&canary).ctx("read canary")?;
+    ensure_eq!(text, "canary", "the host file behind the planted symlink");
+    if out.ok() {
+        let got = std::fs::read_to_string(&pid_file).ctx("read the pid file")?;
+        let want = state_pid(&ctx.state(&b.id)?)?;
+        ensure_eq!(got.trim(), want.to_string(), "pid file vs state pid");
+        ensure!(
+            !std::fs::symlink_metadata(&pid_file)
+                .ctx("lstat pid file")?
+                .file_type()
+                .is_symlink(),
+            "the pid file is a symlink"
+        );
+        ctx.destroy(&b.id)?;
+    }
+    Ok(())
+}
+
+/// config.md: `process` is REQUIRED only when start is called. `create` without it
+/// succeeds; `start` fails in one line, leaves the container stopped, and `delete` cleans up.
+fn create_without_process(ctx: &Ctx) -> TResult {
+    let mut b = ctx.bundle()?;
+    if let Some(c) = b.config.as_object_mut() {
+        c.remove("process");
+    }
+    ctx.create(&b)?;
+    ensure_eq!(ctx.status(&b.id)?, "created", "status after create");
+    let out = ctx.rt(&["start", &b.id])?;
+    super::one_line_error(&out)?;
+    ctx.wait_status(&b.id, "stopped")?;
+    ctx.rt(&["delete", &b.id])?.check()?;
+    Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
 }
