@@ -147,7 +147,8 @@ impl Tty {
     /// SIGWINCH to the container's foreground process group.
     fn resize(&self) {
         if let Some(h) = &self.host {
-            if let Ok((rows, cols)) = sys::tty::get_size(h.fd()) {
+            // 0x0 is "unknown" (a terminal nobody sized): keep consoleSize.
+            if let Some((rows, cols)) = sys::tty::get_size(h.fd()).ok().filter(|s| *s != (0, 0)) {
                 let _ = sys::tty::set_size(self.master.as_fd(), rows, cols);
             }
         }
