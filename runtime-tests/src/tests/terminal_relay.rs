@@ -236,7 +236,8 @@ fn same(a: &libc::termios, b: &libc::termios) -> bool {
 }
 
 /// The user's terminal is raw while the container runs (no echo, no line editing: the
-/// container's pty does those) and exactly as before once the runtime exited.
+/// container's pty does those) and exactly as before once the runtime exited, also when
+/// the run failed.
 fn caller_terminal_restored(ctx: &Ctx) -> TResult {
     let b = shell_bundle(ctx)?;
     let t = term(24, 80)?;
@@ -267,7 +268,25 @@ fn caller_terminal_restored(ctx: &Ctx) -> TResult {
         before.c_oflag,
         after.c_oflag
     );
-    Ok(())
+    // The error path too: execve fails (ENOEXEC, a file neither ELF nor script) after
+    // the start, so after raw mode was set.
+    let mut b = shell_bundle(ctx)?;
+    let bad = b.rootfs().join("not-a-program");
+    std::fs::write(&bad, [0u8, 1, 2, 3]).ctx("write not-a-program")?;
+    std::fs::set_permissions(&bad, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .ctx("chmod not-a-program")?;
+    b.args(&["/not-a-program"]);
+    let mut child = spawn_on(ctx.run_command(&b)?, &t, None)?;
+    let (code, text) = wait_exit(&mut child, &t)?;
+    ensure!(code != Some(0), "run of /not-a-program succeeded: {text:?}");
+    let after = termios(&t.peer)?;
+    ensure!(
+        same(&before, &after),
+        "termios after a failed run differs: lflag {:o} -> {:o}",
+        before.c_lflag,
+        after.c_lflag
+    );
+    Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
 }
 
 /// `exec -t ID sh` into a running (terminal-less) container: a new pty of its own, the
