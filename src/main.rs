@@ -190,7 +190,14 @@ fn run() {
             if cli.log.is_some() {
                 eprintln!("strata: {msg}");
             }
-            std::process::exit(1);
+            // runc's exec exits 255 on any failure of its own, so callers
+            // can tell it from the process's status; everything else 1.
+            let code = if matches!(cmd, Command::Exec(_)) {
+                255
+            } else {
+                1
+            };
+            std::process::exit(code);
         }
     }
 }

@@ -180,6 +180,7 @@ pub fn all_tests() -> Vec<Test> {
         config_hostname::tests(),
         config_hooks::tests(),
         config_terminal::tests(),
+        terminal_relay::tests(),
         linux_namespaces::tests(),
         linux_cgroups::tests(),
         linux_resources::tests(),

@@ -10,7 +10,7 @@ use crate::namespaces::Plan;
 use crate::process::channel::Channel;
 use crate::process::spawn::{self, Gate, Request};
 use crate::state::{self, Locked, State};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Default)]
@@ -30,6 +30,9 @@ pub struct Created {
     pub chan: Channel,
     pub locked: Locked,
     pub state: State,
+    /// `run` in the foreground with process.terminal and no
+    /// --console-socket: the pty master comes back here for the relay.
+    pub tty: Option<crate::process::relay::Pending>,
 }
 
 /// Undoes a half-made container: its cgroup and its state directory, and
@@ -68,13 +71,14 @@ impl Drop for Cleanup<'_> {
 }
 
 pub fn run(g: &Global, o: &Opts) -> Result<i32> {
-    create(g, o, false)?;
+    create(g, o, false, false)?;
     Ok(0)
 }
 
 /// Creates the container. With `for_run`, the init waits for `Start` on the
-/// channel instead of the start socket.
-pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
+/// channel instead of the start socket; with `relay` too (foreground), a
+/// terminal without --console-socket is relayed by the caller.
+pub fn create(g: &Global, o: &Opts, for_run: bool, relay: bool) -> Result<Created> {
     state::validate_id(&o.id)?;
     let mut b = bundle::load(&o.bundle)?;
     // Saved for `exec` as the bundle gave it: without the init's own
@@ -98,7 +102,14 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
         &o.id,
         g.systemd_cgroup,
     )?;
-    let console = o.console_socket.as_deref().map(connect).transpose()?;
+    let terminal = b
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    let (console, tty) =
+        crate::process::relay::console(o.console_socket.as_deref(), terminal && relay)?;
     let hooks_started = std::cell::Cell::new(false);
     // Made before the lock, so dropped after it: on failure the lock's fd is
     // closed before the directory is removed (under EMFILE that fd is the
@@ -223,6 +234,7 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
         chan: spawned.chan,
         locked,
         state: st,
+        tty,
     })
 }
 
@@ -237,11 +249,7 @@ fn placeholder_process() -> oci_spec::runtime::Process {
     p
 }
 
-pub fn connect(p: &Path) -> Result<OwnedFd> {
-    let s = std::os::unix::net::UnixStream::connect(p)
-        .ctx(|| format!("connect to --console-socket {}", p.display()))?;
-    Ok(OwnedFd::from(s))
-}
+pub use crate::process::relay::connect;
 
 /// The pid file is written whole (temp + rename): containerd reads it as
 /// soon as create returns. The temp file is made fresh (O_EXCL|O_NOFOLLOW)

@@ -175,11 +175,11 @@ pub fn run(g: &Global, o: &Opts) -> Result<i32> {
         rootfs: st.rootfs.clone(),
         spec,
     };
-    let console = o
-        .console_socket
-        .as_deref()
-        .map(create::connect)
-        .transpose()?;
+    let terminal = b.spec.process().as_ref().and_then(|p| p.terminal());
+    let (console, tty) = crate::process::relay::console(
+        o.console_socket.as_deref(),
+        terminal.unwrap_or(false) && !o.detach,
+    )?;
     let wait_set = sys::sigset(&[
         libc::SIGCHLD,
         libc::SIGINT,
@@ -208,6 +208,7 @@ pub fn run(g: &Global, o: &Opts) -> Result<i32> {
         layers: None,
     };
     let spawned = spawn::spawn(req, |_| Ok(()), |_| Ok(String::new()))?;
+    let tty = tty.map(|p| p.attach()).transpose()?;
     spawned.chan.send(&Msg::Start)?;
     match spawned.chan.recv()? {
         None => {}
@@ -223,5 +224,8 @@ pub fn run(g: &Global, o: &Opts) -> Result<i32> {
     if o.detach {
         return Ok(0);
     }
-    super::run::wait_init(spawned.pid, &wait_set)
+    match tty {
+        Some(t) => t.relay(spawned.pid, &wait_set),
+        None => super::run::wait_init(spawned.pid, &wait_set),
+    }
 }

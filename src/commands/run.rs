@@ -31,7 +31,16 @@ pub fn run(g: &Global, o: &Opts, detach: bool, keep: bool) -> Result<i32> {
     if !detach {
         sys::sigmask(libc::SIG_BLOCK, &set).map_err(|e| Error::sys("sigprocmask", e))?;
     }
-    let c = create::create(g, o, true)?;
+    let mut c = create::create(g, o, true, !detach)?;
+    // Before `Start`: the caller's terminal is raw, and the pty has its
+    // size, before the container's first read.
+    let tty = match c.tty.take().map(|p| p.attach()).transpose() {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = super::delete::destroy(c.locked, &c.state);
+            return Err(e);
+        }
+    };
     let mut relay = None;
     let start = (|| {
         relay = crate::process::notify::Relay::bind(&c.locked, c.pid)?;
@@ -69,7 +78,10 @@ pub fn run(g: &Global, o: &Opts, detach: bool, keep: bool) -> Result<i32> {
     if detach {
         return Ok(0);
     }
-    let code = wait_init(c.pid, &set)?;
+    let code = match tty {
+        Some(t) => t.relay(c.pid, &set)?,
+        None => wait_init(c.pid, &set)?,
+    };
     // Unless a `delete` came first: the init is reaped, so the container is
     // stopped, and its state is the one in memory (only create and start
     // write state.json, and start refuses a container made by run).

@@ -23,5 +23,6 @@ pub mod cpus;
 mod exec_path;
 pub mod init;
 pub mod notify;
+pub mod relay;
 mod sched;
 pub mod spawn;

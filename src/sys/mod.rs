@@ -111,6 +111,13 @@ pub fn sigset(signals: &[i32]) -> libc::sigset_t {
     }
 }
 
+/// The same set as nix's type (for its signalfd).
+pub fn nix_sigset(set: &libc::sigset_t) -> nix::sys::signal::SigSet {
+    // SAFETY: every sigset_t strata has comes from `sigset` (initialised
+    // by sigemptyset), so it is a valid set.
+    unsafe { nix::sys::signal::SigSet::from_sigset_t_unchecked(*set) }
+}
+
 /// Waits for one of the blocked signals in `set`; returns its number and sender pid.
 pub fn sigwaitinfo(set: &libc::sigset_t) -> io::Result<(i32, i32)> {
     // SAFETY: `info` is written by the kernel; the set is valid.
@@ -320,4 +327,12 @@ pub fn statfs_type(fd: std::os::fd::BorrowedFd) -> io::Result<i64> {
         check(libc::fstatfs(fd.as_raw_fd(), &mut st) as libc::c_long)?;
         Ok(st.f_type as i64)
     }
+}
+
+/// fd 0, 1 or 2, borrowed for the process's whole life.
+pub fn std_fd(n: i32) -> std::os::fd::BorrowedFd<'static> {
+    debug_assert!((0..3).contains(&n), "std_fd({n})");
+    // SAFETY: process_start makes sure fds 0-2 are open, and strata never
+    // closes them.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(n) }
 }

@@ -57,3 +57,18 @@ pub fn join_session_keyring() -> io::Result<()> {
     })?;
     Ok(())
 }
+
+/// TIOCGWINSZ: (rows, cols).
+pub fn get_size(fd: BorrowedFd) -> io::Result<(u16, u16)> {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one winsize to the valid pointer.
+    super::check(
+        unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) } as libc::c_long,
+    )?;
+    Ok((ws.ws_row, ws.ws_col))
+}

@@ -85,7 +85,7 @@ fn pty_number(fd: &OwnedFd) -> Option<u32> {
 }
 
 /// Reads the master until every `want` string appeared (or 30 s passed, or the pty hung up).
-fn read_until(master: &OwnedFd, want: &[&str]) -> String {
+pub fn read_until(master: &OwnedFd, want: &[&str]) -> String {
     use nix::poll::{poll, PollFd, PollFlags};
     use std::os::fd::AsFd;
     let mut text = Vec::new();

@@ -34,6 +34,7 @@ pub mod security_race;
 pub mod security_rootfs;
 pub mod state;
 pub mod strata_layers;
+pub mod terminal_relay;
 
 use crate::bundle::Bundle;
 use crate::ctx::Ctx;
