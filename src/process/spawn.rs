@@ -71,7 +71,7 @@ pub fn spawn(
     mut on_hooks: impl FnMut(i32) -> Result<String>,
 ) -> Result<Spawned> {
     let status = crate::sys::self_status();
-    let available = caps::available(status.cap_bnd);
+    let available = caps::available(status.cap_bnd, req.ns.user());
     let mut sets = caps::Sets::from_spec(
         req.bundle
             .spec
@@ -130,7 +130,6 @@ pub fn spawn(
                 req: &req,
                 chan: &child,
                 caps: sets,
-                available,
                 ignored: status.sig_ign,
                 single,
                 runtime,

@@ -1,5 +1,6 @@
 //! security.md rows that apply to a basic runtime: symlinked /proc and /sys, leaked fds
-//! (CVE-2024-21626), read-only cgroupfs. (Capabilities and noNewPrivileges: config_process.)
+//! (CVE-2024-21626), read-only cgroupfs, the bounding set in a user namespace. (Other
+//! capability checks and noNewPrivileges: config_process.)
 use super::{has_opt, one_line_error, rep_mounts};
 use crate::bundle::Bundle;
 use crate::ctx::{parse_report, Ctx};
@@ -17,7 +18,7 @@ const LEAKED_FD: i32 = 42;
 pub fn tests() -> Vec<Test> {
     crate::tests!("security";
         proc_symlink_rejected, sys_symlink_confined, inherited_fd_not_leaked, cwd_proc_self_fd,
-        cgroupfs_readonly)
+        cgroupfs_readonly, caps_bounding_in_userns)
 }
 
 /// Replaces `rootfs/<name>` with a symlink to a fresh host dir and returns that dir.
@@ -186,6 +187,52 @@ fn cgroupfs_readonly(ctx: &Ctx) -> TResult {
             m.point,
             m.options
         );
+    }
+    Ok(())
+}
+
+/// A process that enters a new user namespace holds every capability the kernel knows there,
+/// including ones the runtime lacks on the host (CAP_SYS_RESOURCE on the development VMs):
+/// the container's five sets must still be exactly the config's, in `run` and in `exec`.
+/// Asking for a capability the host lacks is fine inside the namespace (it is held there).
+fn caps_bounding_in_userns(ctx: &Ctx) -> TResult {
+    let mut want: Vec<&str> = crate::bundle::DEFAULT_CAPS.to_vec();
+    for (extra, exec) in [(None, false), (Some("CAP_SYS_RESOURCE"), true)] {
+        want.extend(extra);
+        let mut b = ctx.bundle()?;
+        b.namespace("user", None);
+        let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        b.config["linux"]["uidMappings"] = map.clone();
+        b.config["linux"]["gidMappings"] = map;
+        for set in ["bounding", "effective", "permitted", "ambient"] {
+            b.config["process"]["capabilities"][set] = json!(want);
+        }
+        let rep = if exec {
+            b.args(&["/probe", "sleep"]);
+            ctx.create_start(&b)?;
+            let out = ctx.rt(&["exec", &b.id, "/probe", "report"])?.check()?;
+            ctx.destroy(&b.id)?;
+            parse_report(&out.stdout)?
+        } else {
+            ctx.report(&mut b)?
+        };
+        let mask = super::cap_mask(&want);
+        let what = if exec { "exec" } else { "run" };
+        for (key, m) in [
+            ("CapBnd", mask),
+            ("CapEff", mask),
+            ("CapPrm", mask),
+            // No inheritable set: the kernel raises no ambient capability.
+            ("CapAmb", 0),
+            ("CapInh", 0),
+        ] {
+            let got = super::rep_caps(&rep, key)?;
+            ensure!(
+                got == m,
+                "{what}: {key} {got:#x}, the config asks for {m:#x} (extra: {:?})",
+                super::cap_names(got & !m)
+            );
+        }
     }
     Ok(())
 }
