@@ -24,4 +24,5 @@ mod exec_path;
 pub mod init;
 pub mod notify;
 mod sched;
+pub mod sealed;
 pub mod spawn;
