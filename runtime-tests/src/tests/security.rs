@@ -5,6 +5,7 @@ use super::{has_opt, one_line_error, rep_mounts};
 use crate::bundle::Bundle;
 use crate::ctx::{parse_report, Ctx};
 use crate::harness::{Context, TResult, Test};
+use crate::runtime::Out;
 use crate::{ensure, ensure_eq, sys};
 use serde_json::{json, Value};
 use std::os::fd::AsRawFd;
@@ -16,9 +17,18 @@ use std::process::Command;
 const LEAKED_FD: i32 = 42;
 
 pub fn tests() -> Vec<Test> {
-    crate::tests!("security";
+    let mut v = crate::tests!("security";
         proc_symlink_rejected, sys_symlink_confined, inherited_fd_not_leaked, cwd_proc_self_fd,
-        cgroupfs_readonly, caps_bounding_in_userns)
+        caps_bounding_in_userns);
+    // runc 1.1.5 mounts cgroupfs with the config's options only (config_mounts_cgroup has the
+    // same deviation for what the container sees there).
+    v.push(
+        Test::new("security::cgroupfs_readonly", cgroupfs_readonly).deviates(
+            "runc",
+            "cgroupfs is writable without a cgroup namespace unless the config says ro",
+        ),
+    );
+    v
 }
 
 /// Replaces `rootfs/<name>` with a symlink to a fresh host dir and returns that dir.
@@ -28,6 +38,27 @@ pub fn symlink_out(ctx: &Ctx, b: &Bundle, name: &str) -> Result<std::path::PathB
     std::fs::remove_dir(&link).ctx(format!("rmdir {}", link.display()))?;
     std::os::unix::fs::symlink(&target, &link).ctx("symlink")?;
     Ok(target)
+}
+
+/// An attack test's refusal must be about the attack: a one-line error naming one of
+/// `words` (the attacked path or field), so a runtime that fails for an unrelated reason
+/// does not pass.
+pub fn refused_over(out: &Out, words: &[&str]) -> Result<(), String> {
+    one_line_error(out)?;
+    super::require(
+        words.iter().any(|w| out.stderr.contains(w)),
+        format!("refused, but not over {words:?}: {}", out.describe()),
+    )
+}
+
+/// The attack's bundle minus the attack runs: so the attack's own outcome, refusal or not,
+/// is about the attack. `b` is a fresh bundle with the attack's config, not yet attacked.
+pub fn control_runs(ctx: &Ctx, b: &mut Bundle) -> Result<(), String> {
+    b.args(&["/probe", "exit", "0"]);
+    ctx.run(b, &[])?
+        .check()
+        .map_err(|e| format!("the bundle without the attack fails: {e}"))?;
+    Ok(())
 }
 
 pub fn untouched(target: &Path) -> TResult {
@@ -48,11 +79,12 @@ pub fn untouched(target: &Path) -> TResult {
 
 /// CVE-2019-19921 / CVE-2023-27561: /proc must be a real directory in the rootfs.
 fn proc_symlink_rejected(ctx: &Ctx) -> TResult {
+    control_runs(ctx, &mut ctx.bundle()?)?;
     let b = ctx.bundle()?;
     let target = symlink_out(ctx, &b, "proc")?;
     b.write()?;
     let out = ctx.rt(&["create", "--bundle", &b.dir.to_string_lossy(), &b.id])?;
-    one_line_error(&out)?;
+    refused_over(&out, &["/proc"])?;
     untouched(&target)?;
     Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
 }
@@ -63,7 +95,10 @@ fn sys_symlink_confined(ctx: &Ctx) -> TResult {
     let mut b = ctx.bundle()?;
     let target = symlink_out(ctx, &b, "sys")?;
     b.args(&["/probe", "exit", "0"]);
-    let _ = ctx.run(&b, &[])?;
+    let out = ctx.run(&b, &[])?;
+    if !out.ok() {
+        refused_over(&out, &["/sys"])?;
+    }
     untouched(&target)?;
     Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
 }
@@ -146,6 +181,9 @@ fn cwd_proc_self_fd(ctx: &Ctx) -> TResult {
     let mut cmd = ctx.run_command(&b)?;
     leak_fd(&mut cmd, host_dir.as_raw_fd());
     let res = ctx.exec(cmd)?;
+    if !res.ok() {
+        refused_over(&res, &["cwd", "/proc/self/fd"])?;
+    }
     if let Ok(text) = std::fs::read_to_string(out.join("report.json")) {
         let rep = parse_report(&text)?;
         ensure_eq!(
@@ -165,13 +203,21 @@ fn cwd_proc_self_fd(ctx: &Ctx) -> TResult {
     Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
 }
 
-/// CVE-2023-25809 family: without a private cgroup namespace, cgroupfs is mounted read-only
-/// when the config asks for `ro` (as `runc spec` does).
+/// CVE-2023-25809 family: without a private cgroup namespace, cgroupfs is read-only even when
+/// the config does not ask for `ro` (security.md). The container tries what a writable
+/// cgroupfs allows: a new cgroup, moving itself, notify_on_release. Each must fail with EROFS
+/// on a file or directory that is there, so no other refusal passes.
 fn cgroupfs_readonly(ctx: &Ctx) -> TResult {
     let mut b = ctx.bundle()?;
-    let opts = ["nosuid", "noexec", "nodev", "relatime", "ro"];
+    let opts = ["nosuid", "noexec", "nodev", "relatime"];
     b.mount(json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": opts}));
-    let rep = ctx.report(&mut b)?;
+    let script = "/probe report; for d in /sys/fs/cgroup /sys/fs/cgroup/*; do \
+        [ -f $d/cgroup.procs ] || continue; echo \"mkdir $d $(/probe mkdir $d/escape)\"; \
+        for f in cgroup.procs notify_on_release; do [ -f $d/$f ] && \
+        echo \"open $d/$f $(/probe open $d/$f w)\"; done; done; true";
+    b.args(&["/bin/sh", "-c", script]);
+    let out = ctx.run(&b, &[])?.check()?;
+    let rep = parse_report(out.stdout.lines().next().unwrap_or_default())?;
     let cg: Vec<_> = rep_mounts(&rep)
         .into_iter()
         .filter(|m| m.fstype == "cgroup" || m.fstype == "cgroup2")
@@ -188,6 +234,28 @@ fn cgroupfs_readonly(ctx: &Ctx) -> TResult {
             m.options
         );
     }
+    let tries: Vec<(&str, Value)> = out
+        .stdout
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let (what, res) = l.split_at(l.find('{')?);
+            Some((what.trim(), serde_json::from_str(res).ok()?))
+        })
+        .collect();
+    ensure!(
+        tries.iter().any(|(w, _)| w.starts_with("mkdir"))
+            && tries.iter().any(|(w, _)| w.contains("cgroup.procs")),
+        "the container found no cgroup directory to attack: {:?}",
+        out.stdout
+    );
+    for (what, res) in &tries {
+        ensure!(
+            res["errno"] == libc::EROFS,
+            "{what}: {res} (want EROFS from a read-only cgroupfs)"
+        );
+    }
+    eprintln!("note: {} cgroupfs writes refused with EROFS", tries.len());
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 //! host dir (CVE-2021-30465 family), a bind mount through a dangling symlink, a swapped
 //! `/dev/null` under masking (CVE-2025-31133), and overwriting the runtime through
 //! `/proc/PID/exe` (CVE-2019-5736).
-use super::security::{symlink_out, untouched};
+use super::security::{control_runs, refused_over, symlink_out, untouched};
 use crate::ctx::{parse_report, Ctx};
 use crate::harness::{Context, TResult, Test};
 use crate::{ensure, ensure_eq, sys};
@@ -50,7 +50,10 @@ fn dev_symlink_to_host(ctx: &Ctx) -> TResult {
     let mut b = ctx.bundle()?;
     let target = symlink_out(ctx, &b, "dev")?;
     b.args(&["/probe", "exit", "0"]);
-    let _ = ctx.run(&b, &[])?;
+    let out = ctx.run(&b, &[])?;
+    if !out.ok() {
+        refused_over(&out, &["/dev"])?;
+    }
     untouched(&target)?;
     Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
 }
@@ -74,6 +77,8 @@ fn bind_through_dangling_symlink(ctx: &Ctx) -> TResult {
     );
     if out.ok() {
         ensure_eq!(out.stdout.trim(), "marker", "ls /data in the container");
+    } else {
+        refused_over(&out, &["/data"])?;
     }
     Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
 }
@@ -84,10 +89,17 @@ fn bind_through_dangling_symlink(ctx: &Ctx) -> TResult {
 /// into stdout: stdout may be that very file with a runtime that opens the symlinked
 /// /dev/null for stdio.
 fn with_swapped_dev_null(ctx: &Ctx, path: &str) -> Result<Option<Value>, String> {
+    let no_dev_tmpfs = |b: &mut crate::bundle::Bundle| {
+        if let Some(m) = b.config["mounts"].as_array_mut() {
+            m.retain(|m| m["destination"] != "/dev");
+        }
+    };
+    // Without the swap the bundle runs: a refusal below is over /dev/null.
+    let mut control = ctx.bundle()?;
+    no_dev_tmpfs(&mut control);
+    control_runs(ctx, &mut control)?;
     let mut b = ctx.bundle()?;
-    if let Some(m) = b.config["mounts"].as_array_mut() {
-        m.retain(|m| m["destination"] != "/dev");
-    }
+    no_dev_tmpfs(&mut b);
     let canary = b.rootfs().join("canary");
     std::fs::write(&canary, "canary\n").ctx("write canary")?;
     std::os::unix::fs::symlink("/canary", b.rootfs().join("dev/null")).ctx("symlink")?;
@@ -102,6 +114,8 @@ fn with_swapped_dev_null(ctx: &Ctx, path: &str) -> Result<Option<Value>, String>
         format!("the canary changed: {content:?}"),
     )?;
     if !res.ok() {
+        // The Default Devices check or the masking code: either names /dev/null.
+        refused_over(&res, &["/dev/null"])?;
         ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?;
         return Ok(None);
     }
