@@ -78,7 +78,7 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
     state::validate_id(&o.id)?;
     let mut b = bundle::load(&o.bundle)?;
     // Before anything is made: this may re-execute strata (CVE-2019-5736).
-    crate::process::sealed::ensure(&b.spec)?;
+    crate::process::readonly_exe::ensure(&b.spec)?;
     let listen = socket_activation(&mut b.spec)?;
     let ns = Plan::from_spec(&b.spec)?;
     let layers = crate::rootfs::layers::from_spec(&b.spec, &g.root.join(&o.id).join("layer"))?;

@@ -132,7 +132,7 @@ pub fn run(g: &Global, o: &Opts) -> Result<i32> {
     crate::process::attrs::validate_process(&process)?;
     spec.set_process(Some(process));
     // Before anything is changed: this may re-execute strata (CVE-2019-5736).
-    crate::process::sealed::ensure(&spec)?;
+    crate::process::readonly_exe::ensure(&spec)?;
     if let Some(p) = spec.process() {
         crate::process::cpus::set_initial(p)?;
     }

@@ -32,7 +32,7 @@ fn access_x(p: &Path) -> std::io::Result<()> {
 
 /// process.args[0] found (execvp's PATH search with the container's PATH)
 /// and opened for execveat: see [`open_target`].
-pub fn target(args: &[String], env: &[String], runtime: Runtime) -> Result<Target> {
+pub fn target(args: &[String], env: &[String], runtime: (u64, u64)) -> Result<Target> {
     let arg0 = args.first().map(String::as_str).unwrap_or_default();
     if arg0.contains('/') {
         // Checked on the fd open_target opens: one lookup instead of a
@@ -73,7 +73,7 @@ pub struct Target {
 /// check, so a process racing in the container cannot swap it.
 /// `check`: `path` is process.args[0] as given, not yet checked like a
 /// PATH search result: its errors get runc's wording here.
-fn open_target(path: &Path, args: &[String], runtime: Runtime, check: bool) -> Result<Target> {
+fn open_target(path: &Path, args: &[String], runtime: (u64, u64), check: bool) -> Result<Target> {
     let mut path = path.to_path_buf();
     let mut argv = args.to_vec();
     let mut check = check;
@@ -107,7 +107,7 @@ fn open_target(path: &Path, args: &[String], runtime: Runtime, check: bool) -> R
                 .map_err(|e| child(&path, e))?;
             check = false;
         }
-        if runtime.contains(&(st.st_dev, st.st_ino)) {
+        if (st.st_dev, st.st_ino) == runtime {
             return Err(Error::Child {
                 errno: libc::EPERM,
                 msg: format!("exec: \"{}\": refusing to run the runtime binary inside the container (CVE-2019-5736)", path.display()),
@@ -142,18 +142,13 @@ fn open_target(path: &Path, args: &[String], runtime: Runtime, check: bool) -> R
     })
 }
 
-/// (st_dev, st_ino) of the running binary and of the file it was copied
-/// from (the same twice unless strata runs from a sealed copy, see
-/// sealed.rs): neither may run inside the container.
-pub type Runtime = [(u64, u64); 2];
-
-/// The [`Runtime`] pair, taken before any namespace change.
-pub fn runtime_identity() -> Runtime {
-    let running = std::fs::metadata("/proc/self/exe")
+/// (st_dev, st_ino) of the running binary, taken before any namespace
+/// change.
+pub fn runtime_identity() -> (u64, u64) {
+    std::fs::metadata("/proc/self/exe")
         .map(|m| {
             use std::os::unix::fs::MetadataExt;
             (m.dev(), m.ino())
         })
-        .unwrap_or((0, 0));
-    [running, super::sealed::original().unwrap_or(running)]
+        .unwrap_or((0, 0))
 }

@@ -18,7 +18,7 @@ pub struct Child<'a> {
     pub ignored: Option<u64>,
     pub single: bool,
     /// (dev, inode) of the strata binary, which must never run inside.
-    pub runtime: super::exec_path::Runtime,
+    pub runtime: (u64, u64),
     pub idmapped: &'a crate::rootfs::idmap::Trees,
 }
 

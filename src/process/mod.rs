@@ -23,6 +23,6 @@ pub mod cpus;
 mod exec_path;
 pub mod init;
 pub mod notify;
+pub mod readonly_exe;
 mod sched;
-pub mod sealed;
 pub mod spawn;

@@ -19,7 +19,7 @@ use super::sha256;
 use crate::error::Result;
 use oci_spec::runtime::LinuxSeccomp;
 use std::io::{Read, Seek, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 pub const DIR: &str = super::seccomp::CACHE_DIR;
@@ -56,16 +56,15 @@ fn entry(s: &LinuxSeccomp, root: &Path) -> Option<PathBuf> {
     // The binary itself is part of the key, not just its version number: a
     // rebuilt or upgraded strata (a fixed translation, say) must not load a
     // program an older one made.
-    // (From a sealed copy, the file it was copied from: one key per binary.)
-    let exe = crate::process::sealed::binary()?;
+    let exe = std::fs::metadata("/proc/self/exe").ok()?;
     let mut key = format!(
         "strata {} exe {}:{}:{}:{}.{} libseccomp {}.{}.{} api {}\n",
         env!("CARGO_PKG_VERSION"),
-        exe.dev,
-        exe.ino,
-        exe.len,
-        exe.mtime,
-        exe.mtime_nsec,
+        exe.dev(),
+        exe.ino(),
+        exe.len(),
+        exe.mtime(),
+        exe.mtime_nsec(),
         v.major,
         v.minor,
         v.micro,

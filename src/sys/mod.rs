@@ -7,7 +7,6 @@ pub mod bpf;
 pub mod caps;
 pub mod clone;
 pub mod fd;
-pub mod memfd;
 pub mod mount;
 pub mod pidfd;
 pub mod sched;
