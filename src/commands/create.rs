@@ -81,6 +81,8 @@ pub fn run(g: &Global, o: &Opts) -> Result<i32> {
 pub fn create(g: &Global, o: &Opts, for_run: bool, relay: bool) -> Result<Created> {
     state::validate_id(&o.id)?;
     let mut b = bundle::load(&o.bundle)?;
+    // Before anything is made: this may re-execute strata (CVE-2019-5736).
+    crate::process::readonly_exe::ensure(&b.spec)?;
     // Saved for `exec` as the bundle gave it: without the init's own
     // LISTEN_FDS and NOTIFY_SOCKET, which no exec'd process should get.
     let saved = b.spec.clone();

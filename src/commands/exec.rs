@@ -156,8 +156,12 @@ pub fn run(g: &Global, o: &Opts) -> Result<i32> {
         return Err(Error::invalid("process.args: must name a program"));
     }
     crate::process::attrs::validate_process(&process)?;
-    crate::process::cpus::set_initial(&process)?;
     spec.set_process(Some(process));
+    // Before anything is changed: this may re-execute strata (CVE-2019-5736).
+    crate::process::readonly_exe::ensure(&spec)?;
+    if let Some(p) = spec.process() {
+        crate::process::cpus::set_initial(p)?;
+    }
     spec.set_hooks(None);
     let seccomp = spec
         .linux()

@@ -14,7 +14,6 @@ pub struct Child<'a> {
     pub req: &'a Request<'a>,
     pub chan: &'a Channel,
     pub caps: caps::Sets,
-    pub available: u64,
     /// SigIgn, read by the runtime before the clone (we inherited it).
     pub ignored: Option<u64>,
     pub single: bool,
@@ -91,7 +90,7 @@ fn steps(ctx: &Child) -> Result<Error> {
     if let Some(f) = seccomp.filter(|_| !nnp) {
         load_seccomp(ctx, f)?;
     }
-    caps::drop_bounding(&ctx.caps, ctx.available)?;
+    caps::drop_bounding(&ctx.caps)?;
     user::switch(process.user(), setgroups_allowed)?;
     caps::apply(&ctx.caps)?;
     if nnp {

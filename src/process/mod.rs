@@ -23,6 +23,7 @@ pub mod cpus;
 mod exec_path;
 pub mod init;
 pub mod notify;
+pub mod readonly_exe;
 pub mod relay;
 mod sched;
 pub mod spawn;

@@ -83,7 +83,7 @@ pub fn spawn(
         Ok(s)
     };
     let status = crate::sys::self_status();
-    let available = caps::available(status.cap_bnd);
+    let available = caps::available(status.cap_bnd, req.ns.user());
     let mut sets = caps::Sets::from_spec(
         req.bundle
             .spec
@@ -142,7 +142,6 @@ pub fn spawn(
                 req: &req,
                 chan: &child,
                 caps: sets,
-                available,
                 ignored: status.sig_ign,
                 single,
                 runtime,

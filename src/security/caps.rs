@@ -95,12 +95,14 @@ impl Sets {
     }
 }
 
-/// Capabilities this process can pass on: its bounding set (`cap_bnd`,
-/// from `sys::self_status`). The bounding set starts as the kernel's full
+/// Capabilities the container can be given: the runtime's own bounding set
+/// (`cap_bnd`, from `sys::self_status`), which starts as the kernel's full
 /// set and only ever loses bits, so it names nothing the kernel does not
-/// know; cap_last_cap is read only when CapBnd could not be.
-pub fn available(cap_bnd: Option<u64>) -> u64 {
-    if let Some(bnd) = cap_bnd {
+/// know. In a user namespace (`userns`, new or joined) the process gets the
+/// kernel's full set there, whatever the runtime lacks: cap_last_cap says
+/// what that is (read only then, or when CapBnd could not be).
+pub fn available(cap_bnd: Option<u64>, userns: bool) -> u64 {
+    if let Some(bnd) = cap_bnd.filter(|_| !userns) {
         return bnd;
     }
     let last: u32 = crate::sys::fd::read_small("/proc/sys/kernel/cap_last_cap")
@@ -114,13 +116,22 @@ pub fn available(cap_bnd: Option<u64>) -> u64 {
     }
 }
 
-/// Step 1 (while still uid 0): drop everything outside the bounding set.
-pub fn drop_bounding(sets: &Sets, available: u64) -> Result<()> {
+/// Step 1 (while still uid 0): drop everything outside the bounding set,
+/// including capabilities the runtime itself lacks: a process that entered
+/// a user namespace holds the kernel's full set there (CAP_SYS_RESOURCE
+/// too on a host whose own bounding set lacks it), so the runtime's set
+/// says nothing about what must go. Drops every number from 0 until the
+/// kernel answers EINVAL (past cap_last_cap: no file read needed; dropping
+/// one not held is a no-op).
+pub fn drop_bounding(sets: &Sets) -> Result<()> {
     for cap in 0..64u32 {
-        let bit = 1u64 << cap;
-        if available & bit != 0 && sets.bounding & bit == 0 {
-            sys::prctl(libc::PR_CAPBSET_DROP, cap as _, 0)
-                .ctx(|| format!("drop capability {cap} from the bounding set"))?;
+        if sets.bounding & (1u64 << cap) != 0 {
+            continue;
+        }
+        match sys::prctl(libc::PR_CAPBSET_DROP, cap as _, 0) {
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) && cap > 0 => return Ok(()),
+            Err(e) => return Err(e).ctx(|| format!("drop capability {cap} from the bounding set")),
         }
     }
     Ok(())

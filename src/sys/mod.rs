@@ -226,10 +226,20 @@ pub fn reset_signal_handlers(ignored: Option<u64>) {
 
 /// execveat(fd, "", AT_EMPTY_PATH): runs exactly the file `fd` refers to,
 /// with a C argv/envp built from strings. Only returns on error.
-pub fn execveat(fd: std::os::fd::BorrowedFd, args: &[String], env: &[String]) -> io::Error {
+pub fn execveat<S: AsRef<std::ffi::OsStr>>(
+    fd: std::os::fd::BorrowedFd,
+    args: &[S],
+    env: &[S],
+) -> io::Error {
     use std::os::fd::AsRawFd;
-    let to_c =
-        |v: &[String]| -> io::Result<Vec<CString>> { v.iter().map(|s| cstring(s)).collect() };
+    let to_c = |v: &[S]| -> io::Result<Vec<CString>> {
+        v.iter()
+            .map(|s| {
+                CString::new(s.as_ref().as_bytes())
+                    .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+            })
+            .collect()
+    };
     let (a, e) = match (to_c(args), to_c(env)) {
         (Ok(a), Ok(e)) => (a, e),
         _ => return io::Error::from_raw_os_error(libc::EINVAL),

@@ -1,9 +1,11 @@
 //! security.md rows that apply to a basic runtime: symlinked /proc and /sys, leaked fds
-//! (CVE-2024-21626), read-only cgroupfs. (Capabilities and noNewPrivileges: config_process.)
+//! (CVE-2024-21626), read-only cgroupfs, the bounding set in a user namespace. (Other
+//! capability checks and noNewPrivileges: config_process.)
 use super::{has_opt, one_line_error, rep_mounts};
 use crate::bundle::Bundle;
 use crate::ctx::{parse_report, Ctx};
 use crate::harness::{Context, TResult, Test};
+use crate::runtime::Out;
 use crate::{ensure, ensure_eq, sys};
 use serde_json::{json, Value};
 use std::os::fd::AsRawFd;
@@ -15,9 +17,18 @@ use std::process::Command;
 const LEAKED_FD: i32 = 42;
 
 pub fn tests() -> Vec<Test> {
-    crate::tests!("security";
+    let mut v = crate::tests!("security";
         proc_symlink_rejected, sys_symlink_confined, inherited_fd_not_leaked, cwd_proc_self_fd,
-        cgroupfs_readonly)
+        caps_bounding_in_userns);
+    // runc 1.1.5 mounts cgroupfs with the config's options only (config_mounts_cgroup has the
+    // same deviation for what the container sees there).
+    v.push(
+        Test::new("security::cgroupfs_readonly", cgroupfs_readonly).deviates(
+            "runc",
+            "cgroupfs is writable without a cgroup namespace unless the config says ro",
+        ),
+    );
+    v
 }
 
 /// Replaces `rootfs/<name>` with a symlink to a fresh host dir and returns that dir.
@@ -27,6 +38,27 @@ pub fn symlink_out(ctx: &Ctx, b: &Bundle, name: &str) -> Result<std::path::PathB
     std::fs::remove_dir(&link).ctx(format!("rmdir {}", link.display()))?;
     std::os::unix::fs::symlink(&target, &link).ctx("symlink")?;
     Ok(target)
+}
+
+/// An attack test's refusal must be about the attack: a one-line error naming one of
+/// `words` (the attacked path or field), so a runtime that fails for an unrelated reason
+/// does not pass.
+pub fn refused_over(out: &Out, words: &[&str]) -> Result<(), String> {
+    one_line_error(out)?;
+    super::require(
+        words.iter().any(|w| out.stderr.contains(w)),
+        format!("refused, but not over {words:?}: {}", out.describe()),
+    )
+}
+
+/// The attack's bundle minus the attack runs: so the attack's own outcome, refusal or not,
+/// is about the attack. `b` is a fresh bundle with the attack's config, not yet attacked.
+pub fn control_runs(ctx: &Ctx, b: &mut Bundle) -> Result<(), String> {
+    b.args(&["/probe", "exit", "0"]);
+    ctx.run(b, &[])?
+        .check()
+        .map_err(|e| format!("the bundle without the attack fails: {e}"))?;
+    Ok(())
 }
 
 pub fn untouched(target: &Path) -> TResult {
@@ -47,11 +79,12 @@ pub fn untouched(target: &Path) -> TResult {
 
 /// CVE-2019-19921 / CVE-2023-27561: /proc must be a real directory in the rootfs.
 fn proc_symlink_rejected(ctx: &Ctx) -> TResult {
+    control_runs(ctx, &mut ctx.bundle()?)?;
     let b = ctx.bundle()?;
     let target = symlink_out(ctx, &b, "proc")?;
     b.write()?;
     let out = ctx.rt(&["create", "--bundle", &b.dir.to_string_lossy(), &b.id])?;
-    one_line_error(&out)?;
+    refused_over(&out, &["/proc"])?;
     untouched(&target)?;
     Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
 }
@@ -62,7 +95,10 @@ fn sys_symlink_confined(ctx: &Ctx) -> TResult {
     let mut b = ctx.bundle()?;
     let target = symlink_out(ctx, &b, "sys")?;
     b.args(&["/probe", "exit", "0"]);
-    let _ = ctx.run(&b, &[])?;
+    let out = ctx.run(&b, &[])?;
+    if !out.ok() {
+        refused_over(&out, &["/sys"])?;
+    }
     untouched(&target)?;
     Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
 }
@@ -145,6 +181,9 @@ fn cwd_proc_self_fd(ctx: &Ctx) -> TResult {
     let mut cmd = ctx.run_command(&b)?;
     leak_fd(&mut cmd, host_dir.as_raw_fd());
     let res = ctx.exec(cmd)?;
+    if !res.ok() {
+        refused_over(&res, &["cwd", "/proc/self/fd"])?;
+    }
     if let Ok(text) = std::fs::read_to_string(out.join("report.json")) {
         let rep = parse_report(&text)?;
         ensure_eq!(
@@ -164,13 +203,21 @@ fn cwd_proc_self_fd(ctx: &Ctx) -> TResult {
     Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
 }
 
-/// CVE-2023-25809 family: without a private cgroup namespace, cgroupfs is mounted read-only
-/// when the config asks for `ro` (as `runc spec` does).
+/// CVE-2023-25809 family: without a private cgroup namespace, cgroupfs is read-only even when
+/// the config does not ask for `ro` (security.md). The container tries what a writable
+/// cgroupfs allows: a new cgroup, moving itself, notify_on_release. Each must fail with EROFS
+/// on a file or directory that is there, so no other refusal passes.
 fn cgroupfs_readonly(ctx: &Ctx) -> TResult {
     let mut b = ctx.bundle()?;
-    let opts = ["nosuid", "noexec", "nodev", "relatime", "ro"];
+    let opts = ["nosuid", "noexec", "nodev", "relatime"];
     b.mount(json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": opts}));
-    let rep = ctx.report(&mut b)?;
+    let script = "/probe report; for d in /sys/fs/cgroup /sys/fs/cgroup/*; do \
+        [ -f $d/cgroup.procs ] || continue; echo \"mkdir $d $(/probe mkdir $d/escape)\"; \
+        for f in cgroup.procs notify_on_release; do [ -f $d/$f ] && \
+        echo \"open $d/$f $(/probe open $d/$f w)\"; done; done; true";
+    b.args(&["/bin/sh", "-c", script]);
+    let out = ctx.run(&b, &[])?.check()?;
+    let rep = parse_report(out.stdout.lines().next().unwrap_or_default())?;
     let cg: Vec<_> = rep_mounts(&rep)
         .into_iter()
         .filter(|m| m.fstype == "cgroup" || m.fstype == "cgroup2")
@@ -186,6 +233,74 @@ fn cgroupfs_readonly(ctx: &Ctx) -> TResult {
             m.point,
             m.options
         );
+    }
+    let tries: Vec<(&str, Value)> = out
+        .stdout
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let (what, res) = l.split_at(l.find('{')?);
+            Some((what.trim(), serde_json::from_str(res).ok()?))
+        })
+        .collect();
+    ensure!(
+        tries.iter().any(|(w, _)| w.starts_with("mkdir"))
+            && tries.iter().any(|(w, _)| w.contains("cgroup.procs")),
+        "the container found no cgroup directory to attack: {:?}",
+        out.stdout
+    );
+    for (what, res) in &tries {
+        ensure!(
+            res["errno"] == libc::EROFS,
+            "{what}: {res} (want EROFS from a read-only cgroupfs)"
+        );
+    }
+    eprintln!("note: {} cgroupfs writes refused with EROFS", tries.len());
+    Ok(())
+}
+
+/// A process that enters a new user namespace holds every capability the kernel knows there,
+/// including ones the runtime lacks on the host (CAP_SYS_RESOURCE on the development VMs):
+/// the container's five sets must still be exactly the config's, in `run` and in `exec`.
+/// Asking for a capability the host lacks is fine inside the namespace (it is held there).
+fn caps_bounding_in_userns(ctx: &Ctx) -> TResult {
+    let mut want: Vec<&str> = crate::bundle::DEFAULT_CAPS.to_vec();
+    for (extra, exec) in [(None, false), (Some("CAP_SYS_RESOURCE"), true)] {
+        want.extend(extra);
+        let mut b = ctx.bundle()?;
+        b.namespace("user", None);
+        let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        b.config["linux"]["uidMappings"] = map.clone();
+        b.config["linux"]["gidMappings"] = map;
+        for set in ["bounding", "effective", "permitted", "ambient"] {
+            b.config["process"]["capabilities"][set] = json!(want);
+        }
+        let rep = if exec {
+            b.args(&["/probe", "sleep"]);
+            ctx.create_start(&b)?;
+            let out = ctx.rt(&["exec", &b.id, "/probe", "report"])?.check()?;
+            ctx.destroy(&b.id)?;
+            parse_report(&out.stdout)?
+        } else {
+            ctx.report(&mut b)?
+        };
+        let mask = super::cap_mask(&want);
+        let what = if exec { "exec" } else { "run" };
+        for (key, m) in [
+            ("CapBnd", mask),
+            ("CapEff", mask),
+            ("CapPrm", mask),
+            // No inheritable set: the kernel raises no ambient capability.
+            ("CapAmb", 0),
+            ("CapInh", 0),
+        ] {
+            let got = super::rep_caps(&rep, key)?;
+            ensure!(
+                got == m,
+                "{what}: {key} {got:#x}, the config asks for {m:#x} (extra: {:?})",
+                super::cap_names(got & !m)
+            );
+        }
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! (CVE-2019-16884, CVE-2025-52881), a pre-planted /dev/console symlink (CVE-2025-52565), the
 //! created init seen from the host and from an exec'd process (CVE-2019-5736), masked files
 //! that cannot be removed or unmounted, and seccomp without noNewPrivileges as root.
-use super::{one_line_error, rep_caps, sleeper, state_pid};
+use super::{rep_caps, sleeper, state_pid};
 use crate::bundle::{Bundle, DEFAULT_CAPS};
 use crate::ctx::{parse_report, Ctx};
 use crate::harness::{Context, TResult, Test};
@@ -32,8 +32,9 @@ pub fn tests() -> Vec<Test> {
     v
 }
 
-/// `create` must fail with one line and leave nothing (a runtime that succeeds is destroyed).
-fn create_refused(ctx: &Ctx, b: &Bundle, extra: &[&str]) -> Result<(), String> {
+/// `create` must fail with one line naming one of `words` and leave nothing (a runtime that
+/// succeeds is destroyed).
+fn create_refused(ctx: &Ctx, b: &Bundle, extra: &[&str], words: &[&str]) -> Result<(), String> {
     b.write()?;
     let dir = b.dir.to_string_lossy();
     let mut args = vec!["create", "--bundle", &dir];
@@ -45,7 +46,18 @@ fn create_refused(ctx: &Ctx, b: &Bundle, extra: &[&str]) -> Result<(), String> {
         return Err(format!("create succeeded: {}", out.describe()));
     }
     ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?;
-    one_line_error(&out)
+    super::security::refused_over(&out, words)
+}
+
+/// A bundle that sets kernel.shmmni (so the attack's refusal is known to be over the
+/// overmount: the control without it runs).
+fn sysctl_bundle(ctx: &Ctx) -> Result<Bundle, String> {
+    let mut control = ctx.bundle()?;
+    control.config["linux"]["sysctl"] = json!({"kernel.shmmni": "1234"});
+    super::security::control_runs(ctx, &mut control)?;
+    let mut b = ctx.bundle()?;
+    b.config["linux"]["sysctl"] = json!({"kernel.shmmni": "1234"});
+    Ok(b)
 }
 
 fn unchanged(path: &Path, want: &str) -> Result<(), String> {
@@ -56,28 +68,26 @@ fn unchanged(path: &Path, want: &str) -> Result<(), String> {
 /// The sysctl's own procfs file is covered by a bind of a host file: writing the sysctl
 /// through the mount would put the value in the host file and leave the kernel unchanged.
 fn sysctl_file_overmounted(ctx: &Ctx) -> TResult {
-    let mut b = ctx.bundle()?;
+    let mut b = sysctl_bundle(ctx)?;
     let fake = ctx.path("fake-shmmni");
     std::fs::write(&fake, "fake\n").ctx("write the fake file")?;
     b.mount(
         json!({"destination": "/proc/sys/kernel/shmmni", "type": "bind",
                    "source": fake, "options": ["bind"]}),
     );
-    b.config["linux"]["sysctl"] = json!({"kernel.shmmni": "1234"});
-    create_refused(ctx, &b, &[])?;
+    create_refused(ctx, &b, &[], &["shmmni", "sysctl", "/proc/sys"])?;
     Ok(unchanged(&fake, "fake\n")?)
 }
 
 /// /proc/sys itself is a bind of a host directory shaped like it.
 fn sysctl_dir_overmounted(ctx: &Ctx) -> TResult {
-    let mut b = ctx.bundle()?;
+    let mut b = sysctl_bundle(ctx)?;
     let fake = ctx.host_dir("fake-proc-sys/kernel")?;
     std::fs::write(fake.join("shmmni"), "fake\n").ctx("write the fake file")?;
     let src = ctx.path("fake-proc-sys");
     b.mount(json!({"destination": "/proc/sys", "type": "bind",
                    "source": src, "options": ["rbind"]}));
-    b.config["linux"]["sysctl"] = json!({"kernel.shmmni": "1234"});
-    create_refused(ctx, &b, &[])?;
+    create_refused(ctx, &b, &[], &["shmmni", "sysctl", "/proc/sys"])?;
     Ok(unchanged(&fake.join("shmmni"), "fake\n")?)
 }
 
@@ -111,7 +121,7 @@ fn dev_console_symlink(ctx: &Ctx) -> TResult {
         if out.ok() {
             ctx.destroy(&b.id)?;
         } else {
-            one_line_error(&out)?;
+            super::security::refused_over(&out, &["console"])?;
         }
         ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?;
         let meta = std::fs::symlink_metadata(&marker).ctx("stat the marker")?;

@@ -13,6 +13,9 @@ use std::sync::Arc;
 
 /// Bounded: the race is probabilistic, each create is one more chance to lose it.
 const CREATES: usize = 50;
+/// Creates that must succeed: one whose mounts were refused never raced the exchange to the
+/// end, and a runtime that fails every create (for whatever reason) proves nothing.
+const MIN_CREATED: usize = 5;
 
 pub fn tests() -> Vec<Test> {
     vec![Test::new(
@@ -100,9 +103,12 @@ fn symlink_exchange_during_creates(ctx: &Ctx) -> TResult {
     for id in &ids {
         ctx.ensure_clean(Some(id), &b.cgroups_path())?;
     }
-    eprintln!(
-        "{created}/{CREATES} creates succeeded during {} exchanges",
-        swaps.load(Ordering::Relaxed)
+    let swaps = swaps.load(Ordering::Relaxed);
+    eprintln!("{created}/{CREATES} creates succeeded during {swaps} exchanges");
+    ensure!(
+        created >= MIN_CREATED && swaps >= CREATES as u64,
+        "only {created}/{CREATES} creates succeeded (at least {MIN_CREATED} must, or the race \
+         was never run to the end) during {swaps} exchanges"
     );
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! host dir (CVE-2021-30465 family), a bind mount through a dangling symlink, a swapped
 //! `/dev/null` under masking (CVE-2025-31133), and overwriting the runtime through
 //! `/proc/PID/exe` (CVE-2019-5736).
-use super::security::{symlink_out, untouched};
+use super::security::{control_runs, refused_over, symlink_out, untouched};
 use crate::ctx::{parse_report, Ctx};
 use crate::harness::{Context, TResult, Test};
 use crate::{ensure, ensure_eq, sys};
@@ -12,7 +12,7 @@ use std::process::Command;
 
 pub fn tests() -> Vec<Test> {
     let mut v = crate::tests!("security_rootfs";
-        bind_through_dangling_symlink, proc_exe_overwrite);
+        bind_through_dangling_symlink, proc_exe_overwrite, proc_exe_overwrite_ptrace);
     // runc 1.1.5 creates /dev/fd, /dev/stdin, /dev/ptmx ... through the symlink, in the host
     // dir; it also binds the symlinked /dev/null's target over masked paths.
     v.push(
@@ -50,7 +50,10 @@ fn dev_symlink_to_host(ctx: &Ctx) -> TResult {
     let mut b = ctx.bundle()?;
     let target = symlink_out(ctx, &b, "dev")?;
     b.args(&["/probe", "exit", "0"]);
-    let _ = ctx.run(&b, &[])?;
+    let out = ctx.run(&b, &[])?;
+    if !out.ok() {
+        refused_over(&out, &["/dev"])?;
+    }
     untouched(&target)?;
     Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
 }
@@ -74,6 +77,8 @@ fn bind_through_dangling_symlink(ctx: &Ctx) -> TResult {
     );
     if out.ok() {
         ensure_eq!(out.stdout.trim(), "marker", "ls /data in the container");
+    } else {
+        refused_over(&out, &["/data"])?;
     }
     Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
 }
@@ -84,10 +89,17 @@ fn bind_through_dangling_symlink(ctx: &Ctx) -> TResult {
 /// into stdout: stdout may be that very file with a runtime that opens the symlinked
 /// /dev/null for stdio.
 fn with_swapped_dev_null(ctx: &Ctx, path: &str) -> Result<Option<Value>, String> {
+    let no_dev_tmpfs = |b: &mut crate::bundle::Bundle| {
+        if let Some(m) = b.config["mounts"].as_array_mut() {
+            m.retain(|m| m["destination"] != "/dev");
+        }
+    };
+    // Without the swap the bundle runs: a refusal below is over /dev/null.
+    let mut control = ctx.bundle()?;
+    no_dev_tmpfs(&mut control);
+    control_runs(ctx, &mut control)?;
     let mut b = ctx.bundle()?;
-    if let Some(m) = b.config["mounts"].as_array_mut() {
-        m.retain(|m| m["destination"] != "/dev");
-    }
+    no_dev_tmpfs(&mut b);
     let canary = b.rootfs().join("canary");
     std::fs::write(&canary, "canary\n").ctx("write canary")?;
     std::os::unix::fs::symlink("/canary", b.rootfs().join("dev/null")).ctx("symlink")?;
@@ -102,6 +114,8 @@ fn with_swapped_dev_null(ctx: &Ctx, path: &str) -> Result<Option<Value>, String>
         format!("the canary changed: {content:?}"),
     )?;
     if !res.ok() {
+        // The Default Devices check or the masking code: either names /dev/null.
+        refused_over(&res, &["/dev/null"])?;
         ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?;
         return Ok(None);
     }
@@ -138,9 +152,20 @@ fn dev_null_symlink_replaced(ctx: &Ctx) -> TResult {
 /// O_PATH fds) while the host starts the container and runs `exec` (also of a
 /// `#!/proc/self/exe` script) and `state`. The runtime binary must stay byte for byte the
 /// same. A private copy of the binary is the runtime here, and the attack writes to that copy
-/// only (a loop that wrote to every foreign exe could damage host binaries that a vulnerable
-/// runtime exposes, e.g. /bin/sh run by an ENOEXEC fallback).
+/// (or a memfd) only: a loop that wrote to every foreign exe could damage host binaries that
+/// a vulnerable runtime exposes, e.g. /bin/sh run by an ENOEXEC fallback.
 fn proc_exe_overwrite(ctx: &Ctx) -> TResult {
+    exe_overwrite(ctx, false)
+}
+
+/// The same with CAP_SYS_PTRACE (no user namespace): the capability overrides a non-dumpable
+/// runtime process, so the attack must hold /proc/1/exe of the waiting init; what it holds
+/// must be the runtime's read-only bind or sealed copy, and every write refused.
+fn proc_exe_overwrite_ptrace(ctx: &Ctx) -> TResult {
+    exe_overwrite(ctx, true)
+}
+
+fn exe_overwrite(ctx: &Ctx, ptrace: bool) -> TResult {
     let copy = ctx.path("runtime-copy");
     std::fs::copy(&ctx.rt.path, &copy).ctx("copy the runtime")?;
     let original = std::fs::read(&copy).ctx("read the copy")?;
@@ -153,13 +178,20 @@ fn proc_exe_overwrite(ctx: &Ctx) -> TResult {
             .args(args);
         ctx.exec(cmd)
     };
-    let (b, out) = super::sleeper(ctx)?;
+    let (mut b, out) = super::sleeper(ctx)?;
+    if ptrace {
+        for set in ["bounding", "effective", "permitted"] {
+            if let Some(caps) = b.config["process"]["capabilities"][set].as_array_mut() {
+                caps.push(json!("CAP_SYS_PTRACE"));
+            }
+        }
+    }
     let evil = b.rootfs().join("evil");
     std::fs::write(&evil, "#!/proc/self/exe\n").ctx("write /evil")?;
     std::fs::set_permissions(&evil, std::fs::Permissions::from_mode(0o755)).ctx("chmod")?;
     b.write()?;
     run(&["create", "--bundle", &b.dir.to_string_lossy(), &b.id])?.check()?;
-    // The attack writes to nothing but this copy (by device and inode).
+    // The attack writes to nothing but this copy (by device and inode) or a memfd.
     let meta = std::fs::metadata(&copy).ctx("stat the copy")?;
     let only = format!("{}:{}", meta.dev(), meta.ino());
     let attack = [
@@ -203,8 +235,54 @@ fn proc_exe_overwrite(ctx: &Ctx) -> TResult {
     let after = std::fs::read(&copy).ctx("read the copy again")?;
     ensure!(
         after == original,
-        "the runtime binary was overwritten from inside the container: {summary}"
+        "the runtime binary was overwritten from inside the container ({} writes, first {})",
+        summary["written"].as_array().map_or(0, Vec::len),
+        summary["written"][0]
     );
     run(&["delete", "--force", &b.id])?.check()?;
+    reached_init(&summary, ptrace)
+}
+
+/// What the attack did to /proc/1/exe in its first round, while the init waited at the start
+/// gate as a runtime process: held it (then it was the runtime's copy of itself or the target,
+/// and it tried writes that were all refused), or was refused the open by the kernel's ptrace
+/// check (EACCES: the init is non-dumpable). Anything else means the attack never got near.
+fn reached_init(summary: &Value, ptrace: bool) -> TResult {
+    let written = summary["written"].as_array().map_or(0, Vec::len);
+    ensure!(
+        written == 0,
+        "{written} writes went through, first {}",
+        summary["written"][0]
+    );
+    let seen = summary["seen"].as_array().cloned().unwrap_or_default();
+    let init = seen
+        .iter()
+        .find(|v| v["exe"] == "/proc/1/exe" && v["round"] == 1)
+        .ok_or(format!(
+            "the attack never saw the waiting init's /proc/1/exe ({} exes seen)",
+            seen.len()
+        ))?;
+    if init["held"] != true {
+        ensure!(
+            !ptrace,
+            "with CAP_SYS_PTRACE the attack could not open /proc/1/exe, so it proves nothing: {init}"
+        );
+        ensure!(
+            init["open_errno"] == libc::EACCES || init["open_errno"] == libc::EPERM,
+            "/proc/1/exe of the waiting init was refused for another reason: {init}"
+        );
+        eprintln!("note: the waiting init's /proc/1/exe: {init}");
+        return Ok(());
+    }
+    ensure!(
+        init["target"] == true || init["memfd"] == true,
+        "the waiting init's exe was neither the runtime binary nor a memfd copy: {init}"
+    );
+    eprintln!("note: the waiting init's /proc/1/exe: {init}");
+    let refused = init["write_errnos"].as_array().map_or(0, Vec::len);
+    ensure!(
+        refused > 0,
+        "the attack held the init's exe but never tried to write it: {init}"
+    );
     Ok(())
 }

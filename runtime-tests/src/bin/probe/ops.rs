@@ -86,11 +86,16 @@ pub fn stat(path: &str) -> Result<Value, String> {
 /// pattern, aimed at one file only (the test's private copy of the runtime, identified by
 /// device and inode) so that it can never damage anything else. Until the stop file appears
 /// (at most 120 s), take an O_PATH handle to `/proc/PID/exe` of every other process in sight
-/// (again whenever its exe changes) and, where it is the target, try to open it for writing,
-/// directly and through `/proc/self/fd/N` (which works once nothing executes the file any
-/// more). A successful open writes a few bytes: the host then finds its binary changed. The
-/// mark is written after the first round; after the stop file a last pass over the held fds;
-/// a summary goes to `--out`.
+/// (again whenever its exe changes) and, where it is the target or a memfd (a runtime's
+/// sealed copy of itself: never a host file), try to open it for writing, directly and
+/// through `/proc/self/fd/N` (which works once nothing executes the file any more). A
+/// successful open writes a few bytes: the host then finds its binary changed. The mark is
+/// written after the first round; after the stop file a last pass over the held fds. The
+/// summary in `--out` lists every exe seen (`seen`: the round it was first seen in, its link
+/// or the errno that refused reading it, whether the O_PATH open worked or its errno,
+/// whether it was the target or a memfd, and the errnos of the refused writes), so a test can
+/// tell an attack that held a runtime process's exe and was refused from one that never got
+/// near it.
 pub fn exe_attack(only: &str, out: &str, stop: &str, mark: Option<&str>) -> Result<(), String> {
     let target: (u64, u64) = only
         .split_once(':')
@@ -102,15 +107,24 @@ pub fn exe_attack(only: &str, out: &str, stop: &str, mark: Option<&str>) -> Resu
             .unwrap_or(false)
     };
     let own = std::process::id().to_string();
-    let mut seen = std::collections::HashSet::new();
-    let mut held: Vec<(String, OwnedFd)> = Vec::new();
+    let mut seen_keys = std::collections::HashSet::new();
+    let mut seen: Vec<Value> = Vec::new();
+    // (index into `seen`, what, fd); only runtime candidates are written to.
+    let mut held: Vec<(usize, String, OwnedFd)> = Vec::new();
     let (mut rounds, mut written) = (0u64, Vec::<String>::new());
     let deadline = Instant::now() + Duration::from_secs(120);
-    let attack_held = |held: &[(String, OwnedFd)], written: &mut Vec<String>, note: &str| {
-        for (what, fd) in held {
+    let attack_held = |held: &[(usize, String, OwnedFd)],
+                       seen: &mut [Value],
+                       written: &mut Vec<String>,
+                       note: &str| {
+        for (i, what, fd) in held {
             let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
-            if is_target(&path) && try_write(&path) {
-                written.push(format!("{what} ({note})"));
+            if seen[*i]["target"] != true && seen[*i]["memfd"] != true {
+                continue;
+            }
+            match try_write(&path) {
+                Ok(()) => written.push(format!("{what} ({note})")),
+                Err(e) => note_errno(&mut seen[*i], e),
             }
         }
     };
@@ -125,54 +139,88 @@ pub fn exe_attack(only: &str, out: &str, stop: &str, mark: Option<&str>) -> Resu
                 continue;
             }
             let exe = format!("/proc/{pid}/exe");
-            if is_target(&exe) && try_write(&exe) {
-                written.push(exe.clone());
-            }
             let link = fs::read_link(&exe).map(|t| t.display().to_string());
-            if !seen.insert((pid, link.unwrap_or_default())) || held.len() >= 512 {
+            let key = (pid, link.as_ref().ok().cloned().unwrap_or_default());
+            let new = !seen_keys.contains(&key) && seen.len() < 512;
+            if is_target(&exe) {
+                if let Err(e) = try_write(&exe) {
+                    if let Some(v) = seen.iter_mut().rev().find(|v| v["exe"] == exe) {
+                        note_errno(v, e);
+                    }
+                } else {
+                    written.push(exe.clone());
+                }
+            }
+            if !new {
                 continue;
             }
+            seen_keys.insert(key);
             let p = cstr(&exe)?;
             // SAFETY: p is a valid NUL-terminated string.
             let fd = unsafe { libc::open(p.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+            let open_errno = if fd < 0 { errno() } else { 0 };
+            let mut entry = json!({
+                "exe": exe, "round": rounds, "link": link.as_ref().ok(),
+                "link_errno": link.as_ref().err().and_then(|e| e.raw_os_error()),
+                "held": fd >= 0, "open_errno": open_errno, "target": false, "memfd": false,
+                "write_errnos": [],
+            });
             if fd >= 0 {
                 // SAFETY: fd was just returned by open(2) and is owned here only.
-                held.push((exe, unsafe { OwnedFd::from_raw_fd(fd) }));
+                let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+                let via = format!("/proc/self/fd/{}", fd.as_raw_fd());
+                entry["target"] = json!(is_target(&via));
+                // A memfd: named so, and on no filesystem path (never a host file).
+                let memfd = fs::read_link(&via)
+                    .is_ok_and(|t| t.to_string_lossy().starts_with("/memfd:"))
+                    && fs::metadata(&via).is_ok_and(|m| m.nlink() == 0);
+                entry["memfd"] = json!(memfd);
+                held.push((seen.len(), exe, fd));
             }
+            seen.push(entry);
         }
-        attack_held(&held, &mut written, "held");
+        attack_held(&held, &mut seen, &mut written, "held");
         if let (1, Some(m)) = (rounds, mark) {
             fs::write(m, "started\n").map_err(|e| format!("write {m}: {e}"))?;
         }
         std::thread::sleep(Duration::from_millis(2));
     }
     // Once more: by the time the stop file appears no runtime process runs the file.
-    attack_held(&held, &mut written, "held, last pass");
-    let targets = held
-        .iter()
-        .filter(|(_, fd)| is_target(&format!("/proc/self/fd/{}", fd.as_raw_fd())))
-        .count();
-    let summary =
-        json!({"rounds": rounds, "held": held.len(), "held_target": targets, "written": written});
+    attack_held(&held, &mut seen, &mut written, "held, last pass");
+    let targets = seen.iter().filter(|v| v["target"] == true).count();
+    let summary = json!({"rounds": rounds, "held": held.len(), "held_target": targets,
+        "written": written, "seen": seen});
     fs::write(out, format!("{summary}\n")).map_err(|e| format!("write {out}: {e}"))
 }
 
-/// Opens `path` for writing without truncating and overwrites its first bytes; true if the
-/// write went through.
-fn try_write(path: &str) -> bool {
-    let Ok(p) = CString::new(path) else {
-        return false;
-    };
+/// Adds `errno` to the entry's refused writes (each errno once).
+fn note_errno(entry: &mut Value, errno: i32) {
+    if let Some(list) = entry["write_errnos"].as_array_mut() {
+        if !list.contains(&json!(errno)) {
+            list.push(json!(errno));
+        }
+    }
+}
+
+/// Opens `path` for writing without truncating and overwrites its first bytes; Ok if the
+/// write went through, else the errno of the open or the write.
+fn try_write(path: &str) -> Result<(), i32> {
+    let p = CString::new(path).map_err(|_| libc::EINVAL)?;
     // SAFETY: p is a valid NUL-terminated string.
     let fd = unsafe { libc::open(p.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
     if fd < 0 {
-        return false;
+        return Err(errno());
     }
     // SAFETY: fd is open for writing; the buffer is valid for its length.
     let n = unsafe { libc::write(fd, b"PWNED".as_ptr().cast(), 5) };
+    let e = errno();
     // SAFETY: fd is ours and closed once.
     unsafe { libc::close(fd) };
-    n == 5
+    match n {
+        5 => Ok(()),
+        -1 => Err(e),
+        _ => Err(libc::EIO),
+    }
 }
 
 /// `vmsplice`: one byte into a pipe. Needs no privilege, so a failure means a filter.
