@@ -28,8 +28,13 @@ fn create_opts(a: &strata::cli::CreateArgs) -> Opts {
 }
 
 fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
+    let root = cli.root.clone().unwrap_or_else(strata::state::default_root);
     let g = Global {
-        root: cli.root.clone().unwrap_or_else(strata::state::default_root),
+        layer_store: cli
+            .layer_store
+            .clone()
+            .unwrap_or_else(|| root.join(strata::rootfs::layers::DEFAULT_STORE)),
+        root,
         systemd_cgroup: cli.systemd_cgroup,
     };
     Ok(match cmd {

@@ -79,7 +79,11 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
     let mut b = bundle::load(&o.bundle)?;
     let listen = socket_activation(&mut b.spec)?;
     let ns = Plan::from_spec(&b.spec)?;
-    let layers = crate::rootfs::layers::from_spec(&b.spec, &g.root.join(&o.id).join("layer"))?;
+    let layers = crate::rootfs::layers::from_spec(
+        &b.spec,
+        &g.root.join(&o.id).join("layer"),
+        &g.layer_store,
+    )?;
     let seccomp = b
         .spec
         .linux()

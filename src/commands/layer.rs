@@ -6,6 +6,7 @@ use crate::state;
 use crate::sys::fd;
 use std::io::Read;
 use std::os::fd::AsFd;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 pub fn diff(g: &Global, id: &str, dest: &Path) -> Result<i32> {
@@ -70,7 +71,18 @@ pub fn unpack(tar: &Path, dir: &Path) -> Result<i32> {
         .read(&mut magic)
         .ctx(|| format!("read {}", tar.display()))?;
     drop(f);
-    std::fs::create_dir_all(dir).ctx(|| format!("create {}", dir.display()))?;
+    if !dir.is_dir() {
+        // Missing parents (the layer store) are made 0700: layers are not
+        // for other host users to enter (docs/layers.md).
+        if let Some(p) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(p)
+                .ctx(|| format!("create {}", p.display()))?;
+        }
+        std::fs::create_dir(dir).ctx(|| format!("create {}", dir.display()))?;
+    }
     if n == 2 && magic == [0x1f, 0x8b] {
         // gzip: decompressed by gzip(1) rather than a library in strata.
         let file = std::fs::File::open(tar).ctx(|| format!("open {}", tar.display()))?;
