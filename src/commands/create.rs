@@ -79,7 +79,7 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
     let mut b = bundle::load(&o.bundle)?;
     let listen = socket_activation(&mut b.spec)?;
     let ns = Plan::from_spec(&b.spec)?;
-    let layers = crate::rootfs::layers::from_spec(
+    let mut layers = crate::rootfs::layers::from_spec(
         &b.spec,
         &g.root.join(&o.id).join("layer"),
         &g.layer_store,
@@ -139,7 +139,7 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
     locked.write(&st)?;
     cleanup.cgroup = Some(&cgroup);
     cgroup.create()?;
-    if let Some(l) = &layers {
+    if let Some(l) = &mut layers {
         l.prepare()?;
     }
     let pending = match b.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {

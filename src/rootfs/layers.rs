@@ -21,9 +21,10 @@
 use crate::error::{Ctx, Error, Result};
 use crate::sys::mount::{self as m, FsContext};
 use oci_spec::runtime::Spec;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 pub const LAYERS: &str = "io.strata.layers";
 pub const WRITABLE: &str = "io.strata.layers.writable";
@@ -37,6 +38,9 @@ pub struct Layers {
     pub lower: Vec<PathBuf>,
     pub upper: PathBuf,
     pub work: PathBuf,
+    /// The overlay, made by the runtime (`prepare`) as a detached mount and
+    /// attached on the rootfs by the init (`mount`).
+    tree: Option<Arc<OwnedFd>>,
 }
 
 fn bad(msg: String) -> Error {
@@ -168,13 +172,16 @@ pub fn from_spec(spec: &Spec, default_dir: &Path, store: &Path) -> Result<Option
         lower,
         upper: base.join("upper"),
         work: base.join("work"),
+        tree: None,
     }))
 }
 
 impl Layers {
-    /// Makes the container layer's directories (in the runtime, before the
-    /// container process exists).
-    pub fn prepare(&self) -> Result<()> {
+    /// Makes the container layer's directories and the overlay (in the
+    /// runtime, before the container process exists). The overlay is made
+    /// here, with the runtime's credentials, so a container with a user
+    /// namespace (whose init cannot enter the 0700 store) gets it too.
+    pub fn prepare(&mut self) -> Result<()> {
         // The top directory is 0700: what the container writes (setuid
         // binaries, secrets) is not reachable by other host users. upper/
         // keeps 0755: it is the container's "/".
@@ -188,11 +195,22 @@ impl Layers {
         for d in [&self.upper, &self.work] {
             std::fs::create_dir_all(d).ctx(|| format!("create container layer {}", d.display()))?;
         }
+        self.tree = Some(Arc::new(self.overlay()?));
         Ok(())
     }
 
-    /// Mounts the stack onto `target` (the rootfs directory).
+    /// Attaches the overlay made by `prepare` onto `target` (the rootfs
+    /// directory, in the container's mount namespace).
     pub fn mount(&self, target: BorrowedFd) -> Result<()> {
+        let tree = self
+            .tree
+            .as_ref()
+            .ok_or_else(|| Error::invalid("image layers: overlay not prepared"))?;
+        m::move_to_fd(tree.as_fd(), target).ctx(|| "mount the image layers on the rootfs")
+    }
+
+    /// The overlay of the stack as a detached mount.
+    fn overlay(&self) -> Result<OwnedFd> {
         let lowerdir = self
             .lower
             .iter()
@@ -215,8 +233,7 @@ impl Layers {
         ] {
             ctx.set(k, Some(v)).map_err(|e| why(&ctx, e, k))?;
         }
-        let tree = ctx.mount(0).map_err(|e| why(&ctx, e, "create"))?;
-        m::move_to_fd(tree.as_fd(), target).ctx(|| "mount the image layers on the rootfs")
+        ctx.mount(0).map_err(|e| why(&ctx, e, "create"))
     }
 }
 

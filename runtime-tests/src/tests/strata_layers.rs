@@ -50,6 +50,10 @@ pub fn tests() -> Vec<Test> {
             "strata_layers::diff_temp_symlink_not_followed",
             diff_temp_symlink_not_followed,
         ),
+        Test::new(
+            "strata_layers::user_namespace_reads_private_store",
+            user_namespace_reads_private_store,
+        ),
     ]
     .into_iter()
     .chain(tars::tests())
@@ -466,5 +470,34 @@ fn diff_temp_symlink_not_followed(ctx: &Ctx) -> TResult {
         .mode()
         & 0o777;
     ensure_eq!(mode, 0o600, "mode of the layer tar");
+    Ok(ctx.destroy(&b.id)?)
+}
+
+/// The store is 0700 and root's, which a container's mapped root cannot
+/// enter: the runtime makes the overlay, so the container still sees its
+/// layers (and writes where its mapped root may, copied up into the layer).
+fn user_namespace_reads_private_store(ctx: &Ctx) -> TResult {
+    let mut b = ctx.bundle()?;
+    layered(ctx, &mut b, None)?;
+    b.namespace("user", None);
+    let map = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.config["linux"]["uidMappings"] = map.clone();
+    b.config["linux"]["gidMappings"] = map;
+    let tmp = store(ctx)?.join("layer2/tmp");
+    std::fs::create_dir(&tmp).ctx("mkdir layer2/tmp")?;
+    std::os::unix::fs::chown(&tmp, Some(100000), Some(100000)).ctx("chown layer2/tmp")?;
+    b.args(&[
+        "/bin/sh",
+        "-c",
+        "cat /layer2.txt && echo w > /tmp/w && cat /tmp/w",
+    ]);
+    let out = ctx.run(&b, &["--keep"])?.check()?;
+    ensure_eq!(out.stdout, "from layer 2\nw\n", "what the container saw");
+    let w = ctx.root.join(&b.id).join("layer/upper/tmp/w");
+    ensure_eq!(
+        std::fs::read_to_string(&w).ctx("the write in the container layer")?,
+        "w\n",
+        "the copy-up"
+    );
     Ok(ctx.destroy(&b.id)?)
 }
