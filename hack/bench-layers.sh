@@ -25,6 +25,7 @@ trap cleanup EXIT
 bash "$repo/hack/mkbundle.sh" "$t/plain" --runtime "$strata" -- /bin/true >/dev/null
 rootfs=$t/plain/rootfs
 for i in 1 2 3 4 5; do mkdir -p "$t/layers/l$i"; done
+chmod 700 "$t/layers" # the layer store: annotation dirs must lie in it (docs/layers.md)
 cp -a "$rootfs/bin" "$t/layers/l1/"
 cp -a "$rootfs/etc" "$t/layers/l2/"
 for d in "$rootfs"/*; do
@@ -36,12 +37,12 @@ mkdir -p "$t/layered/rootfs"
 list=$(printf '%s\n' "$t"/layers/l{1..5} | jq -R . | jq -sc .)
 jq --arg l "$list" '.annotations = {"io.strata.layers": $l} | .root.readonly = false' \
   "$t/plain/config.json" >"$t/layered/config.json"
-"$strata" --root "$t/root0" run --bundle "$t/layered" probe-layered >/dev/null || { echo "bench-layers: layered bundle does not run" >&2; exit 1; }
+"$strata" --root "$t/root0" --layer-store "$t/layers" run --bundle "$t/layered" probe-layered >/dev/null || { echo "bench-layers: layered bundle does not run" >&2; exit 1; }
 
 echo "## run of /bin/true: plain vs 5 shared layers (hyperfine -N --warmup $warmup --runs $runs)"
 hyperfine -N --warmup "$warmup" --runs "$runs" --export-json "$t/h.json" \
   -n plain "$strata --root $t/root1 run --bundle $t/plain p" \
-  -n layered "$strata --root $t/root2 run --bundle $t/layered l" 2>&1 | grep -E 'Benchmark|Time|±|faster' || true
+  -n layered "$strata --root $t/root2 --layer-store $t/layers run --bundle $t/layered l" 2>&1 | grep -E 'Benchmark|Time|±|faster' || true
 
 echo "## $n containers created and started (sleep 30): one shared 5-layer image vs $n private copies"
 for i in $(seq 1 "$n"); do
@@ -53,7 +54,7 @@ for i in $(seq 1 "$n"); do
 done
 for kind in copies shared; do
   start=$(date +%s%N)
-  for i in $(seq 1 "$n"); do "$strata" --root "$t/root-$kind" run -d --bundle "$t/$kind/c$i" "$kind-$i"; done
+  for i in $(seq 1 "$n"); do "$strata" --root "$t/root-$kind" --layer-store "$t/layers" run -d --bundle "$t/$kind/c$i" "$kind-$i"; done
   end=$(date +%s%N)
   disk=$(du -sk --one-file-system "$t/$kind" "$t/root-$kind" | awk '{s+=$1} END {print s}')
   [[ $kind == shared ]] && disk=$((disk + $(du -sk "$t/layers" | awk '{print $1}')))

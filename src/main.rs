@@ -42,11 +42,16 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
         }
         _ => {}
     }
+    let root = match &cli.root {
+        Some(r) => r.clone(),
+        None => strata::state::default_root()?,
+    };
     let g = Global {
-        root: match &cli.root {
-            Some(r) => r.clone(),
-            None => strata::state::default_root()?,
-        },
+        layer_store: cli
+            .layer_store
+            .clone()
+            .unwrap_or_else(|| root.join(strata::rootfs::layers::DEFAULT_STORE)),
+        root,
         systemd_cgroup: cli.systemd_cgroup,
     };
     Ok(match cmd {

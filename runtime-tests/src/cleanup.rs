@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 /// strata's compiled-seccomp cache in the state root: not a container, not a leftover.
 const STRATA_CACHE: &str = ".seccomp-cache";
+/// strata's default layer store (`<root>/layers`), not a container.
+const STRATA_LAYERS: &str = "layers";
 
 /// Undoes a test: `delete --force` every container in its state root, kill its tagged
 /// processes, remove its cgroups, unmount below its dir (deepest first, lazily) and remove the
@@ -14,7 +16,7 @@ pub fn cleanup(runtime: &Path, dir: &Path, tag: &str) -> Vec<String> {
     let mut problems = vec![];
     let root = dir.join("root");
     for e in std::fs::read_dir(&root).into_iter().flatten().flatten() {
-        if e.file_name() == STRATA_CACHE {
+        if e.file_name() == STRATA_CACHE || e.file_name() == STRATA_LAYERS {
             continue;
         }
         let mut cmd = Command::new(runtime);
@@ -120,7 +122,7 @@ pub fn leftovers(dir: &Path, tag: &str, id: Option<&str>, cg: &str) -> Vec<Strin
                     .flatten()
                     .flatten()
                     .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| n != STRATA_CACHE)
+                    .filter(|n| n != STRATA_CACHE && n != STRATA_LAYERS)
                     .collect();
                 if !entries.is_empty() {
                     found.push(format!("entries in state root: {entries:?}"));

@@ -27,6 +27,7 @@ const SHORT_VALUE: &[&str] = &["b", "p", "e", "u", "g", "c", "f"];
 /// Long flags that take a value.
 const VALUE_FLAGS: &[&str] = &[
     "root",
+    "layer-store",
     "log",
     "log-format",
     "rootless",

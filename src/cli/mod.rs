@@ -16,6 +16,10 @@ pub struct Cli {
     /// Directory for container state (default /run/strata, or $XDG_RUNTIME_DIR/strata).
     #[arg(long, global = true)]
     pub root: Option<PathBuf>,
+    /// Directory the image layers named by `io.strata.layers*` annotations
+    /// must lie in (default <root>/layers; owned by the caller, mode 0700).
+    #[arg(long = "layer-store", global = true)]
+    pub layer_store: Option<PathBuf>,
     /// Append log lines to this file instead of stderr.
     #[arg(long, global = true)]
     pub log: Option<PathBuf>,

@@ -88,7 +88,11 @@ pub fn create(g: &Global, o: &Opts, for_run: bool, relay: bool) -> Result<Create
     let saved = b.spec.clone();
     let listen = socket_activation(&mut b.spec)?;
     let ns = Plan::from_spec(&b.spec)?;
-    let layers = crate::rootfs::layers::from_spec(&b.spec, &g.root.join(&o.id).join("layer"))?;
+    let mut layers = crate::rootfs::layers::from_spec(
+        &b.spec,
+        &g.root.join(&o.id).join("layer"),
+        &g.layer_store,
+    )?;
     let seccomp = b
         .spec
         .linux()
@@ -157,7 +161,7 @@ pub fn create(g: &Global, o: &Opts, for_run: bool, relay: bool) -> Result<Create
     }
     cleanup.cgroup = Some(&cgroup);
     cgroup.create()?;
-    if let Some(l) = &layers {
+    if let Some(l) = &mut layers {
         l.prepare()?;
     }
     let pending = match b.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {

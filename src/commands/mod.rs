@@ -22,5 +22,7 @@ use std::path::PathBuf;
 /// Options every command sees.
 pub struct Global {
     pub root: PathBuf,
+    /// Where annotation-named layer directories must lie (`--layer-store`).
+    pub layer_store: PathBuf,
     pub systemd_cgroup: bool,
 }

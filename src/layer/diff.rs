@@ -51,7 +51,30 @@ fn entry(path: String, kind: Kind, st: &libc::stat) -> Entry {
         link: String::new(),
         major: libc::major(st.st_rdev),
         minor: libc::minor(st.st_rdev),
+        xattrs: Vec::new(),
     }
+}
+
+/// The xattrs a layer carries: all but overlayfs' bookkeeping of this
+/// upper dir (opacity is written as `.wh..wh..opq`) and the host's
+/// SELinux label.
+fn xattrs(f: BorrowedFd, path: &str) -> Result<Vec<(String, Vec<u8>)>> {
+    let names = match crate::sys::xattr::list_fd_inode(f) {
+        Ok(n) => n,
+        Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok(Vec::new()),
+        Err(e) => return Err(Error::sys(format!("list xattrs of {path}"), e)),
+    };
+    let mut out = Vec::new();
+    for n in names {
+        if n.starts_with("trusted.overlay.") || n == "security.selinux" {
+            continue;
+        }
+        let v = crate::sys::xattr::get_fd_inode(f, &n)
+            .map_err(|e| Error::sys(format!("read xattr {n} of {path}"), e))?;
+        out.push((n, v));
+    }
+    out.sort();
+    Ok(out)
 }
 
 impl<W: Write> Walk<W> {
@@ -81,9 +104,9 @@ impl<W: Write> Walk<W> {
                     self.tar.append(&e, Some(&mut std::io::empty())).ctx(what)?;
                 }
                 libc::S_IFDIR => {
-                    self.tar
-                        .append(&entry(format!("{path}/"), Kind::Dir, &st), None)
-                        .ctx(what)?;
+                    let mut e = entry(format!("{path}/"), Kind::Dir, &st);
+                    e.xattrs = xattrs(f.as_fd(), &path)?;
+                    self.tar.append(&e, None).ctx(what)?;
                     let d = fd::openat(
                         Some(dir),
                         n,
@@ -110,6 +133,7 @@ impl<W: Write> Walk<W> {
                     }
                     let mut e = entry(path.clone(), Kind::File, &st);
                     e.size = st.st_size as u64;
+                    e.xattrs = xattrs(f.as_fd(), &path)?;
                     let mut file = std::fs::File::from(
                         fd::openat(Some(dir), n, libc::O_RDONLY | libc::O_NOFOLLOW, 0).ctx(what)?,
                     );
@@ -120,20 +144,19 @@ impl<W: Write> Walk<W> {
                         nix::fcntl::readlinkat(dir, n).map_err(|e| Error::sys(what(), e.into()))?;
                     let mut e = entry(path.clone(), Kind::Symlink, &st);
                     e.link = target.to_string_lossy().into_owned();
+                    e.xattrs = xattrs(f.as_fd(), &path)?;
                     self.tar.append(&e, None).ctx(what)?;
                 }
-                libc::S_IFCHR => self
-                    .tar
-                    .append(&entry(path.clone(), Kind::Char, &st), None)
-                    .ctx(what)?,
-                libc::S_IFBLK => self
-                    .tar
-                    .append(&entry(path.clone(), Kind::Block, &st), None)
-                    .ctx(what)?,
-                libc::S_IFIFO => self
-                    .tar
-                    .append(&entry(path.clone(), Kind::Fifo, &st), None)
-                    .ctx(what)?,
+                libc::S_IFCHR | libc::S_IFBLK | libc::S_IFIFO => {
+                    let kind = match st.st_mode & libc::S_IFMT {
+                        libc::S_IFCHR => Kind::Char,
+                        libc::S_IFBLK => Kind::Block,
+                        _ => Kind::Fifo,
+                    };
+                    let mut e = entry(path.clone(), kind, &st);
+                    e.xattrs = xattrs(f.as_fd(), &path)?;
+                    self.tar.append(&e, None).ctx(what)?;
+                }
                 _ => {} // sockets do not belong in a layer
             }
         }

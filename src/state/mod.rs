@@ -114,6 +114,13 @@ pub fn validate_id(id: &str) -> Result<()> {
             "invalid container id {id:?}: reserved for strata's seccomp cache"
         )));
     }
+    if id == crate::rootfs::layers::DEFAULT_STORE {
+        // So is the default layer store: `delete --force layers` would
+        // otherwise remove it as a directory without a state file.
+        return Err(Error::invalid(format!(
+            "invalid container id {id:?}: reserved for strata's layer store"
+        )));
+    }
     if id.is_empty() || id == "." || id == ".." || !ok_chars || id.len() > 255 {
         return Err(Error::invalid(format!(
             "invalid container id {:?}: use 1-255 characters from [A-Za-z0-9_+.-], not \".\" or \"..\"",
@@ -364,6 +371,7 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>> {
         .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
         .filter_map(|e| e.file_name().into_string().ok())
         .filter(|n| n != crate::security::seccomp::CACHE_DIR)
+        .filter(|n| n != crate::rootfs::layers::DEFAULT_STORE)
         .collect();
     ids.sort();
     Ok(ids)
