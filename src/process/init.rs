@@ -313,6 +313,7 @@ fn build_container(ctx: &Child) -> Result<String> {
         rootfs: &req.bundle.rootfs,
         bundle: &req.bundle.dir,
         no_pivot: req.no_pivot,
+        mountns: req.ns.has(libc::CLONE_NEWNS),
         userns: req.ns.user(),
         cgroup: req.cgroup,
         cgroupns: req.ns.new & libc::CLONE_NEWCGROUP != 0,

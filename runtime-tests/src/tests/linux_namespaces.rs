@@ -32,7 +32,82 @@ pub fn tests() -> Vec<Test> {
         inherited_when_absent,
     ));
     v.push(Test::new("linux_namespaces::join_by_path", join_by_path));
+    v.push(Test::new("linux_namespaces::none", none));
+    v.push(Test::new(
+        "linux_namespaces::hostname_in_joined_uts",
+        hostname_in_joined_uts,
+    ));
     v
+}
+
+/// The harness's mountinfo lines for mount points outside `dir`, verbatim (ids, options,
+/// propagation), for "nothing changed outside the bundle".
+fn mounts_outside(dir: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    text.lines()
+        .filter(|l| sys::parse_mountinfo_line(l).is_some_and(|m| !sys::is_under(&m.point, dir)))
+        .map(str::to_string)
+        .collect()
+}
+
+/// No namespaces at all: the container inherits every one of the runtime's, the mount
+/// namespace included (config-linux.md "MUST inherit"). It still runs in its rootfs (the
+/// probe exists only there), and the mount table outside the bundle is what it was: mounts
+/// go only under the rootfs, "/" keeps its propagation. (Masked and read-only paths need a
+/// mount namespace: both runc and strata refuse them without one, so they are left out.)
+fn none(ctx: &Ctx) -> TResult {
+    let mut b = ctx.bundle()?;
+    b.config["linux"]["namespaces"] = json!([]);
+    let linux = b.config["linux"].as_object_mut().ctx("linux")?;
+    linux.remove("maskedPaths");
+    linux.remove("readonlyPaths");
+    b.config.as_object_mut().map(|c| c.remove("hostname"));
+    // Every test of this run keeps its mounts under the run's dir: outside it, nothing moves.
+    let run_dir = ctx.dir.parent().ctx("run dir")?.to_path_buf();
+    let before = mounts_outside(&run_dir);
+    let rep = ctx.report(&mut b)?;
+    let after = mounts_outside(&run_dir);
+    for (_, file) in KINDS {
+        let Some(own) = sys::own_ns(file) else {
+            continue; // a kernel without this namespace kind
+        };
+        ensure_eq!(ns_of(&rep, file)?, own, "{file} namespace");
+    }
+    ensure_eq!(
+        rep["cwd_escaped"],
+        false,
+        "cwd outside the container's root"
+    );
+    ensure_eq!(before, after, "the harness's mounts outside the run dir");
+    Ok(())
+}
+
+/// config.md "Hostname" with the uts namespace joined by path (config-linux.md allows a
+/// path for any type): the hostname is set in that namespace.
+fn hostname_in_joined_uts(ctx: &Ctx) -> TResult {
+    let mut cmd = Command::new("/bin/busybox");
+    cmd.args(["sleep", "3600"])
+        .env("RUNTIME_TESTS_TAG", &ctx.tag)
+        .stdin(Stdio::null());
+    // SAFETY: unshare is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUTS).map_err(std::io::Error::from)
+        });
+    }
+    let holder = Holder(cmd.spawn().ctx("spawn the namespace holder")?);
+    let pid = holder.0.id();
+    let mut b = ctx.bundle()?;
+    b.config["hostname"] = json!("joined-uts-host");
+    b.namespace("uts", Some(&format!("/proc/{pid}/ns/uts")));
+    let rep = ctx.report(&mut b)?;
+    ensure_eq!(
+        rep["hostname"],
+        "joined-uts-host",
+        "hostname in the container"
+    );
+    drop(holder);
+    Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
 }
 
 fn ns_of(rep: &Value, file: &str) -> Result<u64, String> {
