@@ -49,6 +49,12 @@ fn steps(ctx: &Child) -> Result<Error> {
     sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as _, 0).ctx(|| "prctl PR_SET_PDEATHSIG")?;
     sys::prctl(libc::PR_SET_DUMPABLE, 0, 0).ctx(|| "prctl PR_SET_DUMPABLE")?;
     let ignored = ctx.ignored;
+    if matches!(req.gate, Gate::Socket(_)) {
+        // `create`: we may wait at the gate long after the runtime exited;
+        // its caller's fds (a pipe it reads to EOF) must not stay open here.
+        // Stdio and --preserve-fds stay for the payload.
+        fd::close_inherited_from(3 + req.preserve_fds);
+    }
     ctx.chan.expect(Msg::Go)?;
     if !ctx.single {
         join_namespaces(ctx)?;
