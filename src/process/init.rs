@@ -14,6 +14,7 @@ pub struct Child<'a> {
     pub req: &'a Request<'a>,
     pub chan: &'a Channel,
     pub caps: caps::Sets,
+    /// The bounding set the init has when it drops capabilities.
     pub available: u64,
     /// SigIgn, read by the runtime before the clone (we inherited it).
     pub ignored: Option<u64>,

@@ -130,7 +130,13 @@ pub fn spawn(
                 req: &req,
                 chan: &child,
                 caps: sets,
-                available,
+                // Entering a user namespace (new or joined) fills the bounding
+                // set with every capability, also those the host's lacks.
+                available: if req.ns.user() {
+                    caps::available(None)
+                } else {
+                    available
+                },
                 ignored: status.sig_ign,
                 single,
                 runtime,

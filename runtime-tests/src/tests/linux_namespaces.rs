@@ -34,10 +34,41 @@ pub fn tests() -> Vec<Test> {
     v.push(Test::new("linux_namespaces::join_by_path", join_by_path));
     v.push(Test::new("linux_namespaces::none", none));
     v.push(Test::new(
+        "linux_namespaces::user_bounding_set",
+        user_bounding_set,
+    ));
+    v.push(Test::new(
         "linux_namespaces::hostname_in_joined_uts",
         hostname_in_joined_uts,
     ));
     v
+}
+
+/// config.md "capabilities": the bounding set is the config's, in a new user namespace too.
+/// The kernel gives a process entering a user namespace every capability in its bounding
+/// set, also those the host's lacks (CAP_SYS_RESOURCE on this machine): they must be dropped.
+fn user_bounding_set(ctx: &Ctx) -> TResult {
+    let mut b = ctx.bundle()?;
+    b.namespace("user", None);
+    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.config["linux"]["uidMappings"] = map.clone();
+    b.config["linux"]["gidMappings"] = map;
+    let names: Vec<String> = b.config["process"]["capabilities"]["bounding"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.as_str().map(str::to_string))
+        .collect();
+    let want = super::cap_mask(&names.iter().map(String::as_str).collect::<Vec<_>>());
+    let rep = ctx.report(&mut b)?;
+    let got = super::rep_caps(&rep, "CapBnd")?;
+    ensure!(
+        got == want,
+        "CapBnd {got:#x}, config {want:#x}: extra {:?}, missing {:?}",
+        super::cap_names(got & !want),
+        super::cap_names(want & !got)
+    );
+    Ok(())
 }
 
 /// The harness's mountinfo lines for mount points outside `dir`, verbatim (ids, options,
