@@ -19,6 +19,9 @@ while [ $# -gt 0 ]; do
 done
 for v in "$src" "$suite" "$floor" "$expect" "$out" "$rt"; do [ -n "$v" ] || usage; done
 say() { echo "conformance: $*"; }
+# run.sh works in the suite's directory: every path it gets must be absolute.
+[ -d "$src" ] || { say "no suite source in $src (CONFORMANCE_SRC)"; exit 1; }
+mkdir -p "$out" && out=$(cd "$out" && pwd) && src=$(cd "$src" && pwd) || exit 1
 
 if [ ! -x "$suite/runtimetest" ]; then
   [ -x "$src/build.sh" ] || { say "no suite in $suite and no $src/build.sh to build it"; exit 1; }
