@@ -15,7 +15,7 @@ DEMO_DIR ?= /tmp/strata-demo
 # when a fix makes strata pass more (and add the file to hack/conformance-pass.txt).
 CONFORMANCE_SRC   ?= ../shared/conformance
 CONFORMANCE_SUITE ?= /tmp/oci-validation
-CONFORMANCE_FLOOR := 21
+CONFORMANCE_FLOOR := 27
 
 .PHONY: conformance integration bench-layers test-cgroupv2 test-cgroupv2-smoke test-cgroupv1 build build-tests demo test unit-test runtime-tests lint bench install clean
 
