@@ -19,6 +19,59 @@ use oci_spec::runtime::Spec;
 use std::os::fd::AsFd;
 use std::path::Path;
 
+/// Without a mount namespace of its own, the container's mounts go into the
+/// runtime's, on a bind of the rootfs. The runtime holds this while the
+/// container is made: if that fails, the bind made on the rootfs since
+/// `watch` is detached, and every mount under it goes along.
+pub struct HostMounts {
+    rootfs: std::path::PathBuf,
+    before: usize,
+    keep: bool,
+}
+
+impl HostMounts {
+    pub fn watch(rootfs: &Path) -> HostMounts {
+        HostMounts {
+            rootfs: rootfs.to_path_buf(),
+            before: mounts_at(rootfs),
+            keep: false,
+        }
+    }
+
+    /// The container is made: its mounts are its own now.
+    pub fn keep(mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for HostMounts {
+    fn drop(&mut self) {
+        if !self.keep && mounts_at(&self.rootfs) > self.before {
+            if let Err(e) = sys::mount::umount_detach(&self.rootfs) {
+                // The error that stopped the container is the one reported.
+                tracing::debug!("detach the rootfs bind {}: {e}", self.rootfs.display());
+            }
+        }
+    }
+}
+
+/// How many mounts sit at `path` in our namespace (mountinfo escapes
+/// space, tab, newline and backslash in octal).
+fn mounts_at(path: &Path) -> usize {
+    let mut want = String::new();
+    for c in path.to_string_lossy().chars() {
+        match c {
+            ' ' | '\t' | '\n' | '\\' => want.push_str(&format!("\\{:03o}", c as u32)),
+            c => want.push(c),
+        }
+    }
+    fd::read_records("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.split(' ').nth(4) == Some(want.as_str()))
+        .count()
+}
+
 pub struct Options<'a> {
     pub spec: &'a Spec,
     pub rootfs: &'a Path,

@@ -33,6 +33,16 @@ pub fn tests() -> Vec<Test> {
     ));
     v.push(Test::new("linux_namespaces::join_by_path", join_by_path));
     v.push(Test::new("linux_namespaces::none", none));
+    v.push(
+        Test::new(
+            "linux_namespaces::none_failure_leaves_nothing",
+            none_failure_leaves_nothing,
+        )
+        .deviates(
+            "runc",
+            "1.1.5 leaves the mounts it made in the rootfs (in its own namespace) when it fails",
+        ),
+    );
     v.push(Test::new(
         "linux_namespaces::user_bounding_set",
         user_bounding_set,
@@ -87,12 +97,7 @@ fn mounts_outside(dir: &std::path::Path) -> Vec<String> {
 /// go only under the rootfs, "/" keeps its propagation. (Masked and read-only paths need a
 /// mount namespace: both runc and strata refuse them without one, so they are left out.)
 fn none(ctx: &Ctx) -> TResult {
-    let mut b = ctx.bundle()?;
-    b.config["linux"]["namespaces"] = json!([]);
-    let linux = b.config["linux"].as_object_mut().ctx("linux")?;
-    linux.remove("maskedPaths");
-    linux.remove("readonlyPaths");
-    b.config.as_object_mut().map(|c| c.remove("hostname"));
+    let mut b = no_namespaces(ctx)?;
     // Every test of this run keeps its mounts under the run's dir: outside it, nothing moves.
     let run_dir = ctx.dir.parent().ctx("run dir")?.to_path_buf();
     let before = mounts_outside(&run_dir);
@@ -111,6 +116,34 @@ fn none(ctx: &Ctx) -> TResult {
     );
     ensure_eq!(before, after, "the harness's mounts outside the run dir");
     Ok(())
+}
+
+/// A bundle with no namespaces, nor what needs one (hostname, masked and read-only paths).
+fn no_namespaces(ctx: &Ctx) -> Result<crate::bundle::Bundle, String> {
+    let mut b = ctx.bundle()?;
+    b.config["linux"]["namespaces"] = json!([]);
+    let linux = b.config["linux"].as_object_mut().ctx("linux")?;
+    linux.remove("maskedPaths");
+    linux.remove("readonlyPaths");
+    b.config.as_object_mut().map(|c| c.remove("hostname"));
+    Ok(b)
+}
+
+/// Without a mount namespace the container's mounts are in the runtime's: a container that
+/// fails after some were made (a bind source that is missing, after the default mounts; a
+/// program that is missing) leaves none of them behind, nor anything else.
+fn none_failure_leaves_nothing(ctx: &Ctx) -> TResult {
+    let mut b = no_namespaces(ctx)?;
+    b.mount(json!({"destination": "/mnt/gone", "type": "bind",
+        "source": ctx.dir.join("no-such-source"), "options": ["rbind"]}));
+    let out = ctx.run(&b, &[])?;
+    super::one_line_error(&out)?;
+    ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?;
+    let mut b = no_namespaces(ctx)?;
+    b.args(&["/no-such-program"]);
+    let out = ctx.run(&b, &[])?;
+    ensure!(!out.ok(), "a missing program ran: {}", out.describe());
+    Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
 }
 
 /// config.md "Hostname" with the uts namespace joined by path (config-linux.md allows a
