@@ -21,6 +21,9 @@ pub struct Plan {
     /// Namespaces to join, user namespace excluded.
     pub join: Vec<Joined>,
     pub join_user: Option<Joined>,
+    /// `exec` into a container without a mount namespace: its root (a
+    /// chroot in the runtime's namespace), /proc/PID/root opened now.
+    pub root: Option<OwnedFd>,
 }
 
 pub fn flag(t: T) -> i32 {
@@ -182,6 +185,17 @@ impl Plan {
                 name: n,
                 fd,
             });
+        }
+        if !list.iter().any(|n| n.typ() == T::Mount) {
+            let path = format!("/proc/{pid}/root");
+            let fd = crate::sys::fd::openat(
+                None,
+                std::path::Path::new(&path),
+                libc::O_PATH | libc::O_DIRECTORY,
+                0,
+            )
+            .ctx(|| format!("open {path}"))?;
+            plan.root = Some(fd);
         }
         Ok(plan)
     }

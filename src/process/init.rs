@@ -57,6 +57,13 @@ fn steps(ctx: &Child) -> Result<Error> {
         fd::close_inherited_from(3 + req.preserve_fds);
     }
     ctx.chan.expect(Msg::Go)?;
+    if let Some(root) = &req.ns.root {
+        // `exec` into a container without a mount namespace: enter its
+        // root as the init did, or the process would run in the host's;
+        // before joining a user namespace, which has no say over our root.
+        fd::fchdir(root.as_fd()).ctx(|| "chdir to the container's root")?;
+        sys::chroot_dot().ctx(|| "chroot to the container's root")?;
+    }
     if !ctx.single {
         join_namespaces(ctx)?;
     }

@@ -34,6 +34,12 @@ pub fn tests() -> Vec<Test> {
     v.push(Test::new("linux_namespaces::join_by_path", join_by_path));
     v.push(Test::new("linux_namespaces::none", none));
     v.push(
+        Test::new("linux_namespaces::none_exec", none_exec).deviates(
+            "runc",
+            "1.1.5 runs the exec'd process in its own root, not the container's",
+        ),
+    );
+    v.push(
         Test::new(
             "linux_namespaces::none_failure_leaves_nothing",
             none_failure_leaves_nothing,
@@ -144,6 +150,28 @@ fn none_failure_leaves_nothing(ctx: &Ctx) -> TResult {
     let out = ctx.run(&b, &[])?;
     ensure!(!out.ok(), "a missing program ran: {}", out.describe());
     Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
+}
+
+/// `exec` into a container without namespaces runs in the container's root (a chroot in the
+/// runtime's mount namespace), as its init does: /probe exists only there.
+fn none_exec(ctx: &Ctx) -> TResult {
+    let mut b = no_namespaces(ctx)?;
+    b.args(&["/bin/sleep", "600"]);
+    ctx.create_start(&b)?;
+    ctx.wait_status(&b.id, "running")?;
+    let out = ctx.rt(&["exec", &b.id, "/probe", "report"])?.check()?;
+    let rep = crate::ctx::parse_report(&out.stdout)?;
+    ensure_eq!(
+        rep["cwd_escaped"],
+        false,
+        "cwd outside the container's root"
+    );
+    ensure_eq!(
+        ns_of(&rep, "mnt")?,
+        sys::own_ns("mnt").ctx("own mount namespace")?,
+        "mount namespace"
+    );
+    Ok(ctx.destroy(&b.id)?)
 }
 
 /// config.md "Hostname" with the uts namespace joined by path (config-linux.md allows a
