@@ -1,6 +1,7 @@
-//! The container's root filesystem, assembled inside its new mount
-//! namespace: propagation, the rootfs bind, the config's mounts, devices,
-//! masked and read-only paths, then pivot_root and a read-only root.
+//! The container's root filesystem, assembled inside its mount namespace
+//! (without one: in the runtime's, on a private bind of the rootfs):
+//! propagation, the rootfs bind, the config's mounts, devices, masked and
+//! read-only paths, then pivot_root (or chroot) and a read-only root.
 //! Everything before the pivot works on fds relative to the rootfs.
 
 mod copyup;
@@ -110,8 +111,8 @@ pub fn validate(spec: &Spec) -> Result<()> {
     let has = |t| namespaces.iter().any(|n| n.typ() == t);
     let userns = has(oci_spec::runtime::LinuxNamespaceType::User);
     if !has(oci_spec::runtime::LinuxNamespaceType::Mount) {
-        // Masking would cover host paths' view for every process of the
-        // host namespace that enters the bundle; runc refuses this too.
+        // The masks would be mounts in the runtime's namespace, left there
+        // after the container is gone; runc refuses them too.
         let l = spec.linux().as_ref();
         if l.and_then(|l| l.masked_paths().as_ref())
             .is_some_and(|p| !p.is_empty())
@@ -155,7 +156,8 @@ pub fn setup(o: &Options, before_pivot: &mut dyn FnMut() -> Result<()>) -> Resul
             Some(f) if f & libc::MS_PRIVATE != 0 => libc::MS_PRIVATE | libc::MS_REC,
             _ => libc::MS_SLAVE | libc::MS_REC,
         };
-        sys::mount::mount(None, Path::new("/"), None, before).ctx(|| "make / a slave mount")?;
+        sys::mount::mount(None, Path::new("/"), None, before)
+            .ctx(|| "make / a slave (or private) mount")?;
     }
 
     // Bind the rootfs onto itself so it is a mount point pivot_root accepts,
