@@ -10,8 +10,14 @@ STATIC   := RUSTFLAGS='-C target-feature=+crt-static'
 PREFIX   ?= /usr/local
 RUNC     ?= $(shell command -v runc 2>/dev/null || ls /usr/sbin/runc 2>/dev/null)
 DEMO_DIR ?= /tmp/strata-demo
+# The OCI conformance suite (runtime-tools): its source beside the repo in CI, built once into
+# CONFORMANCE_SUITE. The floor is the number of files strata must pass at least; raise it here
+# when a fix makes strata pass more (and add the file to hack/conformance-pass.txt).
+CONFORMANCE_SRC   ?= ../shared/conformance
+CONFORMANCE_SUITE ?= /tmp/oci-validation
+CONFORMANCE_FLOOR := 27
 
-.PHONY: integration bench-layers test-cgroupv2 test-cgroupv2-smoke test-cgroupv1 build build-tests demo test unit-test runtime-tests lint bench install clean
+.PHONY: conformance integration bench-layers test-cgroupv2 test-cgroupv2-smoke test-cgroupv1 build build-tests demo test unit-test runtime-tests lint bench install clean
 
 build:
 	$(STATIC) $(CARGO) build --release --target $(TARGET) -p strata
@@ -34,12 +40,19 @@ runtime-tests: build build-tests
 	@if [ -n "$(RUNC)" ]; then $(OUT)/runtime-tests --runtime $(RUNC) --probe $(abspath $(OUT)/probe); \
 	else echo "runc not installed: reference run skipped"; fi
 
+# The OCI runtime-tools validation files against strata, then runc (for reference only: its
+# result never fails the target); fails below the floor or on a file of hack/conformance-pass.txt.
+conformance: build
+	bash hack/conformance.sh --src $(CONFORMANCE_SRC) --suite $(CONFORMANCE_SUITE) \
+	  --floor $(CONFORMANCE_FLOOR) --expect hack/conformance-pass.txt --out target/conformance \
+	  --runtime $(abspath $(STRATA)) $(if $(RUNC),--reference $(RUNC))
+
 # podman and containerd (Debian's) driving strata, then runc (proves the checks).
 integration: build build-tests
 	bash hack/integration.sh --runtime $(abspath $(STRATA))
 	@if [ -n "$(RUNC)" ]; then bash hack/integration.sh --runtime $(RUNC); fi
 
-test: lint unit-test runtime-tests integration test-cgroupv2-smoke
+test: lint unit-test runtime-tests conformance integration test-cgroupv2-smoke
 
 # The cgroup, lifecycle, devices, resources and security groups on a pure cgroup v2
 # host: a virtme-ng VM under software emulation (hack/deps.sh vm installs it),

@@ -21,6 +21,9 @@ pub struct Plan {
     /// Namespaces to join, user namespace excluded.
     pub join: Vec<Joined>,
     pub join_user: Option<Joined>,
+    /// `exec` into a container without a mount namespace: its root (a
+    /// chroot in the runtime's namespace), /proc/PID/root opened now.
+    pub root: Option<OwnedFd>,
 }
 
 pub fn flag(t: T) -> i32 {
@@ -112,23 +115,22 @@ impl Plan {
         if plan.new & libc::CLONE_NEWUSER != 0 && !has_maps {
             return Err(Error::invalid("linux.namespaces: a new user namespace needs linux.uidMappings and linux.gidMappings"));
         }
-        if seen & libc::CLONE_NEWNS == 0 {
+        // Without a mount namespace the container shares the runtime's
+        // (config-linux.md: a namespace not listed is inherited); the
+        // rootfs is then set up inside the bundle and entered by chroot.
+        //
+        // A hostname goes into a uts namespace of the container's own:
+        // a new one, or one joined by path that is not the runtime's
+        // (setting it there would rename the host).
+        let own_uts = (plan.new | plan.joined_private()) & libc::CLONE_NEWUTS != 0;
+        if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !own_uts {
             return Err(Error::invalid(
-                "linux.namespaces: a mount namespace is required",
+                "hostname: setting a hostname needs a uts namespace other than the runtime's",
             ));
         }
-        if spec.hostname().as_ref().is_some_and(|h| !h.is_empty())
-            && plan.new & libc::CLONE_NEWUTS == 0
-        {
+        if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !own_uts {
             return Err(Error::invalid(
-                "hostname: setting a hostname needs a new uts namespace",
-            ));
-        }
-        if spec.domainname().as_ref().is_some_and(|h| !h.is_empty())
-            && plan.new & libc::CLONE_NEWUTS == 0
-        {
-            return Err(Error::invalid(
-                "domainname: setting a domainname needs a new uts namespace",
+                "domainname: setting a domainname needs a uts namespace other than the runtime's",
             ));
         }
         // Offsets can only be written into a time namespace nobody has
@@ -184,6 +186,17 @@ impl Plan {
                 fd,
             });
         }
+        if !list.iter().any(|n| n.typ() == T::Mount) {
+            let path = format!("/proc/{pid}/root");
+            let fd = crate::sys::fd::openat(
+                None,
+                std::path::Path::new(&path),
+                libc::O_PATH | libc::O_DIRECTORY,
+                0,
+            )
+            .ctx(|| format!("open {path}"))?;
+            plan.root = Some(fd);
+        }
         Ok(plan)
     }
 
@@ -219,6 +232,14 @@ impl Plan {
         } else {
             self.join.push(j);
         }
+    }
+
+    /// Whether the container has a namespace of this type of its own,
+    /// new or joined by path.
+    pub fn has(&self, flag: i32) -> bool {
+        self.new & flag != 0
+            || self.join.iter().any(|j| j.flag == flag)
+            || (flag == libc::CLONE_NEWUSER && self.join_user.is_some())
     }
 
     pub fn user(&self) -> bool {

@@ -48,7 +48,20 @@ fn steps(ctx: &Child) -> Result<Error> {
     sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as _, 0).ctx(|| "prctl PR_SET_PDEATHSIG")?;
     sys::prctl(libc::PR_SET_DUMPABLE, 0, 0).ctx(|| "prctl PR_SET_DUMPABLE")?;
     let ignored = ctx.ignored;
+    if matches!(req.gate, Gate::Socket(_)) {
+        // `create`: we may wait at the gate long after the runtime exited;
+        // its caller's fds (a pipe it reads to EOF) must not stay open here.
+        // Stdio and --preserve-fds stay for the payload.
+        fd::close_inherited_from(3 + req.preserve_fds);
+    }
     ctx.chan.expect(Msg::Go)?;
+    if let Some(root) = &req.ns.root {
+        // `exec` into a container without a mount namespace: enter its
+        // root as the init did, or the process would run in the host's;
+        // before joining a user namespace, which has no say over our root.
+        fd::fchdir(root.as_fd()).ctx(|| "chdir to the container's root")?;
+        sys::chroot_dot().ctx(|| "chroot to the container's root")?;
+    }
     if !ctx.single {
         join_namespaces(ctx)?;
     }
@@ -368,6 +381,7 @@ fn build_container(ctx: &Child) -> Result<String> {
         rootfs: &req.bundle.rootfs,
         bundle: &req.bundle.dir,
         no_pivot: req.no_pivot,
+        mountns: req.ns.has(libc::CLONE_NEWNS),
         userns: req.ns.user(),
         cgroup: req.cgroup,
         cgroupns: req.ns.new & libc::CLONE_NEWCGROUP != 0,

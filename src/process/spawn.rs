@@ -111,6 +111,9 @@ pub fn spawn(
                 .map(|j| std::os::fd::AsFd::as_fd(&j.fd)),
         )?
     };
+    // Without a mount namespace the init mounts in ours: undone if it fails.
+    let host_mounts = (!req.exec && !req.ns.has(libc::CLONE_NEWNS))
+        .then(|| crate::rootfs::HostMounts::watch(&req.bundle.rootfs));
     let (parent, child) = Channel::pair()?;
     let cgfd = req.cgroup.open_v2();
     let single = req.ns.single_clone();
@@ -225,6 +228,9 @@ pub fn spawn(
             .ctx(|| format!("set oomScoreAdj {adj}"))?;
     }
     guard.0.clear();
+    if let Some(h) = host_mounts {
+        h.keep();
+    }
     Ok(Spawned {
         pid: init_pid,
         chan: parent,

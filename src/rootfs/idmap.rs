@@ -40,18 +40,14 @@ fn own_maps(mnt: &Mount) -> Option<(&[LinuxIdMapping], &[LinuxIdMapping])> {
     }
 }
 
-/// Config checks (bundle load): maps only with idmap/ridmap, both maps or
-/// none, binds only, and either maps or a user namespace to take them from.
+/// Config checks (bundle load): both maps or none, binds only, and either
+/// maps or a user namespace to take them from. Maps without idmap/ridmap
+/// mean idmap (mounts::parse), as with runc.
 pub fn validate(mnt: &Mount, p: &Parsed, userns: bool) -> Result<()> {
     let dest = mnt.destination().display();
     let wants = p.idmap || p.ridmap;
     let maps = own_maps(mnt);
     if let Some((u, g)) = maps {
-        if !wants {
-            return Err(Error::invalid(format!(
-                "mounts: {dest}: uidMappings/gidMappings need the idmap or ridmap option"
-            )));
-        }
         if u.is_empty() || g.is_empty() {
             return Err(Error::invalid(format!(
                 "mounts: {dest}: uidMappings and gidMappings must be given together"

@@ -1,6 +1,7 @@
-//! The container's root filesystem, assembled inside its new mount
-//! namespace: propagation, the rootfs bind, the config's mounts, devices,
-//! masked and read-only paths, then pivot_root and a read-only root.
+//! The container's root filesystem, assembled inside its mount namespace
+//! (without one: in the runtime's, on a private bind of the rootfs):
+//! propagation, the rootfs bind, the config's mounts, devices, masked and
+//! read-only paths, then pivot_root (or chroot) and a read-only root.
 //! Everything before the pivot works on fds relative to the rootfs.
 
 mod copyup;
@@ -19,11 +20,68 @@ use oci_spec::runtime::Spec;
 use std::os::fd::AsFd;
 use std::path::Path;
 
+/// Without a mount namespace of its own, the container's mounts go into the
+/// runtime's, on a bind of the rootfs. The runtime holds this while the
+/// container is made: if that fails, the bind made on the rootfs since
+/// `watch` is detached, and every mount under it goes along.
+pub struct HostMounts {
+    rootfs: std::path::PathBuf,
+    before: usize,
+    keep: bool,
+}
+
+impl HostMounts {
+    pub fn watch(rootfs: &Path) -> HostMounts {
+        HostMounts {
+            rootfs: rootfs.to_path_buf(),
+            before: mounts_at(rootfs),
+            keep: false,
+        }
+    }
+
+    /// The container is made: its mounts are its own now.
+    pub fn keep(mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for HostMounts {
+    fn drop(&mut self) {
+        if !self.keep && mounts_at(&self.rootfs) > self.before {
+            if let Err(e) = sys::mount::umount_detach(&self.rootfs) {
+                // The error that stopped the container is the one reported.
+                tracing::debug!("detach the rootfs bind {}: {e}", self.rootfs.display());
+            }
+        }
+    }
+}
+
+/// How many mounts sit at `path` in our namespace (mountinfo escapes
+/// space, tab, newline and backslash in octal).
+fn mounts_at(path: &Path) -> usize {
+    let mut want = String::new();
+    for c in path.to_string_lossy().chars() {
+        match c {
+            ' ' | '\t' | '\n' | '\\' => want.push_str(&format!("\\{:03o}", c as u32)),
+            c => want.push(c),
+        }
+    }
+    fd::read_records("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.split(' ').nth(4) == Some(want.as_str()))
+        .count()
+}
+
 pub struct Options<'a> {
     pub spec: &'a Spec,
     pub rootfs: &'a Path,
     pub bundle: &'a Path,
     pub no_pivot: bool,
+    /// The container has a mount namespace of its own (new or joined).
+    /// Without one, everything is mounted inside the bundle's rootfs in
+    /// the runtime's namespace and the root is entered by chroot.
+    pub mountns: bool,
     /// In a user namespace devices are bind-mounted, not mknod'ed.
     pub userns: bool,
     pub cgroup: &'a crate::cgroups::Cgroup,
@@ -45,13 +103,27 @@ pub fn validate(spec: &Spec) -> Result<()> {
             Error::invalid(format!("linux.rootfsPropagation {p:?}: unknown mode"))
         })?;
     }
-    let userns = spec
+    let namespaces = spec
         .linux()
         .as_ref()
         .and_then(|l| l.namespaces().as_deref())
-        .unwrap_or_default()
-        .iter()
-        .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::User);
+        .unwrap_or_default();
+    let has = |t| namespaces.iter().any(|n| n.typ() == t);
+    let userns = has(oci_spec::runtime::LinuxNamespaceType::User);
+    if !has(oci_spec::runtime::LinuxNamespaceType::Mount) {
+        // The masks would be mounts in the runtime's namespace, left there
+        // after the container is gone; runc refuses them too.
+        let l = spec.linux().as_ref();
+        if l.and_then(|l| l.masked_paths().as_ref())
+            .is_some_and(|p| !p.is_empty())
+            || l.and_then(|l| l.readonly_paths().as_ref())
+                .is_some_and(|p| !p.is_empty())
+        {
+            return Err(Error::invalid(
+                "linux.maskedPaths/readonlyPaths need a mount namespace in linux.namespaces",
+            ));
+        }
+    }
     for m in spec.mounts().as_deref().unwrap_or_default() {
         mounts::validate(m, userns)?;
     }
@@ -71,14 +143,22 @@ pub fn validate(spec: &Spec) -> Result<()> {
 /// createRuntime/createContainer hook point).
 pub fn setup(o: &Options, before_pivot: &mut dyn FnMut() -> Result<()>) -> Result<()> {
     let linux = o.spec.linux().as_ref();
-    // Nothing we mount may propagate back to the host; the default rslave
-    // still lets host unmounts reach us, as runc does.
-    let prop = linux
+    let requested = linux
         .and_then(|l| l.rootfs_propagation().as_deref())
-        .and_then(mounts::propagation_flag)
-        .unwrap_or(libc::MS_SLAVE | libc::MS_REC);
-    sys::mount::mount(None, Path::new("/"), None, prop | libc::MS_REC)
-        .ctx(|| "make / a slave mount")?;
+        .and_then(mounts::propagation_flag);
+    if o.mountns {
+        // Nothing we mount may propagate back to the host; the default
+        // rslave still lets host unmounts reach us, as runc does. A shared
+        // or unbindable "/" now would stop pivot_root (a shared parent) or
+        // the rootfs bind (an unbindable source): those modes are given to
+        // the new root after the pivot.
+        let before = match requested {
+            Some(f) if f & libc::MS_PRIVATE != 0 => libc::MS_PRIVATE | libc::MS_REC,
+            _ => libc::MS_SLAVE | libc::MS_REC,
+        };
+        sys::mount::mount(None, Path::new("/"), None, before)
+            .ctx(|| "make / a slave (or private) mount")?;
+    }
 
     // Bind the rootfs onto itself so it is a mount point pivot_root accepts,
     // or stack the image layers there. The rootfs path is the host's (the
@@ -91,6 +171,13 @@ pub fn setup(o: &Options, before_pivot: &mut dyn FnMut() -> Result<()>) -> Resul
     } else {
         sys::mount::mount(Some(o.rootfs), o.rootfs, None, libc::MS_BIND | libc::MS_REC)
             .ctx(|| format!("bind rootfs {}", o.rootfs.display()))?;
+    }
+    if !o.mountns {
+        // In the runtime's own namespace: what we mount inside the rootfs
+        // must not propagate to the host's other mounts (only this bind of
+        // the bundle's rootfs is seen there, as with runc).
+        sys::mount::mount(None, o.rootfs, None, libc::MS_PRIVATE | libc::MS_REC)
+            .ctx(|| format!("make the rootfs {} private", o.rootfs.display()))?;
     }
     let root = fd::openat(None, o.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0)
         .ctx(|| format!("open rootfs {}", o.rootfs.display()))?;
@@ -125,13 +212,27 @@ pub fn setup(o: &Options, before_pivot: &mut dyn FnMut() -> Result<()>) -> Resul
         )?;
     }
     before_pivot()?;
-    pivot::enter(root.as_fd(), o.no_pivot)?;
-    if o.spec
+    let readonly = o
+        .spec
         .root()
         .as_ref()
         .and_then(|r| r.readonly())
-        .unwrap_or(false)
-    {
+        .unwrap_or(false);
+    let how = if !o.mountns {
+        pivot::How::Chroot
+    } else if o.no_pivot {
+        pivot::How::MoveChroot
+    } else {
+        pivot::How::Pivot
+    };
+    pivot::enter(root.as_fd(), how)?;
+    if let Some(f) = requested {
+        // linux.rootfsPropagation of the container's "/": the rootfs mount
+        // in its namespace or, without one, our bind inside the bundle.
+        sys::mount::mount(None, Path::new("/"), None, f)
+            .ctx(|| "set linux.rootfsPropagation on /")?;
+    }
+    if readonly {
         // `root` is on the mount that is now "/".
         sys::mount::setattr(root.as_fd(), sys::mount::ATTR_RDONLY, 0, 0, false)
             .ctx(|| "make the root read-only (root.readonly)")?;

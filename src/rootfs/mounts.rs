@@ -112,18 +112,22 @@ pub fn parse(mnt: &Mount) -> Result<Parsed> {
             p.data.push(o.to_string());
         }
     }
-    if p.bind {
-        // `sync` sets a superblock flag; a bind shares the source's
-        // superblock, so it has no effect there (nor with runc). A fresh
-        // mount gets it through fsconfig, like dirsync and lazytime.
-        p.data.retain(|d| d != "sync");
+    if !(p.idmap || p.ridmap) && (mnt.uid_mappings().is_some() || mnt.gid_mappings().is_some()) {
+        // config.md says the maps SHOULD come with idmap; that is the
+        // writer's duty. The maps say what is meant: runc idmaps too.
+        p.idmap = true;
     }
     if p.bind && !p.data.is_empty() {
-        return Err(Error::invalid(format!(
-            "mounts: {}: unknown bind mount option(s) {:?}",
+        // Filesystem options (`mode=`, `size=`, `sync`, ...) configure a
+        // new superblock; a bind shares its source's, so they cannot apply.
+        // runc passes them to mount(2), which ignores them with MS_BIND;
+        // configs written for runc (tmpfs options left on a bind) work.
+        tracing::debug!(
+            "mounts: {}: filesystem options {:?} do not apply to a bind and are ignored",
             mnt.destination().display(),
             p.data
-        )));
+        );
+        p.data.clear();
     }
     Ok(p)
 }

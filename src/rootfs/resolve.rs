@@ -75,10 +75,39 @@ pub fn relative(path: &Path) -> PathBuf {
 /// missing components cost more than the one openat2: each is created in
 /// its parent's fd (mkdirat, O_EXCL) and opened from there.
 pub fn create(root: BorrowedFd, path: &Path, file: bool, no_symlinks: bool) -> Result<OwnedFd> {
-    create_rel(root, &relative(path), file, no_symlinks)
+    create_rel(root, &relative(path), file, no_symlinks, 0)
 }
 
-fn create_rel(root: BorrowedFd, rel: &Path, file: bool, no_symlinks: bool) -> Result<OwnedFd> {
+/// Symlinks followed while creating one path, as the kernel's limit.
+const MAX_HOPS: u32 = 40;
+
+/// `path` made lexically plain (".." pops, at the root it stays there, as
+/// RESOLVE_IN_ROOT treats it) and relative to the root.
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    if out.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        out
+    }
+}
+
+fn create_rel(
+    root: BorrowedFd,
+    rel: &Path,
+    file: bool,
+    no_symlinks: bool,
+    hops: u32,
+) -> Result<OwnedFd> {
     let fail = |what: &str, e| Error::sys(format!("{what} /{} in the rootfs", rel.display()), e);
     match open(root, rel, no_symlinks) {
         Ok(fd) => return Ok(fd),
@@ -91,13 +120,22 @@ fn create_rel(root: BorrowedFd, rel: &Path, file: bool, no_symlinks: bool) -> Re
             std::io::Error::from_raw_os_error(libc::ENOENT),
         ));
     };
-    let dir = create_rel(root, parent, false, no_symlinks)?;
+    let dir = create_rel(root, parent, false, no_symlinks, hops)?;
     match child(dir.as_fd(), Path::new(name), file) {
         Ok(fd) => Ok(fd),
-        // A symlink there (dangling, or raced in since the open above) is
-        // resolved from the root again, as every path is.
+        // A symlink there (raced in since the open above) is resolved from
+        // the root again, as every path is; a dangling one gets what it
+        // points to created, inside the root (runc: FollowSymlinkInScope).
         Err(e) if e.raw_os_error() == Some(libc::ELOOP) && !no_symlinks => {
-            open(root, rel, false).map_err(|e| fail("open", e))
+            match open(root, rel, false) {
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) && hops < MAX_HOPS => {
+                    let link = nix::fcntl::readlinkat(dir.as_fd(), Path::new(name))
+                        .map_err(|e| fail("readlink", e.into()))?;
+                    let next = lexical(&parent.join(link));
+                    create_rel(root, &next, file, no_symlinks, hops + 1)
+                }
+                r => r.map_err(|e| fail("open", e)),
+            }
         }
         Err(e) => Err(fail("create", e)),
     }

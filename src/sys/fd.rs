@@ -148,6 +148,36 @@ pub fn cloexec_from(first: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Closes every fd >= `first` that is not close-on-exec: the ones the
+/// runtime's caller passed on (every fd strata opens is O_CLOEXEC, and a
+/// caller's O_CLOEXEC fd never survived its exec of strata). A created
+/// init holding a caller's pipe would keep the caller waiting for EOF.
+pub fn close_inherited_from(first: u32) {
+    let fds: Vec<RawFd> = match std::fs::read_dir("/proc/self/fd") {
+        Ok(dir) => dir
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
+            .filter(|&fd| fd >= first as RawFd)
+            .collect(),
+        // No /proc: every number up to the fd limit.
+        Err(_) => {
+            let max = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+                .map(|(soft, _)| soft.min(1 << 20) as RawFd)
+                .unwrap_or(1024);
+            (first as RawFd..max).collect()
+        }
+    };
+    for fd in fds {
+        // SAFETY: reading the flags of an fd number; a closed one fails.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
+            // SAFETY: an fd without close-on-exec is one this process never
+            // opened itself (see above), so no OwnedFd here refers to it.
+            unsafe { libc::close(fd) };
+        }
+    }
+}
+
 pub fn dup2(old: RawFd, new: RawFd) -> io::Result<()> {
     // SAFETY: integer arguments.
     super::check(unsafe { libc::dup2(old, new) } as libc::c_long)?;

@@ -104,6 +104,27 @@ pub fn tests() -> Vec<Test> {
         "config_misc::rootfs_propagation_private",
         rootfs_propagation_private,
     ));
+    v.push(Test::new("config_misc::rootfs_propagation_slave", |ctx| {
+        rootfs_propagation(ctx, "slave")
+    }));
+    v.push(
+        Test::new("config_misc::rootfs_propagation_shared", |ctx| {
+            rootfs_propagation(ctx, "shared")
+        })
+        .deviates(
+            "runc",
+            "1.1.5 applies the mode only before pivot_root: the container's / is not shared",
+        ),
+    );
+    v.push(
+        Test::new("config_misc::rootfs_propagation_unbindable", |ctx| {
+            rootfs_propagation(ctx, "unbindable")
+        })
+        .deviates(
+            "runc",
+            "1.1.5 makes / unbindable before binding the rootfs: create fails with EINVAL",
+        ),
+    );
     v.push(Test::new("config_misc::seccomp_listener", seccomp_listener));
     v.push(Test::new("config_misc::seccomp_flags", seccomp_flags).deviates(
         "runc",
@@ -176,6 +197,35 @@ fn rootfs_propagation_private(ctx: &Ctx) -> TResult {
         Vec::<String>::new(),
         "propagation of / ({root})"
     );
+    Ok(())
+}
+
+/// config-linux.md "Rootfs Mount Propagation" with pivot_root: the container's "/" has the
+/// mode asked for (`shared`: a peer group of its own; `unbindable`; `slave`: no peer group,
+/// so nothing it mounts reaches the host; the harness's "/" is private, so there is no
+/// master either).
+fn rootfs_propagation(ctx: &Ctx, mode: &str) -> TResult {
+    let mut b = ctx.bundle()?;
+    b.config["linux"]["rootfsPropagation"] = json!(mode);
+    let rep = ctx.report(&mut b)?;
+    let lines = rep["mountinfo"].as_array().cloned().unwrap_or_default();
+    let root = lines
+        .iter()
+        .filter_map(Value::as_str)
+        .rfind(|l| l.split(' ').nth(4) == Some("/"))
+        .ctx("no / mount in the container")?;
+    let t = tags(root);
+    match mode {
+        "shared" => ensure!(
+            t.len() == 1 && t[0].starts_with("shared:"),
+            "/ is not shared: {root}"
+        ),
+        "unbindable" => ensure_eq!(t, vec!["unbindable".to_string()], "tags of / ({root})"),
+        _ => ensure!(
+            !t.iter().any(|x| x.starts_with("shared:")),
+            "/ is shared: {root}"
+        ),
+    }
     Ok(())
 }
 

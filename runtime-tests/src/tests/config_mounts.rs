@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 pub fn tests() -> Vec<Test> {
     crate::tests!("config_mounts";
         proc, sysfs_readonly, tmpfs_options, devpts, shm_and_mqueue, bind_rw, bind_ro, bind_file,
-        listed_order, relative_destination, no_host_mounts, no_pivot)
+        bind_filesystem_options, bind_through_dangling_symlink, listed_order, relative_destination, no_host_mounts, no_pivot)
 }
 
 fn proc(ctx: &Ctx) -> TResult {
@@ -116,6 +116,48 @@ fn bind_file(ctx: &Ctx) -> TResult {
     b.args(&["/probe", "cat", "/etc/bound"]);
     let out = ctx.run(&b, &[])?.check()?;
     ensure_eq!(out.stdout, "just one file", "bound file content");
+    Ok(())
+}
+
+/// Filesystem options on a bind (`mode=`, `size=`: a tmpfs's, copied onto a bind) cannot
+/// apply to a bind, which shares its source's superblock; runc ignores them (mount(2) does
+/// with MS_BIND), and configs written for it carry them.
+fn bind_filesystem_options(ctx: &Ctx) -> TResult {
+    let mut b = ctx.bundle()?;
+    let host = ctx.host_dir("shared")?;
+    std::fs::write(host.join("in"), "from the host").ctx("write host file")?;
+    let opts = ["rbind", "nosuid", "mode=755", "size=1k"];
+    b.mount(json!({"destination": "/h", "type": "bind", "source": host, "options": opts}));
+    b.args(&["/probe", "cat", "/h/in"]);
+    let out = ctx.run(&b, &[])?.check()?;
+    ensure_eq!(out.stdout, "from the host", "file through the bind");
+    Ok(())
+}
+
+/// A bind destination that is a dangling symlink in the image: what it points to is created
+/// and mounted on, inside the root even when the link climbs out with `..` (runc resolves
+/// it the same way, in the rootfs's scope). Nothing appears beside the rootfs.
+fn bind_through_dangling_symlink(ctx: &Ctx) -> TResult {
+    let mut b = ctx.bundle()?;
+    let host = ctx.host_dir("shared")?;
+    std::fs::write(host.join("in"), "from the host").ctx("write host file")?;
+    let name = format!("dangling-{}", b.id);
+    let link = format!("../../../{name}/dir");
+    std::os::unix::fs::symlink(&link, b.rootfs().join("etc/link")).ctx("symlink in the rootfs")?;
+    b.bind(&host, "/etc/link", false)?;
+    b.args(&["/probe", "cat", "/etc/link/in"]);
+    let out = ctx.run(&b, &[])?.check()?;
+    ensure_eq!(out.stdout, "from the host", "file through the bind");
+    ensure!(
+        b.rootfs().join(&name).join("dir").is_dir(),
+        "the link's target was not made inside the rootfs"
+    );
+    for outside in [
+        b.rootfs().join("..").join(&name),
+        std::path::Path::new("/").join(&name),
+    ] {
+        ensure!(!outside.exists(), "{} was created", outside.display());
+    }
     Ok(())
 }
 

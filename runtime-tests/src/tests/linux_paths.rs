@@ -5,7 +5,7 @@ use crate::{ensure, ensure_eq};
 
 pub fn tests() -> Vec<Test> {
     crate::tests!("linux_paths";
-        masked_paths, readonly_paths)
+        masked_paths, masked_paths_duplicate, readonly_paths)
 }
 
 /// /proc/version (a file, readable without the mask) and the template's /sys/firmware (a
@@ -27,6 +27,29 @@ fn masked_paths(ctx: &Ctx) -> TResult {
         "/proc/version readable: {} bytes",
         out.stdout.len()
     );
+    b.args(&["/probe", "ls", "/sys/firmware"]);
+    let out = ctx.run(&b, &[])?.check()?;
+    ensure_eq!(out.stdout, "", "entries of masked /sys/firmware");
+    Ok(())
+}
+
+/// A path listed twice in maskedPaths (and in readonlyPaths) is masked, as with once: the
+/// second mask goes over the first (runc does the same).
+fn masked_paths_duplicate(ctx: &Ctx) -> TResult {
+    let mut b = ctx.bundle()?;
+    for (key, p) in [
+        ("maskedPaths", "/proc/version"),
+        ("maskedPaths", "/sys/firmware"),
+        ("readonlyPaths", "/proc/sys"),
+    ] {
+        if let Some(list) = b.config["linux"][key].as_array_mut() {
+            list.push(serde_json::json!(p));
+            list.push(serde_json::json!(p));
+        }
+    }
+    b.args(&["/probe", "cat", "/proc/version"]);
+    let out = ctx.run(&b, &[])?.check()?;
+    ensure_eq!(out.stdout, "", "masked /proc/version");
     b.args(&["/probe", "ls", "/sys/firmware"]);
     let out = ctx.run(&b, &[])?.check()?;
     ensure_eq!(out.stdout, "", "entries of masked /sys/firmware");

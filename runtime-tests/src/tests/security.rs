@@ -18,8 +18,8 @@ const LEAKED_FD: i32 = 42;
 
 pub fn tests() -> Vec<Test> {
     let mut v = crate::tests!("security";
-        proc_symlink_rejected, sys_symlink_confined, inherited_fd_not_leaked, cwd_proc_self_fd,
-        caps_bounding_in_userns);
+        proc_symlink_rejected, sys_symlink_confined, inherited_fd_not_leaked,
+        created_init_holds_no_caller_fd, cwd_proc_self_fd, caps_bounding_in_userns);
     // runc 1.1.5 mounts cgroupfs with the config's options only (config_mounts_cgroup has the
     // same deviation for what the container sees there).
     v.push(
@@ -170,6 +170,76 @@ fn inherited_fd_not_leaked(ctx: &Ctx) -> TResult {
         rep["fds"]
     );
     Ok(())
+}
+
+/// A created init waits at the start gate long after `create` returned: it must hold no fd
+/// of its caller but stdio (a caller reading a pipe it gave the runtime to EOF would hang).
+/// The write end of a pipe is leaked into `create`; once create returns and we drop ours,
+/// the read end sees EOF, and every fd of the init past 2 is close-on-exec (the runtime's own).
+fn created_init_holds_no_caller_fd(ctx: &Ctx) -> TResult {
+    use nix::poll::{poll, PollFd, PollFlags};
+    use std::io::Read;
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx("pipe")?;
+    let pipe_ino = std::fs::metadata(format!("/proc/self/fd/{}", r.as_raw_fd()))
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+        .ctx("stat the pipe")?;
+    let mut b = ctx.bundle()?;
+    b.args(&["/probe", "exit", "0"]);
+    b.write()?;
+    let mut cmd = ctx.command();
+    cmd.arg("--root")
+        .arg(&ctx.root)
+        .arg("create")
+        .arg("--bundle")
+        .arg(&b.dir)
+        .arg(&b.id);
+    leak_fd(&mut cmd, w.as_raw_fd());
+    ctx.exec(cmd)?.check()?;
+    drop(w);
+    let pid = super::state_pid(&ctx.state(&b.id)?)?;
+    let mut fds = [PollFd::new(std::os::fd::AsFd::as_fd(&r), PollFlags::POLLIN)];
+    let ready = poll(&mut fds, 10_000u16).ctx("poll the pipe")?;
+    ensure!(
+        ready == 1,
+        "the pipe got no EOF within 10 s: a write end is still open"
+    );
+    let mut buf = [0u8; 16];
+    let n = std::fs::File::from(r).read(&mut buf).ctx("read the pipe")?;
+    ensure_eq!(n, 0, "bytes read from the pipe (EOF expected)");
+    let mut open = vec![];
+    for e in std::fs::read_dir(format!("/proc/{pid}/fd")).ctx("list the init's fds")? {
+        let name = e
+            .ctx("fd entry")?
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        let fd: i32 = name.parse().ctx("fd number")?;
+        let link = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).unwrap_or_default();
+        ensure!(
+            link.to_string_lossy() != format!("pipe:[{pipe_ino}]"),
+            "the init holds the caller's pipe as fd {fd}"
+        );
+        if fd > 2 {
+            let info =
+                std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).unwrap_or_default();
+            let flags = info
+                .lines()
+                .find_map(|l| l.strip_prefix("flags:"))
+                .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+                .unwrap_or(0);
+            open.push((
+                fd,
+                link.display().to_string(),
+                flags & libc::O_CLOEXEC as u32 != 0,
+            ));
+        }
+    }
+    ensure!(
+        open.iter().all(|(_, _, cloexec)| *cloexec),
+        "fds of the waiting init that are not close-on-exec: {open:?}"
+    );
+    ctx.destroy(&b.id)?;
+    Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
 }
 
 /// CVE-2024-21626: `cwd` = /proc/self/fd/N with N a leaked host directory must fail, or at
