@@ -38,6 +38,9 @@ pub struct Created {
 /// lifecycle at destroy + poststop).
 struct Cleanup<'a> {
     cgroup: Option<&'a Cgroup>,
+    /// The init once `spawn` returned it (before, spawn kills its own).
+    init: Option<i32>,
+    own_pid_ns: bool,
     dir: Option<PathBuf>,
     /// The state for poststop, and whether the create hooks have started.
     poststop: Option<State>,
@@ -46,8 +49,16 @@ struct Cleanup<'a> {
 
 impl Drop for Cleanup<'_> {
     fn drop(&mut self) {
+        if let Some(pid) = self.init {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            // Reaped when it is our child; ECHILD otherwise.
+            let _ = crate::sys::clone::waitpid(pid, 0);
+        }
         if let Some(cg) = self.cgroup {
-            if let Err(e) = cg.destroy() {
+            if let Err(e) = cg.destroy(!self.own_pid_ns) {
                 tracing::warn!("cleanup: {e}");
             }
         }
@@ -100,8 +111,11 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
     // Made before the lock, so dropped after it: on failure the lock's fd is
     // closed before the directory is removed (under EMFILE that fd is the
     // one the removal needs).
+    let own_pid_ns = ns.new & libc::CLONE_NEWPID != 0;
     let mut cleanup = Cleanup {
         cgroup: None,
+        init: None,
+        own_pid_ns,
         dir: None,
         poststop: None,
         hooks_started: &hooks_started,
@@ -127,6 +141,7 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
             .into_iter()
             .collect(),
         cgroup: cgroup.clone(),
+        own_pid_ns,
         hooks: b.spec.hooks().clone(),
         layer_upper: layers.as_ref().map(|l| l.upper.clone()),
     };
@@ -134,7 +149,10 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
     // killed from here on can still be cleaned up by `delete --force`.
     locked.write(&st)?;
     cleanup.cgroup = Some(&cgroup);
-    cgroup.create()?;
+    if cgroup.create()? {
+        st.cgroup = cgroup.clone();
+        locked.write(&st)?;
+    }
     if let Some(l) = &layers {
         l.prepare()?;
     }
@@ -197,6 +215,7 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
         },
         on_hooks,
     )?;
+    cleanup.init = Some(spawned.pid);
     pending.finish()?;
     st.status = "created".into();
     locked.write(&st)?;
@@ -207,6 +226,7 @@ pub fn create(g: &Global, o: &Opts, for_run: bool) -> Result<Created> {
         send_pidfd(p, spawned.pid)?;
     }
     cleanup.cgroup = None;
+    cleanup.init = None;
     cleanup.dir = None;
     cleanup.poststop = None;
     Ok(Created {
