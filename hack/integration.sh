@@ -78,10 +78,10 @@ cleanup() {
   # dockerd's own containerd and its shims, if they outlived it
   for p in $(pgrep -f "containerd.*$DK/" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
   if [[ -n $CTD_PID ]]; then
-    for id in $("${CTR[@]}" task ls -q 2>/dev/null); do timeout 10 "${CTR[@]}" task kill -s KILL "$id" >/dev/null 2>&1; done
+    for id in $(timeout 10 "${CTR[@]}" task ls -q 2>/dev/null); do timeout 10 "${CTR[@]}" task kill -s KILL "$id" >/dev/null 2>&1; done
     sleep 0.3
-    for id in $("${CTR[@]}" task ls -q 2>/dev/null); do timeout 10 "${CTR[@]}" task rm -f "$id" >/dev/null 2>&1; done
-    for id in $("${CTR[@]}" c ls -q 2>/dev/null); do timeout 10 "${CTR[@]}" c rm "$id" >/dev/null 2>&1; done
+    for id in $(timeout 10 "${CTR[@]}" task ls -q 2>/dev/null); do timeout 10 "${CTR[@]}" task rm -f "$id" >/dev/null 2>&1; done
+    for id in $(timeout 10 "${CTR[@]}" c ls -q 2>/dev/null); do timeout 10 "${CTR[@]}" c rm "$id" >/dev/null 2>&1; done
     kill "$CTD_PID" 2>/dev/null
     for _ in $(seq 50); do kill -0 "$CTD_PID" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$CTD_PID" 2>/dev/null
@@ -294,7 +294,8 @@ fi
 # dockerd starts its own containerd (under --exec-root) whose runc v2 shim runs the runtime;
 # strata is registered by path and made the default runtime. No bridge, no iptables.
 mkdir -p "$DK"
-echo '{}' >"$DK/daemon.json"   # its dir also holds the trust key dockerd writes
+# the trust key dockerd 20.10 writes goes here, not to /etc/docker/key.json
+printf '{"deprecated-key-path": "%s"}\n' "$DK/key.json" >"$DK/daemon.json"
 dockerd --config-file "$DK/daemon.json" --data-root "$DK/data" --exec-root "$DK/exec" \
   --pidfile "$DK/dockerd.pid" -H "unix://$DSOCK" --iptables=false --ip-masq=false \
   --ip-forward=false --bridge=none --storage-driver overlay2 \
