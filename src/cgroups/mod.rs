@@ -421,6 +421,11 @@ impl Cgroup {
     /// the container's and is left alone (runc 1.1 too), and so is its
     /// cgroup: the error names it.
     pub fn destroy(&self, kill_all: bool) -> Result<()> {
+        // A cgroup strata did not make is never removed, so no failing
+        // rmdir would bring its stragglers to light: list them now.
+        if kill_all && (0..self.dirs().count()).any(|i| !self.made(i)) {
+            self.signal_all(libc::SIGKILL);
+        }
         // Usually every task is gone: the rmdirs alone do it. Tasks (or
         // sub-cgroups) left make one fail, and only then are they listed,
         // killed and thawed (issue 7: ~12 syscalls per delete).
