@@ -183,6 +183,7 @@ pub fn all_tests() -> Vec<Test> {
         terminal_relay::tests(),
         linux_namespaces::tests(),
         linux_cgroups::tests(),
+        linux_cgroups_foreign::tests(),
         linux_resources::tests(),
         linux_resources_more::tests(),
         linux_resources_bad::tests(),

@@ -42,6 +42,13 @@ pub struct Cgroup {
     /// `create` made the leaf directory in every v1 hierarchy.
     #[serde(skip)]
     v1_fresh: std::cell::Cell<bool>,
+    /// For each directory of `dirs()` (v1 in order, then cgroup2): strata
+    /// made it. A cgroup that was there before belongs to someone else
+    /// (a foreign or shared cgroup named by cgroupsPath): strata never
+    /// removes it, nor what is below it. Predicted by `resolve`, corrected
+    /// by `create`; missing entries (older state files) count as not made.
+    #[serde(default)]
+    made: Vec<std::cell::Cell<bool>>,
 }
 
 /// The calling thread inside the container's v1 cgroups (`enter_v1`);
@@ -77,9 +84,21 @@ pub fn resolve(cgroups_path: Option<&Path>, id: &str, systemd: bool) -> Result<C
             "--systemd-cgroup: the systemd cgroup driver is not implemented yet; use the cgroupfs driver (omit --systemd-cgroup)",
         ));
     }
+    // An empty cgroupsPath is no path (runc's reading too); relative, it
+    // would name strata's own cgroup.
     let raw = cgroups_path
+        .filter(|p| !p.as_os_str().is_empty())
         .map(|p| p.to_path_buf())
         .unwrap_or_else(|| PathBuf::from("/").join(id));
+    // "/" names each hierarchy's root: the container would run in (and
+    // write its limits to) the host's root cgroup, and delete would try
+    // to remove it.
+    if raw.is_absolute() && raw.components().all(|c| c == Component::RootDir) {
+        return Err(Error::invalid(format!(
+            "linux.cgroupsPath {:?}: the root cgroup cannot be a container's cgroup",
+            raw
+        )));
+    }
     for c in raw.components() {
         if matches!(c, Component::ParentDir | Component::CurDir) {
             return Err(Error::invalid(format!(
@@ -120,6 +139,12 @@ pub fn resolve(cgroups_path: Option<&Path>, id: &str, systemd: bool) -> Result<C
         cg.v2 = Some(h.mount.join(own(h)));
         cg.v2_mount = Some(h.mount.clone());
     }
+    // Written to the state before `create`, so a create killed halfway
+    // leaves a state that removes what it may have made, and only that.
+    cg.made = cg
+        .dirs()
+        .map(|d| std::cell::Cell::new(!d.exists()))
+        .collect();
     Ok(cg)
 }
 
@@ -129,18 +154,29 @@ impl Cgroup {
     }
 
     /// Creates every directory. cpuset (v1) needs cpus/mems before a task
-    /// can join, so they are copied down from the parent.
-    pub fn create(&self) -> Result<()> {
+    /// can join, so they are copied down from the parent. True when what
+    /// was made differs from `resolve`'s prediction (a race with another
+    /// creator): the caller writes the state again.
+    pub fn create(&self) -> Result<bool> {
         let mut fresh = true;
+        let mut changed = false;
         for (i, d) in self.dirs().enumerate() {
             let made = create_dirs(d).ctx(|| format!("create cgroup {}", d.display()))?;
             fresh &= made > 0 || i >= self.v1.len();
+            if let Some(m) = self.made.get(i) {
+                changed |= m.replace(made > 0) != (made > 0);
+            }
             if self.cpuset_v1 == Some(i) {
                 init_cpuset(&self.v1_mounts[i], d, made)?;
             }
         }
         self.v1_fresh.set(fresh);
-        Ok(())
+        Ok(changed)
+    }
+
+    /// Whether strata made the `i`th directory of `dirs()`.
+    fn made(&self, i: usize) -> bool {
+        self.made.get(i).is_some_and(|m| m.get())
     }
 
     /// The directory holding `controller`'s files: the v1 hierarchy named
@@ -376,10 +412,20 @@ impl Cgroup {
         }
     }
 
-    /// Kills whatever is left and removes every directory, deepest first
-    /// (sub-cgroups the container made included), retrying EBUSY while the
-    /// kernel finishes tearing down exited tasks.
-    pub fn destroy(&self) -> Result<()> {
+    /// Removes every directory strata made, deepest first (sub-cgroups the
+    /// container made included), retrying EBUSY while the kernel finishes
+    /// tearing down exited tasks. With `kill_all` (no pid namespace of the
+    /// container's own: killing its init kills nothing else) whatever is in
+    /// the cgroup is killed first, as runc does. Without it the init is
+    /// dead, so every container process is; a process still there is not
+    /// the container's and is left alone (runc 1.1 too), and so is its
+    /// cgroup: the error names it.
+    pub fn destroy(&self, kill_all: bool) -> Result<()> {
+        // A cgroup strata did not make is never removed, so no failing
+        // rmdir would bring its stragglers to light: list them now.
+        if kill_all && (0..self.dirs().count()).any(|i| !self.made(i)) {
+            self.signal_all(libc::SIGKILL);
+        }
         // Usually every task is gone: the rmdirs alone do it. Tasks (or
         // sub-cgroups) left make one fail, and only then are they listed,
         // killed and thawed (issue 7: ~12 syscalls per delete).
@@ -388,13 +434,16 @@ impl Cgroup {
         }
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            self.signal_all(libc::SIGKILL);
-            // Killed tasks in a frozen cgroup only die once thawed.
-            if self.is_frozen() {
-                let _ = self.freeze(false);
+            if kill_all {
+                self.signal_all(libc::SIGKILL);
+                // Killed tasks in a frozen cgroup only die once thawed.
+                if self.is_frozen() {
+                    let _ = self.freeze(false);
+                }
             }
             match self.rmdir_all() {
                 Ok(()) => return Ok(()),
+                Err(e) if !kill_all && !self.made_pids().is_empty() => return Err(e),
                 Err(e) if Instant::now() < deadline => {
                     tracing::debug!("cgroup removal retry: {e}");
                     std::thread::sleep(Duration::from_millis(10));
@@ -404,11 +453,29 @@ impl Cgroup {
         }
     }
 
-    fn rmdir_all(&self) -> Result<()> {
-        for d in self.dirs() {
-            rmdir_tree(d)?;
+    /// Pids in the directories strata made (and below them).
+    fn made_pids(&self) -> Vec<i32> {
+        let mut out = Vec::new();
+        for (i, d) in self.dirs().enumerate() {
+            if self.made(i) {
+                collect_pids(d, &mut out);
+            }
         }
-        Ok(())
+        out
+    }
+
+    /// Removes each directory strata made; the first error after trying
+    /// them all (one busy hierarchy must not keep the others).
+    fn rmdir_all(&self) -> Result<()> {
+        let mut first = None;
+        for (i, d) in self.dirs().enumerate() {
+            if self.made(i) {
+                if let Err(e) = rmdir_tree(d) {
+                    first.get_or_insert(e);
+                }
+            }
+        }
+        first.map_or(Ok(()), Err)
     }
 }
 

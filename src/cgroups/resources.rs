@@ -201,17 +201,17 @@ pub fn defaults_at(rules: &[oci_spec::runtime::LinuxDeviceCgroup]) -> usize {
         .map_or(0, |i| i + 1)
 }
 
-/// v1 devices cgroup rules in order, the default allow-list placed by
-/// `defaults_at`.
+/// v1 devices cgroup rules in the config's order, then the default
+/// allow-list, so devices.list shows the config's rules first, in order
+/// (config-linux.md: MUST apply entries in the listed order). The v1
+/// exceptions are keyed by type:major:minor and independent of each other,
+/// so this ends where applying the defaults at `defaults_at` would: each
+/// default loses the access bits a later config rule of its own key
+/// denies, and none is written after an allow-all (it would wipe them).
 fn device_writes(r: &LinuxResources, out: &mut Vec<Write>) {
     let Some(rules) = r.devices() else { return };
     let at = defaults_at(rules);
-    for (i, d) in rules.iter().enumerate() {
-        if i == at {
-            for a in DEFAULT_ALLOW {
-                out.push(w("devices", false, "devices", "devices.allow", a));
-            }
-        }
+    for d in rules {
         let typ = d
             .typ()
             .map(|t| t.as_str().to_string())
@@ -235,11 +235,56 @@ fn device_writes(r: &LinuxResources, out: &mut Vec<Write>) {
             rule,
         ));
     }
-    if at == rules.len() {
-        for a in DEFAULT_ALLOW {
-            out.push(w("devices", false, "devices", "devices.allow", a));
+    for a in defaults_after(&rules[at..]) {
+        out.push(w("devices", false, "devices", "devices.allow", a));
+    }
+}
+
+/// The default allow rules as they stand after `later` (the config's
+/// rules after its last deny-all), to be written after them.
+fn defaults_after(later: &[oci_spec::runtime::LinuxDeviceCgroup]) -> Vec<String> {
+    let allow_all = |d: &&oci_spec::runtime::LinuxDeviceCgroup| {
+        d.allow() && d.typ().is_none_or(|t| t.as_str() == "a")
+    };
+    if later.iter().any(|d| allow_all(&d)) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for def in DEFAULT_ALLOW {
+        let mut f = def.split(' ');
+        let (typ, num, acc) = (f.next(), f.next(), f.next());
+        let (Some(typ), Some((maj, min)), Some(acc)) =
+            (typ, num.and_then(|n| n.split_once(':')), acc)
+        else {
+            continue;
+        };
+        let key = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_else(|| "*".into());
+        let mut bits: String = acc.to_string();
+        for d in later {
+            let same = d.typ().map(|t| t.as_str().to_string()).as_deref() == Some(typ)
+                && key(d.major()) == maj
+                && key(d.minor()) == min;
+            if !same {
+                continue;
+            }
+            let rule = d.access().clone().unwrap_or_else(|| "rwm".into());
+            if d.allow() {
+                // Bits the default has are back; others are the config's.
+                let back: Vec<char> = rule
+                    .chars()
+                    .filter(|c| acc.contains(*c) && !bits.contains(*c))
+                    .collect();
+                bits.extend(back);
+            } else {
+                bits.retain(|c| !rule.contains(c));
+            }
+        }
+        if !bits.is_empty() {
+            let ordered: String = "rwm".chars().filter(|c| bits.contains(*c)).collect();
+            out.push(format!("{typ} {maj}:{min} {ordered}"));
         }
     }
+    out
 }
 
 /// Every write for `r` on `host`, in the order they must happen, or the
@@ -502,6 +547,33 @@ pub fn drop_unset_pids(resources: &mut serde_json::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rules(v: serde_json::Value) -> Vec<oci_spec::runtime::LinuxDeviceCgroup> {
+        serde_json::from_value(v).expect("device rules")
+    }
+
+    #[test]
+    fn default_devices_follow_the_config_rules() {
+        let r = rules(serde_json::json!([
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rwm"},
+            {"allow": false, "type": "c", "major": 1, "minor": 5, "access": "rw"},
+            {"allow": false, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "r"},
+        ]));
+        let after = defaults_after(&r[defaults_at(&r)..]);
+        assert_eq!(after[0], "c *:* m");
+        assert!(after.contains(&"c 1:5 m".to_string()));
+        assert!(after.contains(&"c 1:3 r".to_string()));
+        assert!(after.contains(&"c 136:* rwm".to_string()));
+        assert_eq!(after.len(), DEFAULT_ALLOW.len());
+        // After an allow-all the defaults would remove exceptions.
+        let r = rules(serde_json::json!([{"allow": true, "access": "rwm"}]));
+        assert!(defaults_after(&r).is_empty());
+        // A deny of a whole default drops it.
+        let r = rules(serde_json::json!([{"allow": false, "type": "b", "access": "m"}]));
+        assert!(!defaults_after(&r).contains(&"b *:* m".to_string()));
+    }
 
     #[test]
     fn unset_pids_limit_is_dropped_but_zero_is_kept() {

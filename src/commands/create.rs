@@ -41,6 +41,9 @@ pub struct Created {
 /// lifecycle at destroy + poststop).
 struct Cleanup<'a> {
     cgroup: Option<&'a Cgroup>,
+    /// The init once `spawn` returned it (before, spawn kills its own).
+    init: Option<i32>,
+    own_pid_ns: bool,
     dir: Option<PathBuf>,
     /// The state for poststop, and whether the create hooks have started.
     poststop: Option<State>,
@@ -49,8 +52,16 @@ struct Cleanup<'a> {
 
 impl Drop for Cleanup<'_> {
     fn drop(&mut self) {
+        if let Some(pid) = self.init {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            // Reaped when it is our child; ECHILD otherwise.
+            let _ = crate::sys::clone::waitpid(pid, 0);
+        }
         if let Some(cg) = self.cgroup {
-            if let Err(e) = cg.destroy() {
+            if let Err(e) = cg.destroy(!self.own_pid_ns) {
                 tracing::warn!("cleanup: {e}");
             }
         }
@@ -120,8 +131,11 @@ pub fn create(g: &Global, o: &Opts, for_run: bool, relay: bool) -> Result<Create
     // Made before the lock, so dropped after it: on failure the lock's fd is
     // closed before the directory is removed (under EMFILE that fd is the
     // one the removal needs).
+    let own_pid_ns = ns.new & libc::CLONE_NEWPID != 0;
     let mut cleanup = Cleanup {
         cgroup: None,
+        init: None,
+        own_pid_ns,
         dir: None,
         poststop: None,
         hooks_started: &hooks_started,
@@ -147,6 +161,7 @@ pub fn create(g: &Global, o: &Opts, for_run: bool, relay: bool) -> Result<Create
             .into_iter()
             .collect(),
         cgroup: cgroup.clone(),
+        own_pid_ns,
         hooks: b.spec.hooks().clone(),
         layer_upper: layers.as_ref().map(|l| l.upper.clone()),
     };
@@ -160,7 +175,10 @@ pub fn create(g: &Global, o: &Opts, for_run: bool, relay: bool) -> Result<Create
         b.spec.set_process(Some(placeholder_process()));
     }
     cleanup.cgroup = Some(&cgroup);
-    cgroup.create()?;
+    if cgroup.create()? {
+        st.cgroup = cgroup.clone();
+        locked.write(&st)?;
+    }
     if let Some(l) = &mut layers {
         l.prepare()?;
     }
@@ -223,6 +241,7 @@ pub fn create(g: &Global, o: &Opts, for_run: bool, relay: bool) -> Result<Create
         },
         on_hooks,
     )?;
+    cleanup.init = Some(spawned.pid);
     pending.finish()?;
     st.status = "created".into();
     locked.write(&st)?;
@@ -233,6 +252,7 @@ pub fn create(g: &Global, o: &Opts, for_run: bool, relay: bool) -> Result<Create
         send_pidfd(p, spawned.pid)?;
     }
     cleanup.cgroup = None;
+    cleanup.init = None;
     cleanup.dir = None;
     cleanup.poststop = None;
     Ok(Created {

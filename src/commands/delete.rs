@@ -40,7 +40,12 @@ pub fn destroy(locked: Locked, st: &State) -> Result<()> {
 pub fn destroy_as(locked: Locked, st: &State, status: Status) -> Result<()> {
     if status != Status::Stopped && st.pid > 0 {
         let _ = super::kill::signal_init(st.pid, st.start_time, libc::SIGKILL);
-        st.cgroup.signal_all(libc::SIGKILL);
+        // With a pid namespace of its own, the init's death takes every
+        // container process with it; anything else in the cgroup is not
+        // the container's to kill (runc 1.1 kills only the init too).
+        if !st.own_pid_ns {
+            st.cgroup.signal_all(libc::SIGKILL);
+        }
         // A frozen task only dies once thawed (delete --force of a paused
         // container).
         if status == Status::Paused {
@@ -51,7 +56,12 @@ pub fn destroy_as(locked: Locked, st: &State, status: Status) -> Result<()> {
             std::thread::sleep(Duration::from_millis(1));
         }
     }
-    st.cgroup.destroy()?;
+    // A cgroup someone else's process still holds stays, and the
+    // container is deleted all the same (runc 1.1: logged, exit 0): the
+    // caller cannot do better by retrying.
+    if let Err(e) = st.cgroup.destroy(!st.own_pid_ns) {
+        tracing::warn!("delete {}: cgroup left in place: {e}", st.id);
+    }
     locked.remove()?;
     if let Some(h) = &st.hooks {
         let doc = super::state::document(st, Status::Stopped).to_string();

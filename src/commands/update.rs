@@ -103,7 +103,51 @@ fn resources(f: &Flags) -> Result<LinuxResources> {
         set(&["blockIO", "weight"], json!(x));
     }
     crate::cgroups::resources::drop_unset_pids(&mut v);
+    drop_unchanged(&mut v);
     serde_json::from_value(v).map_err(|e| Error::invalid(format!("linux.resources: {e}")))
+}
+
+/// The fields where runc's update reads 0 (and "" for cpus/mems) as
+/// "leave it": Docker sends the whole resources object with 0 in every
+/// field the user did not give (`docker update --cpus 1` carries
+/// memory.limit 0). pids.limit is not among them: runtime-spec 1.3 makes
+/// 0 a limit, and Docker sends -1 for "no limit".
+const UNCHANGED_IF_ZERO: [(&str, &str); 11] = [
+    ("memory", "limit"),
+    ("memory", "reservation"),
+    ("memory", "swap"),
+    ("memory", "kernel"),
+    ("memory", "kernelTCP"),
+    ("cpu", "shares"),
+    ("cpu", "quota"),
+    ("cpu", "period"),
+    ("cpu", "realtimeRuntime"),
+    ("cpu", "realtimePeriod"),
+    ("blockIO", "weight"),
+];
+
+fn drop_unchanged(v: &mut Value) {
+    for (obj, key) in UNCHANGED_IF_ZERO {
+        if let Some(o) = v.get_mut(obj).and_then(Value::as_object_mut) {
+            if o.get(key).and_then(Value::as_i64) == Some(0) {
+                o.remove(key);
+            }
+        }
+    }
+    if let Some(o) = v.get_mut("cpu").and_then(Value::as_object_mut) {
+        for key in ["cpus", "mems"] {
+            if o.get(key).and_then(Value::as_str) == Some("") {
+                o.remove(key);
+            }
+        }
+    }
+    // What is left empty asks for nothing (not even the controller).
+    if let Some(top) = v.as_object_mut() {
+        top.retain(|k, val| {
+            !(matches!(k.as_str(), "memory" | "cpu" | "blockIO")
+                && val.as_object().is_some_and(|o| o.is_empty()))
+        });
+    }
 }
 
 pub fn run(g: &Global, id: &str, f: &Flags) -> Result<i32> {
@@ -131,5 +175,23 @@ mod tests {
         assert_eq!(super::parse_bytes("-1").ok(), Some(-1));
         assert!(super::parse_bytes("x").is_err());
         assert!(super::parse_bytes("0").is_err());
+    }
+
+    #[test]
+    fn docker_zeros_mean_unchanged() {
+        let mut v = serde_json::json!({
+            "memory": {"limit": 0, "reservation": 0, "kernel": 0, "swap": 0},
+            "cpu": {"shares": 0, "quota": 100000, "period": 100000, "cpus": "", "mems": ""},
+            "blockIO": {"weight": 0},
+            "pids": {"limit": 0},
+        });
+        super::drop_unchanged(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "cpu": {"quota": 100000, "period": 100000},
+                "pids": {"limit": 0},
+            })
+        );
     }
 }

@@ -61,6 +61,15 @@ pub fn setup(root: BorrowedFd, extra: &[LinuxDevice], userns: bool) -> Result<()
     // mount of the config's (runc makes them on the image's /dev too).
     for (name, maj, min) in DEFAULTS {
         let path = PathBuf::from("/dev").join(name);
+        // The config's own entry for the same device wins (its mode and
+        // owner), as in runc: Docker's --privileged lists every host device.
+        if extra.iter().any(|d| {
+            *d.path() == path
+                && kind(d.typ()) == libc::S_IFCHR
+                && (d.major(), d.minor()) == (maj, min)
+        }) {
+            continue;
+        }
         make(
             devdir.as_fd(),
             &path,
@@ -89,6 +98,12 @@ pub fn setup(root: BorrowedFd, extra: &[LinuxDevice], userns: bool) -> Result<()
         }
     }
     for d in extra {
+        // /dev/ptmx stays the link into the container's devpts made above,
+        // whatever the config lists there (runc replaces the node with that
+        // link too): ptys come from the container's own instance.
+        if d.path() == Path::new("/dev/ptmx") {
+            continue;
+        }
         let mode = d.file_mode().unwrap_or(0o666) & 0o7777;
         let owner = Some((d.uid().unwrap_or(0), d.gid().unwrap_or(0)));
         let parent_path = d.path().parent().unwrap_or(Path::new("/dev"));

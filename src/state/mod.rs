@@ -42,6 +42,12 @@ pub struct State {
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
     pub cgroup: Cgroup,
+    /// The container has a pid namespace of its own: killing its init
+    /// kills every process of it, and whatever else is in its cgroup is
+    /// someone else's. False in older state files: everything in the
+    /// cgroup is killed, as before.
+    #[serde(default)]
+    pub own_pid_ns: bool,
     /// Kept for poststop, which runs at delete when the bundle may be gone.
     #[serde(default)]
     pub hooks: Option<oci_spec::runtime::Hooks>,

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 pub fn tests() -> Vec<Test> {
     crate::tests!("linux_devices";
-        default_devices, dev_symlinks, configured_device)
+        default_devices, dev_symlinks, configured_device, default_devices_listed)
 }
 
 fn check_char(dev: &Value, name: &str, major: u64, minor: u64) -> TResult {
@@ -65,5 +65,47 @@ fn configured_device(ctx: &Ctx) -> TResult {
     let rep = ctx.report(&mut b)?;
     check_char(&rep["dev"], "fuse", 10, 229)?;
     ensure_eq!(rep["dev"]["fuse"]["mode"], 0o640, "mode of /dev/fuse");
+    Ok(())
+}
+
+/// Docker's `--privileged` lists every host device in linux.devices, the default ones and
+/// /dev/ptmx included: each is made as listed (owner and mode of the config's entry), and
+/// /dev/ptmx stays the container's own ptmx (runc replaces it with the pts/ptmx link).
+fn default_devices_listed(ctx: &Ctx) -> TResult {
+    let mut b = ctx.bundle()?;
+    let dev = |name: &str, major: u64, minor: u64, gid: u32| {
+        json!({"path": format!("/dev/{name}"), "type": "c", "major": major, "minor": minor,
+               "fileMode": 0o666, "uid": 0, "gid": gid})
+    };
+    b.config["linux"]["devices"] = json!([
+        dev("null", 1, 3, 0),
+        dev("zero", 1, 5, 0),
+        dev("full", 1, 7, 0),
+        dev("random", 1, 8, 0),
+        dev("urandom", 1, 9, 0),
+        dev("tty", 5, 0, 5),
+        dev("ptmx", 5, 2, 5),
+        dev("fuse", 10, 229, 0),
+    ]);
+    // As Docker sends it with --privileged: every device allowed.
+    b.config["linux"]["resources"]["devices"] = json!([{"allow": true, "access": "rwm"}]);
+    b.args(&["/bin/sh", "-c", "/probe open /dev/ptmx w; /probe report"]);
+    let out = ctx.run(&b, &[])?.check()?;
+    let mut lines = out.stdout.lines();
+    let open = crate::ctx::parse_report(lines.next().unwrap_or_default())?;
+    ensure_eq!(open["ok"], true, "open of /dev/ptmx ({open})");
+    let rep = crate::ctx::parse_report(lines.next().unwrap_or_default())?;
+    let dev = &rep["dev"];
+    for (name, major, minor) in [("null", 1, 3), ("tty", 5, 0), ("fuse", 10, 229)] {
+        check_char(dev, name, major, minor)?;
+    }
+    ensure_eq!(dev["tty"]["gid"], 5, "group of /dev/tty as listed");
+    let ptmx = &dev["ptmx"];
+    let is_link =
+        ptmx["type"] == "l" && matches!(ptmx["link"].as_str(), Some("pts/ptmx" | "/dev/pts/ptmx"));
+    ensure!(
+        is_link || check_char(dev, "ptmx", 5, 2).is_ok(),
+        "/dev/ptmx: {ptmx}"
+    );
     Ok(())
 }

@@ -10,7 +10,8 @@ use serde_json::json;
 
 pub fn tests() -> Vec<Test> {
     let mut v = crate::tests!("linux_resources";
-        memory_reservation_and_swap, cpu_shares_quota_period, cpuset_cpus_mems);
+        memory_reservation_and_swap, cpu_shares_quota_period, cpuset_cpus_mems,
+        update_docker_zeros_unchanged);
     // runc 1.1.5 appends its own allow rules for the default devices after the config's, so
     // an explicit deny of one of them (the last entry here) is overridden.
     let why = "appends default device allow rules after the config's (config-linux.md: MUST \
@@ -21,6 +22,17 @@ pub fn tests() -> Vec<Test> {
             devices_deny_listed_last,
         )
         .deviates("runc", why),
+    );
+    v.push(
+        Test::new(
+            "linux_resources::devices_list_in_config_order",
+            devices_list_in_config_order,
+        )
+        .deviates(
+            "runc",
+            "runc 1.1.5 writes the rules its device emulator computes: b *:* m, c *:* m and \
+             the default devices first, the config's after them",
+        ),
     );
     v.push(
         Test::new(
@@ -173,6 +185,105 @@ fn devices_deny_partial_access(ctx: &Ctx) -> TResult {
         rw,
         json!({"ok": false, "errno": 1}),
         "read-write open of /dev/zero"
+    );
+    Ok(())
+}
+
+/// v1 devices.list shows the config's allow rules first, in the listed order (what
+/// runtime-tools' linux_cgroups_devices reads); a runtime's own default rules come after.
+fn devices_list_in_config_order(ctx: &Ctx) -> TResult {
+    let rules = [
+        ("c", 10, 229, "rwm"),
+        ("b", 8, 20, "rw"),
+        ("b", 10, 200, "r"),
+    ];
+    let mut list = vec![json!({"allow": false, "access": "rwm"})];
+    for (t, ma, mi, acc) in rules {
+        list.push(json!({"allow": true, "type": t, "major": ma, "minor": mi, "access": acc}));
+    }
+    if !host_has("devices.list") {
+        crate::skip!("no v1 devices cgroup (pure cgroup v2: the rules are an eBPF program)");
+    }
+    let (id, cg, _) = created_with(ctx, "devices", json!(list))?;
+    let got = cgroup_file(&cg, &["devices.list"]).unwrap_or_default();
+    ctx.destroy(&id)?;
+    let want: Vec<String> = rules
+        .iter()
+        .map(|(t, ma, mi, acc)| format!("{t} {ma}:{mi} {acc}"))
+        .collect();
+    let head: Vec<&str> = got.lines().take(want.len()).collect();
+    ensure_eq!(head, want, "first lines of devices.list ({got:?})");
+    Ok(())
+}
+
+/// Docker's `update` sends the whole resources object, 0 (and "") in every field it leaves
+/// alone; runc reads those as "unchanged". Limits read back from the cgroup files.
+fn update_docker_zeros_unchanged(ctx: &Ctx) -> TResult {
+    let (mut b, _) = sleeper(ctx)?;
+    b.config["linux"]["resources"]["memory"] = json!({"limit": 67108864});
+    b.config["linux"]["resources"]["cpu"] = json!({"shares": 512});
+    ctx.create(&b)?;
+    let (id, cg) = (b.id.clone(), b.cgroups_path());
+    let update = |mem: u64, quota: u64| -> Result<crate::runtime::Out, String> {
+        let body = json!({
+            "memory": {"limit": mem, "reservation": 0, "kernel": 0},
+            "cpu": {"shares": 0, "quota": quota, "period": 100000, "cpus": "", "mems": ""},
+            "blockIO": {"weight": 0},
+            "pids": {"limit": -1},
+        });
+        let res = ctx.path(&format!("res-{id}-{mem}.json"));
+        std::fs::write(&res, body.to_string()).ctx("write resources")?;
+        ctx.rt(&["update", "--resources", &res.to_string_lossy(), &id])
+    };
+    let read = || {
+        (
+            cgroup_file(&cg, &["memory.limit_in_bytes", "memory.max"]),
+            cgroup_file(&cg, &["cpu.shares", "cpu.weight"]),
+            cgroup_file(&cg, &["cpu.cfs_quota_us"]).or_else(|| cgroup_file(&cg, &["cpu.max"])),
+        )
+    };
+    let weight = |v2: &str| {
+        if cgroups::mounts().len() == 1 {
+            v2
+        } else {
+            "512"
+        }
+        .to_string()
+    };
+    // `docker update --cpus 1`: memory.limit 0, shares 0.
+    let first = update(0, 100000);
+    let after_cpus = read();
+    // `docker update --memory 128m`: quota 0 leaves the quota set before.
+    let second = update(134217728, 0);
+    let after_mem = read();
+    ctx.destroy(&id)?;
+    first?.check()?;
+    second?.check()?;
+    let quota = |v: &Option<String>| {
+        v.as_deref()
+            .map(|s| s.split_whitespace().next().unwrap_or("").to_string())
+    };
+    ensure_eq!(
+        after_cpus.0,
+        Some("67108864".into()),
+        "memory limit after --cpus"
+    );
+    ensure_eq!(after_cpus.1, Some(weight("20")), "cpu shares after --cpus");
+    ensure_eq!(
+        quota(&after_cpus.2),
+        Some("100000".into()),
+        "cpu quota after --cpus"
+    );
+    ensure_eq!(
+        after_mem.0,
+        Some("134217728".into()),
+        "memory limit after --memory"
+    );
+    ensure_eq!(after_mem.1, Some(weight("20")), "cpu shares after --memory");
+    ensure_eq!(
+        quota(&after_mem.2),
+        Some("100000".into()),
+        "cpu quota after --memory"
     );
     Ok(())
 }

@@ -18,6 +18,7 @@ pub mod faults;
 pub mod faults_stages;
 pub mod lifecycle;
 pub mod linux_cgroups;
+pub mod linux_cgroups_foreign;
 pub mod linux_devices;
 pub mod linux_namespaces;
 pub mod linux_paths;
