@@ -2,7 +2,7 @@
 //! and report an error exactly once.
 //!
 //! `#![no_main]`: the C `main` below is the entry point, so std's runtime
-//! start-up does not run (~17 syscalls per command, issue 7);
+//! start-up does not run (~17 syscalls per command, docs/benchmarks.md);
 //! `sys::process_start` keeps the part strata relies on. std::env::args
 //! still works: std takes argv from glibc's init_array call.
 // The test harness brings its own main (and then nothing here is used).
