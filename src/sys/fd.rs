@@ -87,18 +87,16 @@ pub fn symlinkat(target: &str, dir: BorrowedFd, name: &Path) -> io::Result<()> {
     let t = super::cstring(target)?;
     let c = super::cstr(name)?;
     // SAFETY: valid C strings.
-    super::check(
-        unsafe { libc::symlinkat(t.as_ptr(), dir.as_raw_fd(), c.as_ptr()) } as libc::c_long,
-    )?;
+    let r = unsafe { libc::symlinkat(t.as_ptr(), dir.as_raw_fd(), c.as_ptr()) };
+    super::check(r as libc::c_long)?;
     Ok(())
 }
 
 pub fn fchownat(dir: BorrowedFd, name: &Path, uid: u32, gid: u32, flags: i32) -> io::Result<()> {
     let c = super::cstr(name)?;
     // SAFETY: valid C string.
-    super::check(
-        unsafe { libc::fchownat(dir.as_raw_fd(), c.as_ptr(), uid, gid, flags) } as libc::c_long,
-    )?;
+    let r = unsafe { libc::fchownat(dir.as_raw_fd(), c.as_ptr(), uid, gid, flags) };
+    super::check(r as libc::c_long)?;
     Ok(())
 }
 
@@ -373,9 +371,8 @@ pub fn close(fd: RawFd) {
 pub fn rmdirat(dir: BorrowedFd, name: &Path) -> io::Result<()> {
     let c = super::cstr(name)?;
     // SAFETY: valid C string.
-    super::check(
-        unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), libc::AT_REMOVEDIR) } as libc::c_long,
-    )?;
+    let r = unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), libc::AT_REMOVEDIR) };
+    super::check(r as libc::c_long)?;
     Ok(())
 }
 

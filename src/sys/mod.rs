@@ -166,11 +166,12 @@ pub fn process_start() {
         }
     }
     for f in fds {
+        if f.revents & libc::POLLNVAL == 0 {
+            continue;
+        }
         // open returns the lowest free fd: the closed ones, in order.
         // SAFETY: constant NUL-terminated path.
-        if f.revents & libc::POLLNVAL != 0
-            && unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR, 0) } == -1
-        {
+        if unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR, 0) } == -1 {
             // Without it a later open could become a stdio fd.
             // SAFETY: abort has no preconditions.
             unsafe { libc::abort() };
