@@ -76,7 +76,7 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 
-# The issue 7 suite (~10 min; BENCH_QUICK=1 for a ~1 min trial): the markdown section goes to
+# The start-up benchmark suite (~10 min; BENCH_QUICK=1 for a ~1 min trial): the markdown section goes to
 # target/bench/results.md (paste it into docs/benchmarks.md), the latency plot to docs/.
 bench: build
 	bash hack/bench.sh --markdown target/bench/results.md --plot docs/benchmarks-latency.png

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark suite of issue 7: the floor (shared/bench/floor.c), strata, crun, runc and youki (when
+# The start-up benchmark suite (targets: docs/benchmarks.md): the floor (shared/bench/floor.c), strata, crun, runc and youki (when
 # on PATH), every workload timed with all peers in ONE hyperfine invocation, reported as ratios.
 #   workloads: run of /bin/true (back-to-back and after idle), create / start / delete separately,
 #              exec into a running container, state and list with N_STATE containers present,
@@ -359,7 +359,7 @@ for n in floor "${names[@]}"; do
 done
 ver_lines=$(for n in floor "${names[@]}"; do echo "- $n: ${ver[$n]:-?}, $(field 0 "${res[$n]:-}") B unstripped; exec: CPU $(field 0 "${cpu_exec[$n]:-}") ms, $(field 1 "${cpu_exec[$n]:-}") context switches, $(field 2 "${cpu_exec[$n]:-}") page faults per call"; done | sed 's/; exec: CPU – ms.*//')
 
-# 10. Targets of issue 7 (strata against its peers in the same run)
+# 10. The targets of docs/benchmarks.md (strata against its peers in the same run)
 mean() { awk -F'\t' -v j="$1" -v n="$2" '$1 == j && $2 == n { printf "%.4f", $3 * 1000; f = 1 } END { if (!f) printf "" }' <<<"$stats"; }
 tgt() { # tgt WHAT MEASURED OK(awk expr over x) TARGET
   local ok

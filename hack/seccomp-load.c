@@ -1,7 +1,7 @@
 // The kernel's own cost of installing a seccomp program, without any runtime: N times fork a child
 // that exits at once, then N times one that loads the program and exits. FILE is a strata cache
 // file (<root>/.seccomp-cache/*.bpf: the cBPF instructions, then a 32-byte checksum). Used for
-// issue 7's seccomp profile in docs/benchmarks.md.
+// the seccomp section of docs/benchmarks.md (the kernel's share of the profile's cost).
 //   gcc -O2 -o /tmp/seccomp-load hack/seccomp-load.c && /tmp/seccomp-load FILE.bpf 2000
 #define _GNU_SOURCE
 #include <fcntl.h>

@@ -50,8 +50,8 @@ pub fn read_config(dir: &Path) -> Result<Spec> {
 
 /// Reads a regular file whose fstat said `size` bytes. std's `read_to_end`
 /// would stat it again, lseek, and probe for the end with a second read
-/// (issue 7); here the buffer has a byte to spare, so the first read is
-/// short at the end of the file and ends it (a regular file only reads
+/// (three syscalls per create); here the buffer has a byte to spare, so the
+/// first read is short at the end of the file and ends it (a regular file only reads
 /// short at its end). A file that grew meanwhile is read on, up to
 /// MAX_CONFIG.
 fn read_regular(mut f: std::fs::File, size: usize) -> std::io::Result<Vec<u8>> {
@@ -237,8 +237,8 @@ fn refuse_unsupported(spec: &Spec) -> Result<()> {
     let p = spec.process().as_ref();
     let l = spec.linux().as_ref();
     let set = |s: Option<&String>| s.is_some_and(|s| !s.is_empty());
-    // Host probes run only for a field that is set (issue 7: three
-    // syscalls per create otherwise).
+    // Host probes run only for a field that is set (three syscalls per
+    // create otherwise).
     let apparmor_on = || {
         std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
             .is_ok_and(|v| v.trim() == "Y")

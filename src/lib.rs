@@ -1,5 +1,9 @@
 //! strata: an OCI container runtime. The binary (`main.rs`) parses the
 //! command line; everything else lives here, one module per OCI concept.
+// `unsafe` lives in `sys` only, behind small safe functions, and every block
+// says why it is sound.
+#![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod bundle;
 pub mod cgroups;
@@ -15,6 +19,7 @@ pub mod process;
 pub mod rootfs;
 pub mod security;
 pub mod state;
+#[allow(unsafe_code)]
 pub mod sys;
 
 /// The runtime-spec version strata implements.

@@ -2,17 +2,18 @@
 //! and report an error exactly once.
 //!
 //! `#![no_main]`: the C `main` below is the entry point, so std's runtime
-//! start-up does not run (~17 syscalls per command, issue 7);
+//! start-up does not run (~17 syscalls per command, docs/benchmarks.md);
 //! `sys::process_start` keeps the part strata relies on. std::env::args
 //! still works: std takes argv from glibc's init_array call.
 // The test harness brings its own main (and then nothing here is used).
 #![cfg_attr(not(test), no_main)]
 #![cfg_attr(test, allow(dead_code))]
+#![deny(unsafe_code)]
 
-use anyhow::Result;
 use clap::Parser;
 use strata::cli::{argv, Cli, Command, LayerCommand};
 use strata::commands::{self, create::Opts, Global};
+use strata::error::{Error, Result};
 
 fn create_opts(a: &strata::cli::CreateArgs) -> Opts {
     Opts {
@@ -31,14 +32,11 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
     // Commands without state never make (or check) the default root.
     match cmd {
         Command::Spec { bundle } => {
-            return Ok(commands::spec::run(
-                bundle,
-                cli.rootless.as_deref() == Some("true"),
-            )?)
+            return commands::spec::run(bundle, cli.rootless.as_deref() == Some("true"))
         }
-        Command::Features => return Ok(commands::features::run()?),
+        Command::Features => return commands::features::run(),
         Command::Layer(LayerCommand::Unpack { tar, dir }) => {
-            return Ok(commands::layer::unpack(tar, dir)?)
+            return commands::layer::unpack(tar, dir)
         }
         _ => {}
     }
@@ -71,10 +69,10 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
         }
         Command::Features => commands::features::run()?,
         Command::Events { stats, interval, id } => {
-            let secs = interval.trim_end_matches('s').parse::<u64>().map_err(|_| strata::error::Error::invalid(format!("--interval {interval:?}: use seconds, e.g. 5 or 5s")))?;
+            let secs = interval.trim_end_matches('s').parse::<u64>().map_err(|_| Error::invalid(format!("--interval {interval:?}: use seconds, e.g. 5 or 5s")))?;
             commands::events::run(&g, id, *stats, secs)?
         }
-        Command::Checkpoint { .. } | Command::Restore { .. } => anyhow::bail!(strata::error::Error::invalid(
+        Command::Checkpoint { .. } | Command::Restore { .. } => return Err(Error::invalid(
             "checkpoint/restore: not implemented (strata does not drive CRIU; docs/usage.md says why)"
         )),
         Command::Layer(LayerCommand::Diff { id, dest }) => commands::layer::diff(&g, id, dest)?,
@@ -119,7 +117,7 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
             if a.apparmor.as_deref().is_some_and(|p| !p.is_empty())
                 || a.process_label.as_deref().is_some_and(|p| !p.is_empty())
             {
-                anyhow::bail!(strata::error::Error::invalid("--apparmor/--process-label: this host has no AppArmor or SELinux support in strata yet"));
+                return Err(Error::invalid("--apparmor/--process-label: this host has no AppArmor or SELinux support in strata yet"));
             }
             commands::exec::run(
                 &g,
@@ -148,6 +146,10 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
 /// The C entry point. Every path ends in std::process::exit, which also
 /// flushes stdout.
 #[cfg(not(test))]
+// The one exception to `deny(unsafe_code)` outside `sys`: `no_mangle` is
+// how the C entry point gets its name. Sound: nothing else defines `main`
+// (`no_main`), and it takes C's argc/argv signature without reading them.
+#[allow(unsafe_code)]
 #[no_mangle]
 pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     strata::sys::process_start();

@@ -146,7 +146,7 @@ pub fn create(g: &Global, o: &Opts, for_run: bool, relay: bool) -> Result<Create
     let mut st = State {
         oci_version: crate::SPEC_VERSION.to_string(),
         id: o.id.clone(),
-        status: "creating".into(),
+        status: Status::Creating,
         pid: 0,
         start_time: 0,
         bundle: b.dir.clone(),
@@ -243,7 +243,7 @@ pub fn create(g: &Global, o: &Opts, for_run: bool, relay: bool) -> Result<Create
     )?;
     cleanup.init = Some(spawned.pid);
     pending.finish()?;
-    st.status = "created".into();
+    st.status = Status::Created;
     locked.write(&st)?;
     if let Some(p) = &o.pid_file {
         write_pid_file(p, spawned.pid)?;

@@ -11,24 +11,7 @@ pub fn run(g: &Global, id: &str) -> Result<i32> {
     let mut st = locked
         .read()?
         .ok_or_else(|| Error::NotExist(id.to_string()))?;
-    match container::status(&st, &locked.dir) {
-        Status::Created => {}
-        Status::Stopped => {
-            return Err(Error::Status(
-                "cannot start a container that has stopped".into(),
-            ))
-        }
-        Status::Running | Status::Paused => {
-            return Err(Error::Status(
-                "cannot start an already running container".into(),
-            ))
-        }
-        Status::Creating => {
-            return Err(Error::Status(
-                "cannot start a container that is still being created".into(),
-            ))
-        }
-    }
+    container::status(&st, &locked.dir).check_start()?;
     if state::load_config(&g.root, id)?.is_some_and(|c| c.process().is_none()) {
         // config.md: process is REQUIRED when start is called. The init
         // waiting at the gate has nothing to run: stop it.
@@ -65,7 +48,7 @@ pub fn run(g: &Global, id: &str) -> Result<i32> {
         let _ = super::delete::destroy(locked, &st);
         return Err(Error::Child { errno: 0, msg });
     }
-    st.status = "running".into();
+    st.status = Status::Running;
     locked.write(&st)?;
     if let Err(e) = poststart(&st) {
         let _ = super::delete::destroy(locked, &st);

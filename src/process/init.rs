@@ -4,6 +4,7 @@
 
 use super::channel::{Channel, Msg};
 use super::spawn::{Gate, Request};
+use crate::container::Status;
 use crate::error::{Ctx as _, Error, Result};
 use crate::security::{caps, rlimits, user};
 use crate::sys::{self, clone, fd};
@@ -143,7 +144,7 @@ fn steps(ctx: &Child) -> Result<Error> {
     let err = match crate::hooks::run(
         "startContainer",
         start_hooks,
-        &with_status(&state_json, "created"),
+        &with_status(&state_json, Status::Created),
     ) {
         Ok(()) => match seccomp.filter(|_| early.is_none()).map(|f| f.load()) {
             Some(Err(e)) => e,
@@ -338,10 +339,10 @@ fn exec(
 
 /// The state JSON for a hook run in the container's namespaces: its pid
 /// as the container sees it (runtime.md), and the status of the moment.
-fn with_status(state: &str, status: &str) -> String {
+fn with_status(state: &str, status: Status) -> String {
     match serde_json::from_str::<serde_json::Value>(state) {
         Ok(mut v) => {
-            v["status"] = status.into();
+            v["status"] = status.as_str().into();
             v["pid"] = std::process::id().into();
             v.to_string()
         }
@@ -412,7 +413,7 @@ fn build_container(ctx: &Child) -> Result<String> {
         crate::hooks::run(
             "createContainer",
             hooks.create_container().as_deref().unwrap_or_default(),
-            &with_status(&state_json, "creating"),
+            &with_status(&state_json, Status::Creating),
         )
     })?;
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {

@@ -83,7 +83,7 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
     // load the kernel runs the program for every syscall number of every
     // arch to fill its action cache (seccomp_cache_prepare): with Docker's
     // profile that emulation took ~750 us of chain walking per container,
-    // ~280 us with the tree (issue 7; docs/benchmarks.md). Same decisions;
+    // ~280 us with the tree (docs/benchmarks.md, seccomp). Same decisions;
     // a libseccomp without the attribute keeps its default layout.
     if let Err(e) = ctx.set_ctl_optimize(2) {
         tracing::debug!("seccomp: binary tree layout unavailable: {e}");

@@ -3,8 +3,10 @@
 //! `state.json` written atomically (temp file, fsync, rename).
 
 mod proc;
+mod status;
 
 pub use proc::{process_alive, start_time};
+pub use status::Status;
 
 use crate::cgroups::Cgroup;
 use crate::error::{Ctx, Error, Result};
@@ -31,7 +33,7 @@ pub struct State {
     pub oci_version: String,
     pub id: String,
     /// Recorded status; the live status is derived in `container.rs`.
-    pub status: String,
+    pub status: Status,
     pub pid: i32,
     /// Field 22 of /proc/PID/stat, so a reused pid never passes for our init.
     pub start_time: u64,

@@ -87,18 +87,16 @@ pub fn symlinkat(target: &str, dir: BorrowedFd, name: &Path) -> io::Result<()> {
     let t = super::cstring(target)?;
     let c = super::cstr(name)?;
     // SAFETY: valid C strings.
-    super::check(
-        unsafe { libc::symlinkat(t.as_ptr(), dir.as_raw_fd(), c.as_ptr()) } as libc::c_long,
-    )?;
+    let r = unsafe { libc::symlinkat(t.as_ptr(), dir.as_raw_fd(), c.as_ptr()) };
+    super::check(r as libc::c_long)?;
     Ok(())
 }
 
 pub fn fchownat(dir: BorrowedFd, name: &Path, uid: u32, gid: u32, flags: i32) -> io::Result<()> {
     let c = super::cstr(name)?;
     // SAFETY: valid C string.
-    super::check(
-        unsafe { libc::fchownat(dir.as_raw_fd(), c.as_ptr(), uid, gid, flags) } as libc::c_long,
-    )?;
+    let r = unsafe { libc::fchownat(dir.as_raw_fd(), c.as_ptr(), uid, gid, flags) };
+    super::check(r as libc::c_long)?;
     Ok(())
 }
 
@@ -231,7 +229,8 @@ pub fn send_with_fd(sock: BorrowedFd, data: &[u8], fd: Option<RawFd>) -> io::Res
 /// Receives one message into `buf` (up to its capacity; its length becomes
 /// the message's) and an fd if one came with it. The buffer is not zeroed
 /// first: zeroing a 64 KiB buffer touched 16 fresh pages in each process
-/// for messages of a few bytes (issue 7: page faults per container).
+/// for messages of a few bytes (277 -> 249 page faults per run:
+/// docs/benchmarks.md, CPU time).
 pub fn recv_with_fd(sock: BorrowedFd, buf: &mut Vec<u8>) -> io::Result<Option<OwnedFd>> {
     buf.clear();
     let spare = buf.spare_capacity_mut();
@@ -372,9 +371,8 @@ pub fn close(fd: RawFd) {
 pub fn rmdirat(dir: BorrowedFd, name: &Path) -> io::Result<()> {
     let c = super::cstr(name)?;
     // SAFETY: valid C string.
-    super::check(
-        unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), libc::AT_REMOVEDIR) } as libc::c_long,
-    )?;
+    let r = unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), libc::AT_REMOVEDIR) };
+    super::check(r as libc::c_long)?;
     Ok(())
 }
 
@@ -408,7 +406,8 @@ pub fn fchmodat(dir: BorrowedFd, name: &Path, mode: u32) -> io::Result<()> {
 /// 64, ... bytes (9 reads for /proc/self/status). Each of them renders its
 /// whole content at the first read and returns as much as fits, so a read
 /// that leaves room in the buffer has reached the end: one read, not two
-/// (issue 7). Multi-record files are not like that: see `read_records`.
+/// (docs/benchmarks.md, where the syscalls go). Multi-record files are not
+/// like that: see `read_records`.
 pub fn read_small(path: impl AsRef<Path>) -> io::Result<String> {
     utf8(read_whole(path.as_ref(), true)?)
 }

@@ -132,7 +132,7 @@ pub fn sigwaitinfo(set: &libc::sigset_t) -> io::Result<(i32, i32)> {
 /// What std's runtime start-up did that strata relies on, for the
 /// `#![no_main]` entry point in main.rs (which skips the rest of it: the
 /// stack-overflow handler's /proc/self/maps read, sigaltstack and two
-/// sigactions, ~17 syscalls per command, issue 7):
+/// sigactions, ~17 syscalls per command; docs/benchmarks.md):
 /// - fds 0-2 are open: a closed one becomes /dev/null, so no file strata
 ///   opens can land on a stdio fd and receive its output (std's rule);
 /// - SIGPIPE is ignored: a write to a closed pipe is an EPIPE error, not
@@ -166,11 +166,12 @@ pub fn process_start() {
         }
     }
     for f in fds {
+        if f.revents & libc::POLLNVAL == 0 {
+            continue;
+        }
         // open returns the lowest free fd: the closed ones, in order.
         // SAFETY: constant NUL-terminated path.
-        if f.revents & libc::POLLNVAL != 0
-            && unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR, 0) } == -1
-        {
+        if unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR, 0) } == -1 {
             // Without it a later open could become a stdio fd.
             // SAFETY: abort has no preconditions.
             unsafe { libc::abort() };
@@ -182,7 +183,7 @@ pub fn process_start() {
 
 /// What strata needs from /proc/self/status, read once by the runtime
 /// before the clone: the init is a fork and inherits both values as they
-/// are (issue 7: it used to read the file again).
+/// are (reading the file again cost a few syscalls per container).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SelfStatus {
     /// The capability bounding set (CapBnd).
@@ -209,7 +210,8 @@ pub fn self_status() -> SelfStatus {
 /// Sets signal dispositions back to default (the container must not
 /// inherit ours). execve already resets caught signals and keeps ignored
 /// ones, so with `ignored` (SelfStatus::sig_ign) only those are reset:
-/// ~60 rt_sigaction calls fewer per container (issue 7). None: all of them.
+/// ~60 rt_sigaction calls fewer per container (873 -> 826 syscalls per run,
+/// docs/benchmarks.md). None: all of them.
 pub fn reset_signal_handlers(ignored: Option<u64>) {
     for sig in 1..libc::SIGRTMAX() {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
@@ -282,7 +284,8 @@ pub fn pause_forever() -> ! {
 /// free heap (malloc_trim) and its copy of strata's code pages. The code is a
 /// clean private file mapping, so dropped pages come back from the page
 /// cache on the next touch. A created container then costs ~0.5 MiB PSS
-/// instead of ~2 MiB (issue 7). Best effort: failures change nothing.
+/// instead of ~2 MiB (docs/benchmarks.md: 2588 -> 440-632 KiB). Best
+/// effort: failures change nothing.
 pub fn shed_memory() {
     extern "C" {
         // Linker-defined (GNU ld and lld): the first byte of the image and

@@ -6,9 +6,8 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 pub fn unlock(master: BorrowedFd) -> io::Result<()> {
     let zero: libc::c_int = 0;
     // SAFETY: TIOCSPTLCK reads one int.
-    super::check(
-        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &zero) } as libc::c_long,
-    )?;
+    let r = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &zero) };
+    super::check(r as libc::c_long)?;
     Ok(())
 }
 
@@ -67,8 +66,7 @@ pub fn get_size(fd: BorrowedFd) -> io::Result<(u16, u16)> {
         ws_ypixel: 0,
     };
     // SAFETY: TIOCGWINSZ writes one winsize to the valid pointer.
-    super::check(
-        unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) } as libc::c_long,
-    )?;
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
+    super::check(r as libc::c_long)?;
     Ok((ws.ws_row, ws.ws_col))
 }
