@@ -11,7 +11,7 @@ PREFIX   ?= /usr/local
 RUNC     ?= $(shell command -v runc 2>/dev/null || ls /usr/sbin/runc 2>/dev/null)
 DEMO_DIR ?= /tmp/strata-demo
 
-.PHONY: integration bench-layers test-cgroupv2 test-cgroupv2-smoke test-cgroupv1 build build-tests demo test unit-test runtime-tests lint bench install clean
+.PHONY: integration bench-layers test-cgroupv2 test-cgroupv2-smoke test-cgroupv1 test-apparmor test-apparmor-smoke build build-tests demo test unit-test runtime-tests lint bench install clean
 
 build:
 	$(STATIC) $(CARGO) build --release --target $(TARGET) -p strata
@@ -58,6 +58,16 @@ test-cgroupv2-smoke: build build-tests
 test-cgroupv1: build build-tests
 	bash hack/cgroupv2-vm.sh --v1 --memory 2G --timeout 1500 -- bash hack/cgroupv1-tests.sh \
 	  --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
+
+# AppArmor (Debian's kernel enables it): the lsm and config_misc groups and the conformance
+# file linux_process_apparmor_profile in the same VM (hack/apparmor-tests.sh), strata then runc.
+test-apparmor: build build-tests
+	bash hack/cgroupv2-vm.sh --memory 2G --timeout 900 -- bash hack/apparmor-tests.sh \
+	  --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
+
+# CI's AppArmor subset, strata only: the lsm group.
+test-apparmor-smoke: build build-tests
+	bash hack/cgroupv2-vm.sh --memory 1G --timeout 400 -- bash hack/apparmor-tests.sh --smoke
 
 lint:
 	$(CARGO) fmt --all -- --check
