@@ -39,7 +39,7 @@ integration: build build-tests
 	bash hack/integration.sh --runtime $(abspath $(STRATA))
 	@if [ -n "$(RUNC)" ]; then bash hack/integration.sh --runtime $(RUNC); fi
 
-test: lint unit-test runtime-tests integration test-cgroupv2-smoke
+test: lint unit-test runtime-tests integration test-cgroupv2-smoke test-apparmor-smoke
 
 # The cgroup, lifecycle, devices, resources and security groups on a pure cgroup v2
 # host: a virtme-ng VM under software emulation (hack/deps.sh vm installs it),
@@ -65,7 +65,7 @@ test-apparmor: build build-tests
 	bash hack/cgroupv2-vm.sh --memory 2G --timeout 900 -- bash hack/apparmor-tests.sh \
 	  --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
 
-# CI's AppArmor subset, strata only: the lsm group.
+# CI's AppArmor subset, strata only: the lsm group (about 1 min; part of `make test`).
 test-apparmor-smoke: build build-tests
 	bash hack/cgroupv2-vm.sh --memory 1G --timeout 400 -- bash hack/apparmor-tests.sh --smoke
 
