@@ -17,7 +17,7 @@ CONFORMANCE_SRC   ?= ../shared/conformance
 CONFORMANCE_SUITE ?= /tmp/oci-validation
 CONFORMANCE_FLOOR := 27
 
-.PHONY: conformance integration bench-layers test-cgroupv2 test-cgroupv2-smoke test-cgroupv1 build build-tests demo test unit-test runtime-tests lint bench install clean
+.PHONY: conformance integration bench-layers test-cgroupv2 test-cgroupv2-smoke test-cgroupv1 test-apparmor test-apparmor-smoke build build-tests demo test unit-test runtime-tests lint bench install clean
 
 build:
 	$(STATIC) $(CARGO) build --release --target $(TARGET) -p strata
@@ -52,7 +52,7 @@ integration: build build-tests
 	bash hack/integration.sh --runtime $(abspath $(STRATA))
 	@if [ -n "$(RUNC)" ]; then bash hack/integration.sh --runtime $(RUNC); fi
 
-test: lint unit-test runtime-tests conformance integration test-cgroupv2-smoke
+test: lint unit-test runtime-tests conformance integration test-cgroupv2-smoke test-apparmor-smoke
 
 # The cgroup, lifecycle, devices, resources and security groups on a pure cgroup v2
 # host: a virtme-ng VM under software emulation (hack/deps.sh vm installs it),
@@ -71,6 +71,16 @@ test-cgroupv2-smoke: build build-tests
 test-cgroupv1: build build-tests
 	bash hack/cgroupv2-vm.sh --v1 --memory 2G --timeout 1500 -- bash hack/cgroupv1-tests.sh \
 	  --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
+
+# AppArmor (Debian's kernel enables it): the lsm and config_misc groups and the conformance
+# file linux_process_apparmor_profile in the same VM (hack/apparmor-tests.sh), strata then runc.
+test-apparmor: build build-tests
+	bash hack/cgroupv2-vm.sh --memory 2G --timeout 900 -- bash hack/apparmor-tests.sh \
+	  --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
+
+# CI's AppArmor subset, strata only: the lsm group (about 1 min; part of `make test`).
+test-apparmor-smoke: build build-tests
+	bash hack/cgroupv2-vm.sh --memory 1G --timeout 400 -- bash hack/apparmor-tests.sh --smoke
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -10,8 +10,9 @@ declare -A group=(
   [build]="build-essential pkg-config libseccomp-dev curl ca-certificates"
   [test]="busybox-static runc crun podman containerd docker.io criu skopeo umoci iproute2 util-linux strace jq"
   [bench]="hyperfine strace time binutils jq busybox-static runc crun shellcheck linux-perf gnuplot-nox gcc libc6-dev"
-  # hack/cgroupv2-vm.sh; busybox-static goes into virtme-ng's initramfs (it loads the 9p/virtio modules)
-  [vm]="qemu-system-x86 linux-image-amd64 python3-venv busybox-static"
+  # hack/cgroupv2-vm.sh; busybox-static goes into virtme-ng's initramfs (it loads the 9p/virtio modules);
+  # apparmor: apparmor_parser for hack/apparmor-tests.sh
+  [vm]="qemu-system-x86 linux-image-amd64 python3-venv busybox-static apparmor"
 )
 print=0 groups=()
 for a in "$@"; do

@@ -231,55 +231,23 @@ fn validate_process(process: &oci_spec::runtime::Process) -> Result<()> {
 }
 
 /// Fields strata does not implement yet are refused by name: a container
-/// that silently ran without its LSM profile or RDT settings would be worse
-/// than one that does not start.
+/// that silently ran without its RDT settings would be worse than one that
+/// does not start. The LSM fields are refused where the host lacks the LSM.
 fn refuse_unsupported(spec: &Spec) -> Result<()> {
-    let p = spec.process().as_ref();
     let l = spec.linux().as_ref();
-    let set = |s: Option<&String>| s.is_some_and(|s| !s.is_empty());
-    // Host probes run only for a field that is set (three syscalls per
-    // create otherwise).
-    let apparmor_on = || {
-        std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
-            .is_ok_and(|v| v.trim() == "Y")
-    };
-    let selinux_on = || std::path::Path::new("/sys/fs/selinux/enforce").exists();
-    let supported = || true;
-    let checks: [(bool, &str, &dyn Fn() -> bool); 5] = [
-        (
-            set(p.and_then(|p| p.apparmor_profile().as_ref())),
-            "process.apparmorProfile",
-            &apparmor_on,
-        ),
-        (
-            set(p.and_then(|p| p.selinux_label().as_ref())),
-            "process.selinuxLabel",
-            &selinux_on,
-        ),
-        (
-            set(l.and_then(|l| l.mount_label().as_ref())),
-            "linux.mountLabel",
-            &selinux_on,
-        ),
-        (
-            l.is_some_and(|l| l.intel_rdt().is_some()),
-            "linux.intelRdt",
-            &supported,
-        ),
+    crate::security::lsm::check_host(spec.process().as_ref(), l)?;
+    let checks: [(bool, &str); 2] = [
+        (l.is_some_and(|l| l.intel_rdt().is_some()), "linux.intelRdt"),
         (
             l.is_some_and(|l| l.net_devices().as_ref().is_some_and(|d| !d.is_empty())),
             "linux.netDevices",
-            &supported,
         ),
     ];
-    for (asked, field, host_has) in checks {
+    for (asked, field) in checks {
         if asked {
-            let why = if host_has() {
-                "not supported by strata yet"
-            } else {
-                "this host does not have that LSM enabled"
-            };
-            return Err(Error::invalid(format!("{field}: {why}")));
+            return Err(Error::invalid(format!(
+                "{field}: not supported by strata yet"
+            )));
         }
     }
     Ok(())

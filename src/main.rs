@@ -114,11 +114,6 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
             ps_args,
         } => commands::ps::run(&g, id, format, ps_args)?,
         Command::Exec(a) => {
-            if a.apparmor.as_deref().is_some_and(|p| !p.is_empty())
-                || a.process_label.as_deref().is_some_and(|p| !p.is_empty())
-            {
-                return Err(Error::invalid("--apparmor/--process-label: this host has no AppArmor or SELinux support in strata yet"));
-            }
             commands::exec::run(
                 &g,
                 &commands::exec::Opts {
@@ -136,6 +131,8 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
                     additional_gids: a.additional_gids.clone(),
                     caps: a.cap.clone(),
                     no_new_privs: a.no_new_privs,
+                    apparmor: a.apparmor.clone(),
+                    process_label: a.process_label.clone(),
                     preserve_fds: a.preserve_fds,
                 },
             )?

@@ -194,6 +194,7 @@ pub fn all_tests() -> Vec<Test> {
         linux_sysctl::tests(),
         bad_input::tests(),
         security::tests(),
+        lsm::tests(),
         security_rootfs::tests(),
         security_more::tests(),
         security_race::tests(),

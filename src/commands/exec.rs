@@ -33,6 +33,9 @@ pub struct Opts {
     pub additional_gids: Vec<u32>,
     pub caps: Vec<String>,
     pub no_new_privs: bool,
+    /// --apparmor, --process-label: override the process's own.
+    pub apparmor: Option<String>,
+    pub process_label: Option<String>,
     pub preserve_fds: u32,
 }
 
@@ -61,13 +64,38 @@ fn default_user(data: Vec<u8>) -> Vec<u8> {
     }
 }
 
+/// The process's LSM labels: the flags', else its own, else the
+/// container's (as with runc: a process.json without a profile must not
+/// run unconfined in a confined container).
+fn with_labels(o: &Opts, base: &Process, mut p: Process) -> Process {
+    let pick = |flag: &Option<String>, own: &Option<String>, base: &Option<String>| {
+        [flag, own, base]
+            .into_iter()
+            .find(|s| s.as_deref().is_some_and(|s| !s.is_empty()))
+            .cloned()
+            .flatten()
+    };
+    p.set_apparmor_profile(pick(
+        &o.apparmor,
+        p.apparmor_profile(),
+        base.apparmor_profile(),
+    ));
+    p.set_selinux_label(pick(
+        &o.process_label,
+        p.selinux_label(),
+        base.selinux_label(),
+    ));
+    p
+}
+
 fn process_for(o: &Opts, base: &Process) -> Result<Process> {
     if let Some(p) = &o.process {
         let data = std::fs::read(p).ctx(|| format!("read --process {}", p.display()))?;
-        return crate::process::attrs::parse_process(
+        let p = crate::process::attrs::parse_process(
             &default_user(data),
             &format!("--process {}", p.display()),
-        );
+        )?;
+        return Ok(with_labels(o, base, p));
     }
     if o.args.is_empty() {
         return Err(Error::invalid(
@@ -123,7 +151,7 @@ fn process_for(o: &Opts, base: &Process) -> Result<Process> {
     if o.no_new_privs {
         p.set_no_new_privileges(Some(true));
     }
-    Ok(p)
+    Ok(with_labels(o, base, p))
 }
 
 pub fn run(g: &Global, o: &Opts) -> Result<i32> {
@@ -156,6 +184,7 @@ pub fn run(g: &Global, o: &Opts) -> Result<i32> {
         return Err(Error::invalid("process.args: must name a program"));
     }
     crate::process::attrs::validate_process(&process)?;
+    crate::security::lsm::check_host(Some(&process), None)?;
     spec.set_process(Some(process));
     // Before anything is changed: this may re-execute strata (CVE-2019-5736).
     crate::process::readonly_exe::ensure(&spec)?;
@@ -231,5 +260,43 @@ pub fn run(g: &Global, o: &Opts) -> Result<i32> {
     match tty {
         Some(t) => t.relay(spawned.pid, &wait_set),
         None => super::run::wait_init(spawned.pid, &wait_set),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_come_from_the_flag_then_the_process_then_the_container() {
+        let mut base = Process::default();
+        base.set_apparmor_profile(Some("container".into()));
+        base.set_selinux_label(Some("system_u:system_r:container_t:s0".into()));
+        let mut own = Process::default();
+        own.set_apparmor_profile(Some(String::new()));
+        let o = Opts::default();
+        let p = with_labels(&o, &base, own.clone());
+        assert_eq!(p.apparmor_profile().as_deref(), Some("container"));
+        assert_eq!(
+            p.selinux_label().as_deref(),
+            Some("system_u:system_r:container_t:s0")
+        );
+        own.set_apparmor_profile(Some("own".into()));
+        assert_eq!(
+            with_labels(&o, &base, own.clone())
+                .apparmor_profile()
+                .as_deref(),
+            Some("own")
+        );
+        let o = Opts {
+            apparmor: Some("flag".into()),
+            process_label: Some("a:b:c:s0".into()),
+            ..Opts::default()
+        };
+        let p = with_labels(&o, &base, own);
+        assert_eq!(p.apparmor_profile().as_deref(), Some("flag"));
+        assert_eq!(p.selinux_label().as_deref(), Some("a:b:c:s0"));
+        let none = with_labels(&Opts::default(), &Process::default(), Process::default());
+        assert_eq!(none.apparmor_profile(), &None);
     }
 }

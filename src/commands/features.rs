@@ -84,8 +84,10 @@ pub fn run() -> crate::error::Result<i32> {
                 "knownFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
                 "supportedFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG"]
             },
-            "apparmor": {"enabled": false},
-            "selinux": {"enabled": false},
+            // features-linux.md: whether the runtime supports them, "irrelevant to the
+            // availability" on this host (create refuses them where the host lacks one).
+            "apparmor": {"enabled": true},
+            "selinux": {"enabled": true},
             "intelRdt": {"enabled": false},
             "netDevices": {"enabled": false},
             "memoryPolicy": {

@@ -95,6 +95,10 @@ fn steps(ctx: &Child) -> Result<Error> {
     );
     rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
     super::attrs::apply(spec, process, req.exec)?;
+    // Last of the privileged steps, before any seccomp filter of the
+    // config's: the labels take effect at execve, and a bad one fails
+    // `create` (as with runc), not `start`.
+    crate::security::lsm::set_exec(crate::security::lsm::Labels::of(process))?;
     let nnp = process.no_new_privileges().unwrap_or(false);
     let seccomp = req.seccomp.as_ref();
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
@@ -369,6 +373,12 @@ fn build_container(ctx: &Child) -> Result<String> {
         clone::unshare(libc::CLONE_NEWCGROUP).ctx(|| "unshare the cgroup namespace")?;
     }
     if !req.no_new_keyring {
+        // The keyring gets the process label, as with runc.
+        let label = spec
+            .process()
+            .as_ref()
+            .and_then(|p| crate::security::lsm::Labels::of(p).selinux);
+        crate::security::lsm::set_keycreate(label)?;
         match sys::tty::join_session_keyring() {
             Err(e) if e.raw_os_error() != Some(libc::ENOSYS) => {
                 return Err(Error::sys("join a new session keyring", e))

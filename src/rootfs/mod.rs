@@ -188,7 +188,9 @@ pub fn setup(o: &Options, before_pivot: &mut dyn FnMut() -> Result<()>) -> Resul
         private_ns: o.cgroupns,
     };
     for (i, m) in list.iter().enumerate() {
-        mounts::mount(root.as_fd(), m, o.bundle, &cg, o.idmapped.get(i))?;
+        let label = linux.and_then(|l| l.mount_label().as_deref());
+        let label = label.filter(|l| !l.is_empty());
+        mounts::mount(root.as_fd(), m, o.bundle, &cg, o.idmapped.get(i), label)?;
     }
     devices::setup(
         root.as_fd(),

@@ -159,19 +159,27 @@ pub fn validate(mnt: &Mount, userns: bool) -> Result<()> {
 }
 
 /// `idmapped`: the bind tree the runtime already cloned and idmapped for
-/// this mount (rootfs/idmap.rs), attached here as it is.
+/// this mount (rootfs/idmap.rs), attached here as it is. `label`:
+/// linux.mountLabel.
 pub fn mount(
     root: BorrowedFd,
     mnt: &Mount,
     bundle: &Path,
     cg: &CgroupView,
     idmapped: Option<BorrowedFd>,
+    label: Option<&str>,
 ) -> Result<()> {
-    let p = parse(mnt)?;
+    let mut p = parse(mnt)?;
     let dest = mnt.destination();
     let typ = mnt.typ().as_deref().unwrap_or("");
     if !p.bind && (typ == "cgroup" || typ == "cgroup2") {
         return cgroup_mount(root, dest, &p, cg);
+    }
+    // SELinux labels the fresh filesystems runc labels (tmpfs, devpts,
+    // shm...): not binds, which keep their files' labels, nor proc, sysfs,
+    // mqueue or cgroups. Quoted: an MCS label has commas.
+    if let Some(l) = label.filter(|_| !p.bind && !matches!(typ, "proc" | "sysfs" | "mqueue")) {
+        p.data.push(format!("context=\"{l}\""));
     }
     let what = || format!("mount {} on {}", typ, dest.display());
     if !p.bind && idmapped.is_none() && plain_fresh(&p) {
@@ -275,7 +283,10 @@ fn plain_fresh(p: &Parsed) -> bool {
         && p.rclr == 0
         && p.propagation.is_none()
         && !p.copyup
-        && !p.data.iter().any(|d| d.contains(','))
+        && !p
+            .data
+            .iter()
+            .any(|d| d.contains(',') && !d.starts_with("context=\""))
 }
 
 /// A fresh filesystem's source: the config's, or its type as runc shows it.
@@ -294,6 +305,8 @@ fn fresh_tree(typ: &str, src: &str, p: &Parsed, dest: &Path) -> Result<OwnedFd> 
     ctx.set("source", Some(src)).ctx(what)?;
     for d in &p.data {
         let (k, v) = match d.split_once('=') {
+            // fsconfig takes the label itself; only mount(2)'s data quotes it.
+            Some(("context", v)) => ("context", Some(v.trim_matches('"'))),
             Some((k, v)) => (k, Some(v)),
             None => (d.as_str(), None),
         };

@@ -19,7 +19,7 @@ const IPC: [&str; 8] = [
     "kernel.shmmni",
     "kernel.shm_rmid_forced",
 ];
-const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 
 /// Which namespace makes `key` safe to set, or an error naming the key.
 pub fn validate(key: &str, new_ns: i32) -> Result<()> {

@@ -3,6 +3,7 @@
 //! before execve.
 
 pub mod caps;
+pub mod lsm;
 pub mod rlimits;
 pub mod seccomp;
 mod seccomp_cache;

@@ -28,6 +28,7 @@ pub mod linux_resources_more;
 pub mod linux_seccomp;
 pub mod linux_seccomp_default;
 pub mod linux_sysctl;
+pub mod lsm;
 pub mod notify_socket;
 pub mod security;
 pub mod security_more;
