@@ -188,7 +188,15 @@ pub fn setup(o: &Options, before_pivot: &mut dyn FnMut() -> Result<()>) -> Resul
         private_ns: o.cgroupns,
     };
     for (i, m) in list.iter().enumerate() {
-        mounts::mount(root.as_fd(), m, o.bundle, &cg, o.idmapped.get(i))?;
+        let idm = o.idmapped.get(i);
+        if let Err(e) = mounts::mount(root.as_fd(), m, o.bundle, &cg, idm) {
+            // Rootless without a network namespace of its own: sysfs is
+            // refused; the host's /sys is bound instead.
+            match crate::rootless::sysfs_fallback(m, &e) {
+                Some(b) => mounts::mount(root.as_fd(), &b, o.bundle, &cg, idm)?,
+                None => return Err(e),
+            }
+        }
     }
     devices::setup(
         root.as_fd(),
