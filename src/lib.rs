@@ -17,6 +17,7 @@ pub mod logging;
 pub mod namespaces;
 pub mod process;
 pub mod rootfs;
+pub mod rootless;
 pub mod security;
 pub mod state;
 #[allow(unsafe_code)]

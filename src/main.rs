@@ -29,6 +29,7 @@ fn create_opts(a: &strata::cli::CreateArgs) -> Opts {
 }
 
 fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
+    strata::rootless::init(cli.rootless.as_deref())?;
     // Commands without state never make (or check) the default root.
     match cmd {
         Command::Spec { bundle } => {

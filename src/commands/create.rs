@@ -119,6 +119,11 @@ pub fn create(g: &Global, o: &Opts, for_run: bool, relay: bool) -> Result<Create
         &o.id,
         g.systemd_cgroup,
     )?;
+    let resources = b.spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+    // Rootless without a cgroup: an empty one (nothing to make or join).
+    let rootless_cg = crate::rootless::cgroup(cgroup, resources)?;
+    let with_cgroup = rootless_cg.is_some();
+    let cgroup = rootless_cg.unwrap_or_default();
     let terminal = b
         .spec
         .process()
@@ -182,7 +187,8 @@ pub fn create(g: &Global, o: &Opts, for_run: bool, relay: bool) -> Result<Create
     if let Some(l) = &mut layers {
         l.prepare()?;
     }
-    let pending = match b.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+    let resources = b.spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+    let pending = match resources.filter(|_| with_cgroup) {
         Some(r) => cgroup.apply_before_init(r)?,
         None => cgroups::Deferred::default(),
     };

@@ -47,7 +47,13 @@ fn steps(ctx: &Child) -> Result<Error> {
     // Die with the runtime while being set up; and stay non-dumpable so no
     // other process can reach into us through /proc until execve.
     sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as _, 0).ctx(|| "prctl PR_SET_PDEATHSIG")?;
-    sys::prctl(libc::PR_SET_DUMPABLE, 0, 0).ctx(|| "prctl PR_SET_DUMPABLE")?;
+    // A rootless parent writes our id maps as a plain user, and a
+    // non-dumpable process's /proc/PID/uid_map belongs to root: stay
+    // dumpable (reachable only by the caller's own uid) until they are in.
+    let maps_by_user = crate::rootless::active() && req.ns.new & libc::CLONE_NEWUSER != 0;
+    if !maps_by_user {
+        sys::prctl(libc::PR_SET_DUMPABLE, 0, 0).ctx(|| "prctl PR_SET_DUMPABLE")?;
+    }
     let ignored = ctx.ignored;
     if matches!(req.gate, Gate::Socket(_)) {
         // `create`: we may wait at the gate long after the runtime exited;
@@ -70,6 +76,9 @@ fn steps(ctx: &Child) -> Result<Error> {
         // Become root of the new user namespace: mounts and mknod need it.
         sys::setresgid(0).ctx(|| "setresgid 0 in the user namespace")?;
         sys::setresuid(0).ctx(|| "setresuid 0 in the user namespace")?;
+    }
+    if maps_by_user {
+        sys::prctl(libc::PR_SET_DUMPABLE, 0, 0).ctx(|| "prctl PR_SET_DUMPABLE")?;
     }
     nix::unistd::setsid().map_err(|e| Error::sys("setsid", e.into()))?;
     let state_json = if req.exec {

@@ -254,11 +254,7 @@ fn write_maps(pid: i32, spec: &oci_spec::runtime::Spec) -> Result<()> {
     let gid = linux
         .and_then(|l| l.gid_mappings().as_deref())
         .unwrap_or_default();
-    std::fs::write(format!("/proc/{pid}/uid_map"), map_text(uid))
-        .ctx(|| "write uid_map (linux.uidMappings)")?;
-    std::fs::write(format!("/proc/{pid}/gid_map"), map_text(gid))
-        .ctx(|| "write gid_map (linux.gidMappings)")?;
-    Ok(())
+    crate::rootless::write_maps(pid, uid, gid)
 }
 
 /// Hands the seccomp notify fd to linux.seccomp.listenerPath with the

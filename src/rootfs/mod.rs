@@ -190,7 +190,15 @@ pub fn setup(o: &Options, before_pivot: &mut dyn FnMut() -> Result<()>) -> Resul
     for (i, m) in list.iter().enumerate() {
         let label = linux.and_then(|l| l.mount_label().as_deref());
         let label = label.filter(|l| !l.is_empty());
-        mounts::mount(root.as_fd(), m, o.bundle, &cg, o.idmapped.get(i), label)?;
+        let idm = o.idmapped.get(i);
+        if let Err(e) = mounts::mount(root.as_fd(), m, o.bundle, &cg, idm, label) {
+            // Rootless without a network namespace of its own: sysfs is
+            // refused; the host's /sys is bound instead.
+            match crate::rootless::sysfs_fallback(m, &e) {
+                Some(b) => mounts::mount(root.as_fd(), &b, o.bundle, &cg, idm, label)?,
+                None => return Err(e),
+            }
+        }
     }
     devices::setup(
         root.as_fd(),

@@ -58,14 +58,15 @@ pub struct State {
     pub layer_upper: Option<PathBuf>,
 }
 
-/// Default state root: /run/strata as root, $XDG_RUNTIME_DIR/strata
-/// otherwise (/tmp/strata-UID without it). A non-root fallback is made
+/// Default state root: /run/strata as root, $XDG_RUNTIME_DIR/strata when
+/// rootless (runc's rule: `rootless::honor_xdg_runtime_dir`)
+/// (/tmp/strata-UID without it). A non-root fallback is made
 /// 0700 if missing and must be a directory of the caller's own: another
 /// user who planted /tmp/strata-UID (or a symlink there) would otherwise
 /// read our state (hook environments, annotations) and feed us theirs.
 pub fn default_root() -> Result<PathBuf> {
     let uid = nix::unistd::geteuid();
-    if uid.is_root() {
+    if !crate::rootless::honor_xdg_runtime_dir() {
         return Ok(PathBuf::from("/run/strata"));
     }
     let root = match std::env::var_os("XDG_RUNTIME_DIR") {
