@@ -17,7 +17,7 @@ CONFORMANCE_SRC   ?= ../shared/conformance
 CONFORMANCE_SUITE ?= /tmp/oci-validation
 CONFORMANCE_FLOOR := 27
 
-.PHONY: conformance integration bench-layers test-cgroupv2 test-cgroupv2-smoke test-cgroupv1 test-apparmor test-apparmor-smoke build build-tests demo test unit-test runtime-tests lint bench install clean
+.PHONY: conformance integration bench-layers bench-hyperfine test-cgroupv2 test-cgroupv2-smoke test-cgroupv1 test-apparmor test-apparmor-smoke build build-tests demo test unit-test runtime-tests lint bench install clean
 
 build:
 	$(STATIC) $(CARGO) build --release --target $(TARGET) -p strata
@@ -86,9 +86,13 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 
-# The start-up benchmark suite (~10 min; BENCH_QUICK=1 for a ~1 min trial): the markdown section goes to
-# target/bench/results.md (paste it into docs/benchmarks.md), the latency plot to docs/.
+# The start-up benchmark (~5 min): interleaved A/B pairs, median of per-pair ratios, to
+# target/bench/interleaved.md (paste it into docs/benchmarks.md). bench-hyperfine: the older
+# hyperfine suite (distributions, percentiles, the latency plot; ~10 min).
 bench: build
+	python3 hack/bench-interleaved.py --markdown target/bench/interleaved.md
+
+bench-hyperfine: build
 	bash hack/bench.sh --markdown target/bench/results.md --plot docs/benchmarks-latency.png
 
 # Layered (5 shared layers) vs plain rootfs; 20 containers on one image vs 20 copies.
