@@ -96,7 +96,9 @@ pub fn create(g: &Global, o: &Opts, for_run: bool, relay: bool) -> Result<Create
     crate::process::readonly_exe::ensure(&b.spec)?;
     // Saved for `exec` as the bundle gave it: without the init's own
     // LISTEN_FDS and NOTIFY_SOCKET, which no exec'd process should get.
-    let saved = b.spec.clone();
+    // Encoded now rather than cloned: the bytes are all that is written.
+    let saved = serde_json::to_vec(&b.spec)
+        .map_err(|e| crate::error::Error::invalid(format!("encode config: {e}")))?;
     let listen = socket_activation(&mut b.spec)?;
     let ns = Plan::from_spec(&b.spec)?;
     let mut layers = crate::rootfs::layers::from_spec(

@@ -15,11 +15,15 @@ pub fn run(g: &Global, format: &str, quiet: bool) -> Result<i32> {
         let status = container::status(&st, &g.root.join(&id));
         rows.push((st, status));
     }
+    // One write for the whole listing: println! on stdout is line-buffered,
+    // a write(2) per container (1000 of them for 1000 containers).
+    let mut out = String::new();
     if quiet {
         for (st, _) in &rows {
-            println!("{}", st.id);
+            out.push_str(&st.id);
+            out.push('\n');
         }
-        return Ok(0);
+        return emit(&out);
     }
     match format {
         "json" => {
@@ -27,10 +31,8 @@ pub fn run(g: &Global, format: &str, quiet: bool) -> Result<i32> {
                 .iter()
                 .map(|(st, s)| super::state::document(st, *s))
                 .collect();
-            println!(
-                "{}",
-                serde_json::to_string(&docs).unwrap_or_else(|_| "[]".into())
-            );
+            out = serde_json::to_string(&docs).unwrap_or_else(|_| "[]".into());
+            out.push('\n');
         }
         "table" => {
             let mut lines = vec![[
@@ -65,7 +67,8 @@ pub fn run(g: &Global, format: &str, quiet: bool) -> Result<i32> {
                     .zip(&widths)
                     .map(|(c, w)| format!("{c:<w$}"))
                     .collect();
-                println!("{}", cells.join("   ").trim_end());
+                out.push_str(cells.join("   ").trim_end());
+                out.push('\n');
             }
         }
         f => {
@@ -74,5 +77,14 @@ pub fn run(g: &Global, format: &str, quiet: bool) -> Result<i32> {
             )))
         }
     }
+    emit(&out)
+}
+
+fn emit(out: &str) -> Result<i32> {
+    use std::io::Write;
+    std::io::stdout()
+        .lock()
+        .write_all(out.as_bytes())
+        .map_err(|e| Error::sys("write the listing to stdout".to_string(), e))?;
     Ok(0)
 }

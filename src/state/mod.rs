@@ -242,22 +242,26 @@ impl Locked {
     pub fn write(&self, state: &State) -> Result<()> {
         let data =
             serde_json::to_vec(state).map_err(|e| Error::invalid(format!("encode state: {e}")))?;
-        self.write_file(STATE_FILE, &data)
+        self.write_file(STATE_FILE, &data, true)
     }
 
-    /// Saves the config `create` used: `exec` takes its defaults from it,
-    /// never from the bundle (runtime.md: changes to config.json after
-    /// create do not affect the container).
-    pub fn write_config(&self, spec: &oci_spec::runtime::Spec) -> Result<()> {
-        let data =
-            serde_json::to_vec(spec).map_err(|e| Error::invalid(format!("encode config: {e}")))?;
-        self.write_file(CONFIG_FILE, &data)
+    /// Saves the config `create` used (`data`: its JSON): `exec` takes its
+    /// defaults from it, never from the bundle (runtime.md: changes to
+    /// config.json after create do not affect the container).
+    ///
+    /// Not fsync'ed, unlike state.json: it is read only by `start` and
+    /// `exec`, each after the status check, which finds every container of
+    /// a machine that crashed stopped (its processes died with it); `delete`
+    /// unlinks it unread. So a config.json lost or torn by a crash is never
+    /// read, and the temp+rename still keeps a reader from a half-written one.
+    pub fn write_config(&self, data: &[u8]) -> Result<()> {
+        self.write_file(CONFIG_FILE, data, false)
     }
 
     /// `name` in the container directory, written whole: a fresh 0600 temp
     /// file (O_EXCL|O_NOFOLLOW: never through something planted at its
-    /// name), fsync'ed, renamed over `name`.
-    fn write_file(&self, name: &str, data: &[u8]) -> Result<()> {
+    /// name), fsync'ed when `durable`, renamed over `name`.
+    fn write_file(&self, name: &str, data: &[u8], durable: bool) -> Result<()> {
         let tmp_name = format!(".{name}.tmp");
         let tmp = self.dir.join(&tmp_name);
         // A write killed half-way leaves its temp file behind.
@@ -272,7 +276,9 @@ impl Locked {
         let mut f = std::fs::File::from(f);
         f.write_all(data)
             .ctx(|| format!("write {}", tmp.display()))?;
-        f.sync_all().ctx(|| format!("fsync {}", tmp.display()))?;
+        if durable {
+            f.sync_all().ctx(|| format!("fsync {}", tmp.display()))?;
+        }
         nix::fcntl::renameat(self.fd.as_fd(), tmp_name.as_str(), self.fd.as_fd(), name)
             .map_err(|e| Error::sys(format!("rename {} to {name}", tmp.display()), e.into()))?;
         Ok(())
