@@ -13,7 +13,7 @@ use crate::error::{Ctx, Error, Result};
 use crate::sys::fd;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -361,13 +361,13 @@ pub fn load_config(root: &Path, id: &str) -> Result<Option<oci_spec::runtime::Sp
 
 fn read_state_file(dir: &Path) -> Result<Option<State>> {
     let path = dir.join(STATE_FILE);
-    let mut buf = Vec::new();
-    match std::fs::File::open(&path) {
-        Ok(mut f) => f
-            .read_to_end(&mut buf)
-            .ctx(|| format!("read {}", path.display()))?,
+    // open, one read, close: File::read_to_end adds a statx, an lseek and a
+    // second read, per container in `list`. A short read is the end: the
+    // file is replaced by rename, never written in place.
+    let buf = match fd::read_small_bytes(&path) {
+        Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::sys(format!("open {}", path.display()), e)),
+        Err(e) => return Err(Error::sys(format!("read {}", path.display()), e)),
     };
     serde_json::from_slice(&buf)
         .map(Some)
