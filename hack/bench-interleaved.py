@@ -141,6 +141,7 @@ def main():
     strata_src = os.environ.get("STRATA", f"{REPO}/target/x86_64-unknown-linux-gnu/release/strata")
     crun, runc = "/usr/bin/crun", "/usr/sbin/runc"
     load0 = open("/proc/loadavg").read().split()[:3]
+    started = time.monotonic()
 
 
     work = tempfile.mkdtemp(prefix="strata-bench-il.")
@@ -303,7 +304,7 @@ def main():
     git = subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
     lines += ["", f"{n} pairs per row ({max(11, n // 2)} for list), order within a pair random; strata git {git}; "
               f"load average {' '.join(load0)} at the start, {' '.join(load1)} at the end; "
-              "."] + [f"- {x}" for x in notes]
+              f"{time.monotonic() - started:.0f} s."] + [f"- {x}" for x in notes]
     text = "\n".join(lines) + "\n"
     sys.stdout.write(text)
     if md_out:
