@@ -286,7 +286,7 @@ impl Cgroup {
     /// CLONE_INTO_CGROUP does on cgroup2. Writing another process's pid to
     /// cgroup.procs takes the kernel's global threadgroup lock, which waits
     /// for an RCU grace period: 5-25 ms on the first join after idle here
-    /// (issue 7, docs/benchmarks.md); a thread moving itself does not.
+    /// (docs/benchmarks.md); a thread moving itself does not.
     /// Only into cgroups `create` has just made (a cgroup that existed may
     /// have a pids limit already reached) and that are not frozen (a new
     /// v1 freezer cgroup under a frozen parent is): the runtime must not be
@@ -428,7 +428,7 @@ impl Cgroup {
         }
         // Usually every task is gone: the rmdirs alone do it. Tasks (or
         // sub-cgroups) left make one fail, and only then are they listed,
-        // killed and thawed (issue 7: ~12 syscalls per delete).
+        // killed and thawed (~12 syscalls per delete).
         if self.rmdir_all().is_ok() {
             return Ok(());
         }
@@ -510,8 +510,7 @@ fn write_file(mut file: &std::fs::File, f: &Path, value: &str, field: &str) -> R
 struct CgHost<'a> {
     cg: &'a Cgroup,
     /// The cgroup2 directory's cgroup.controllers (None without cgroup2),
-    /// read on first use: with every field in a v1 hierarchy, nothing asks
-    /// (issue 7).
+    /// read on first use: with every field in a v1 hierarchy, nothing asks.
     v2_ctrls: std::cell::OnceCell<Option<Vec<String>>>,
 }
 
