@@ -6,7 +6,6 @@
 mod devices_bpf;
 mod layout;
 pub mod resources;
-mod resources_more;
 
 pub use layout::{Hierarchy, Layout};
 
