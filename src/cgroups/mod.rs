@@ -5,6 +5,7 @@
 
 mod devices_bpf;
 mod layout;
+mod path;
 pub mod resources;
 
 pub use layout::{Hierarchy, Layout};
@@ -12,7 +13,7 @@ pub use layout::{Hierarchy, Layout};
 use crate::error::{Ctx, Error, Result};
 use serde::{Deserialize, Serialize};
 use std::os::fd::OwnedFd;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// The container's cgroup: one directory per v1 hierarchy plus the
@@ -83,61 +84,8 @@ pub fn resolve(cgroups_path: Option<&Path>, id: &str, systemd: bool) -> Result<C
             "--systemd-cgroup: the systemd cgroup driver is not implemented yet; use the cgroupfs driver (omit --systemd-cgroup)",
         ));
     }
-    // An empty cgroupsPath is no path (runc's reading too); relative, it
-    // would name strata's own cgroup.
-    let raw = cgroups_path
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(|p| p.to_path_buf())
-        .unwrap_or_else(|| PathBuf::from("/").join(id));
-    // "/" names each hierarchy's root: the container would run in (and
-    // write its limits to) the host's root cgroup, and delete would try
-    // to remove it.
-    if raw.is_absolute() && raw.components().all(|c| c == Component::RootDir) {
-        return Err(Error::invalid(format!(
-            "linux.cgroupsPath {:?}: the root cgroup cannot be a container's cgroup",
-            raw
-        )));
-    }
-    for c in raw.components() {
-        if matches!(c, Component::ParentDir | Component::CurDir) {
-            return Err(Error::invalid(format!(
-                "linux.cgroupsPath {:?}: \".\" and \"..\" are not allowed",
-                raw
-            )));
-        }
-    }
-    let layout = Layout::detect()?;
-    let own = |h: &Hierarchy| -> PathBuf {
-        if raw.is_absolute() {
-            raw.strip_prefix("/")
-                .map(Path::to_path_buf)
-                .unwrap_or_default()
-        } else {
-            h.own_path
-                .strip_prefix("/")
-                .unwrap_or(&h.own_path)
-                .join(&raw)
-        }
-    };
-    let mut cg = Cgroup {
-        path: raw.display().to_string(),
-        ..Default::default()
-    };
-    for h in &layout.v1 {
-        if h.controllers.iter().any(|c| c == "cpuset") {
-            cg.cpuset_v1 = Some(cg.v1.len());
-        }
-        cg.v1.push(h.mount.join(own(h)));
-        cg.v1_mounts.push(h.mount.clone());
-        cg.v1_own.push(
-            h.mount
-                .join(h.own_path.strip_prefix("/").unwrap_or(&h.own_path)),
-        );
-    }
-    if let Some(h) = &layout.v2 {
-        cg.v2 = Some(h.mount.join(own(h)));
-        cg.v2_mount = Some(h.mount.clone());
-    }
+    let raw = path::checked(cgroups_path, id)?;
+    let mut cg = path::place(&raw, &Layout::detect()?);
     // Written to the state before `create`, so a create killed halfway
     // leaves a state that removes what it may have made, and only that.
     cg.made = cg
