@@ -1,6 +1,7 @@
 //! A container's live status: the recorded one, corrected by what is true
 //! now. The lifecycle rules are `Status`'s own (state/status.rs).
 
+use crate::cgroups::Manager;
 use crate::state::{self, State};
 use std::path::Path;
 

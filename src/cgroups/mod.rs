@@ -5,15 +5,17 @@
 
 mod devices_bpf;
 mod layout;
+mod manager;
+mod path;
 pub mod resources;
-mod resources_more;
 
 pub use layout::{Hierarchy, Layout};
+pub use manager::Manager;
 
 use crate::error::{Ctx, Error, Result};
 use serde::{Deserialize, Serialize};
 use std::os::fd::OwnedFd;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// The container's cgroup: one directory per v1 hierarchy plus the
@@ -84,61 +86,8 @@ pub fn resolve(cgroups_path: Option<&Path>, id: &str, systemd: bool) -> Result<C
             "--systemd-cgroup: the systemd cgroup driver is not implemented yet; use the cgroupfs driver (omit --systemd-cgroup)",
         ));
     }
-    // An empty cgroupsPath is no path (runc's reading too); relative, it
-    // would name strata's own cgroup.
-    let raw = cgroups_path
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(|p| p.to_path_buf())
-        .unwrap_or_else(|| PathBuf::from("/").join(id));
-    // "/" names each hierarchy's root: the container would run in (and
-    // write its limits to) the host's root cgroup, and delete would try
-    // to remove it.
-    if raw.is_absolute() && raw.components().all(|c| c == Component::RootDir) {
-        return Err(Error::invalid(format!(
-            "linux.cgroupsPath {:?}: the root cgroup cannot be a container's cgroup",
-            raw
-        )));
-    }
-    for c in raw.components() {
-        if matches!(c, Component::ParentDir | Component::CurDir) {
-            return Err(Error::invalid(format!(
-                "linux.cgroupsPath {:?}: \".\" and \"..\" are not allowed",
-                raw
-            )));
-        }
-    }
-    let layout = Layout::detect()?;
-    let own = |h: &Hierarchy| -> PathBuf {
-        if raw.is_absolute() {
-            raw.strip_prefix("/")
-                .map(Path::to_path_buf)
-                .unwrap_or_default()
-        } else {
-            h.own_path
-                .strip_prefix("/")
-                .unwrap_or(&h.own_path)
-                .join(&raw)
-        }
-    };
-    let mut cg = Cgroup {
-        path: raw.display().to_string(),
-        ..Default::default()
-    };
-    for h in &layout.v1 {
-        if h.controllers.iter().any(|c| c == "cpuset") {
-            cg.cpuset_v1 = Some(cg.v1.len());
-        }
-        cg.v1.push(h.mount.join(own(h)));
-        cg.v1_mounts.push(h.mount.clone());
-        cg.v1_own.push(
-            h.mount
-                .join(h.own_path.strip_prefix("/").unwrap_or(&h.own_path)),
-        );
-    }
-    if let Some(h) = &layout.v2 {
-        cg.v2 = Some(h.mount.join(own(h)));
-        cg.v2_mount = Some(h.mount.clone());
-    }
+    let raw = path::checked(cgroups_path, id)?;
+    let mut cg = path::place(&raw, &Layout::detect()?);
     // Written to the state before `create`, so a create killed halfway
     // leaves a state that removes what it may have made, and only that.
     cg.made = cg
@@ -151,27 +100,6 @@ pub fn resolve(cgroups_path: Option<&Path>, id: &str, systemd: bool) -> Result<C
 impl Cgroup {
     fn dirs(&self) -> impl Iterator<Item = &PathBuf> {
         self.v1.iter().chain(self.v2.iter())
-    }
-
-    /// Creates every directory. cpuset (v1) needs cpus/mems before a task
-    /// can join, so they are copied down from the parent. True when what
-    /// was made differs from `resolve`'s prediction (a race with another
-    /// creator): the caller writes the state again.
-    pub fn create(&self) -> Result<bool> {
-        let mut fresh = true;
-        let mut changed = false;
-        for (i, d) in self.dirs().enumerate() {
-            let made = create_dirs(d).ctx(|| format!("create cgroup {}", d.display()))?;
-            fresh &= made > 0 || i >= self.v1.len();
-            if let Some(m) = self.made.get(i) {
-                changed |= m.replace(made > 0) != (made > 0);
-            }
-            if self.cpuset_v1 == Some(i) {
-                init_cpuset(&self.v1_mounts[i], d, made)?;
-            }
-        }
-        self.v1_fresh.set(fresh);
-        Ok(changed)
     }
 
     /// Whether strata made the `i`th directory of `dirs()`.
@@ -215,22 +143,6 @@ impl Cgroup {
             cg: self,
             v2_ctrls: std::cell::OnceCell::new(),
         }
-    }
-
-    /// Applies linux.resources (on update). Everything is translated and
-    /// checked before the first write, so a field the host cannot apply
-    /// changes nothing.
-    pub fn apply(&self, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
-        self.write_plan(r, false).map(drop)
-    }
-
-    /// `apply` for create, before the init exists: the pids limit is held
-    /// back until `Deferred::finish`, once the init is in the cgroup.
-    /// Cloning into the cgroup (and the pid-namespace fork) counts against
-    /// pids.max, and runtime-spec 1.3 makes limits as low as 0 valid; runc
-    /// also writes limits after the init joined.
-    pub fn apply_before_init(&self, r: &oci_spec::runtime::LinuxResources) -> Result<Deferred> {
-        self.write_plan(r, true)
     }
 
     fn write_plan(
@@ -286,7 +198,7 @@ impl Cgroup {
     /// CLONE_INTO_CGROUP does on cgroup2. Writing another process's pid to
     /// cgroup.procs takes the kernel's global threadgroup lock, which waits
     /// for an RCU grace period: 5-25 ms on the first join after idle here
-    /// (issue 7, docs/benchmarks.md); a thread moving itself does not.
+    /// (docs/benchmarks.md); a thread moving itself does not.
     /// Only into cgroups `create` has just made (a cgroup that existed may
     /// have a pids limit already reached) and that are not frozen (a new
     /// v1 freezer cgroup under a frozen parent is): the runtime must not be
@@ -316,24 +228,6 @@ impl Cgroup {
         Some(InV1 { own: &self.v1_own })
     }
 
-    /// Writes `pid` into cgroup.procs of every v1 hierarchy unless it was
-    /// born there (`enter_v1`), and of the v2 directory unless it was born
-    /// there (CLONE_INTO_CGROUP).
-    pub fn add_pid(&self, pid: i32, in_v1_already: bool, in_v2_already: bool) -> Result<()> {
-        let v2 = if in_v2_already {
-            None
-        } else {
-            self.v2.as_ref()
-        };
-        let v1 = if in_v1_already { &[][..] } else { &self.v1[..] };
-        for d in v1.iter().chain(v2) {
-            let f = d.join("cgroup.procs");
-            std::fs::write(&f, pid.to_string())
-                .ctx(|| format!("write {} to {}", pid, f.display()))?;
-        }
-        Ok(())
-    }
-
     /// The freezer of this cgroup: v1 freezer.state or v2 cgroup.freeze.
     fn freezer(&self) -> Option<(PathBuf, &'static str, &'static str)> {
         if let Some(d) = self
@@ -350,7 +244,91 @@ impl Cgroup {
             .map(|d| (d.join("cgroup.freeze"), "1", "0"))
     }
 
-    pub fn is_frozen(&self) -> bool {
+    /// Pids in the directories strata made (and below them).
+    fn made_pids(&self) -> Vec<i32> {
+        let mut out = Vec::new();
+        for (i, d) in self.dirs().enumerate() {
+            if self.made(i) {
+                collect_pids(d, &mut out);
+            }
+        }
+        out
+    }
+
+    /// Removes each directory strata made; the first error after trying
+    /// them all (one busy hierarchy must not keep the others).
+    fn rmdir_all(&self) -> Result<()> {
+        let mut first = None;
+        for (i, d) in self.dirs().enumerate() {
+            if self.made(i) {
+                if let Err(e) = rmdir_tree(d) {
+                    first.get_or_insert(e);
+                }
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+}
+
+/// The cgroupfs driver (v1, hybrid and v2 alike): each operation on the
+/// directories `resolve` chose.
+impl Manager for Cgroup {
+    /// Creates every directory. cpuset (v1) needs cpus/mems before a task
+    /// can join, so they are copied down from the parent. True when what
+    /// was made differs from `resolve`'s prediction (a race with another
+    /// creator): the caller writes the state again.
+    fn create(&self) -> Result<bool> {
+        let mut fresh = true;
+        let mut changed = false;
+        for (i, d) in self.dirs().enumerate() {
+            let made = create_dirs(d).ctx(|| format!("create cgroup {}", d.display()))?;
+            fresh &= made > 0 || i >= self.v1.len();
+            if let Some(m) = self.made.get(i) {
+                changed |= m.replace(made > 0) != (made > 0);
+            }
+            if self.cpuset_v1 == Some(i) {
+                init_cpuset(&self.v1_mounts[i], d, made)?;
+            }
+        }
+        self.v1_fresh.set(fresh);
+        Ok(changed)
+    }
+
+    /// Applies linux.resources (on update). Everything is translated and
+    /// checked before the first write, so a field the host cannot apply
+    /// changes nothing.
+    fn apply(&self, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
+        self.write_plan(r, false).map(drop)
+    }
+
+    /// `apply` for create, before the init exists: the pids limit is held
+    /// back until `Deferred::finish`, once the init is in the cgroup.
+    /// Cloning into the cgroup (and the pid-namespace fork) counts against
+    /// pids.max, and runtime-spec 1.3 makes limits as low as 0 valid; runc
+    /// also writes limits after the init joined.
+    fn apply_before_init(&self, r: &oci_spec::runtime::LinuxResources) -> Result<Deferred> {
+        self.write_plan(r, true)
+    }
+
+    /// Writes `pid` into cgroup.procs of every v1 hierarchy unless it was
+    /// born there (`enter_v1`), and of the v2 directory unless it was born
+    /// there (CLONE_INTO_CGROUP).
+    fn add_pid(&self, pid: i32, in_v1_already: bool, in_v2_already: bool) -> Result<()> {
+        let v2 = if in_v2_already {
+            None
+        } else {
+            self.v2.as_ref()
+        };
+        let v1 = if in_v1_already { &[][..] } else { &self.v1[..] };
+        for d in v1.iter().chain(v2) {
+            let f = d.join("cgroup.procs");
+            std::fs::write(&f, pid.to_string())
+                .ctx(|| format!("write {} to {}", pid, f.display()))?;
+        }
+        Ok(())
+    }
+
+    fn is_frozen(&self) -> bool {
         let Some((f, frozen, _)) = self.freezer() else {
             return false;
         };
@@ -360,7 +338,7 @@ impl Cgroup {
     }
 
     /// Freezes (or thaws) every process, waiting until the kernel says done.
-    pub fn freeze(&self, on: bool) -> Result<()> {
+    fn freeze(&self, on: bool) -> Result<()> {
         let (f, frozen, thawed) = self
             .freezer()
             .ok_or_else(|| Error::invalid("no freezer cgroup on this host"))?;
@@ -392,7 +370,7 @@ impl Cgroup {
     }
 
     /// Every pid in the container's cgroup and its descendants.
-    pub fn pids(&self) -> Vec<i32> {
+    fn pids(&self) -> Vec<i32> {
         let Some(d) = self.v2.as_ref().or_else(|| self.v1.first()) else {
             return Vec::new();
         };
@@ -402,7 +380,7 @@ impl Cgroup {
     }
 
     /// Signals every process in the cgroup tree.
-    pub fn signal_all(&self, sig: i32) {
+    fn signal_all(&self, sig: i32) {
         for pid in self.pids() {
             // A process may exit between listing and signalling: ignore ESRCH.
             let _ = nix::sys::signal::kill(
@@ -420,7 +398,7 @@ impl Cgroup {
     /// dead, so every container process is; a process still there is not
     /// the container's and is left alone (runc 1.1 too), and so is its
     /// cgroup: the error names it.
-    pub fn destroy(&self, kill_all: bool) -> Result<()> {
+    fn destroy(&self, kill_all: bool) -> Result<()> {
         // A cgroup strata did not make is never removed, so no failing
         // rmdir would bring its stragglers to light: list them now.
         if kill_all && (0..self.dirs().count()).any(|i| !self.made(i)) {
@@ -428,7 +406,7 @@ impl Cgroup {
         }
         // Usually every task is gone: the rmdirs alone do it. Tasks (or
         // sub-cgroups) left make one fail, and only then are they listed,
-        // killed and thawed (issue 7: ~12 syscalls per delete).
+        // killed and thawed (~12 syscalls per delete).
         if self.rmdir_all().is_ok() {
             return Ok(());
         }
@@ -451,31 +429,6 @@ impl Cgroup {
                 Err(e) => return Err(e),
             }
         }
-    }
-
-    /// Pids in the directories strata made (and below them).
-    fn made_pids(&self) -> Vec<i32> {
-        let mut out = Vec::new();
-        for (i, d) in self.dirs().enumerate() {
-            if self.made(i) {
-                collect_pids(d, &mut out);
-            }
-        }
-        out
-    }
-
-    /// Removes each directory strata made; the first error after trying
-    /// them all (one busy hierarchy must not keep the others).
-    fn rmdir_all(&self) -> Result<()> {
-        let mut first = None;
-        for (i, d) in self.dirs().enumerate() {
-            if self.made(i) {
-                if let Err(e) = rmdir_tree(d) {
-                    first.get_or_insert(e);
-                }
-            }
-        }
-        first.map_or(Ok(()), Err)
     }
 }
 
@@ -510,8 +463,7 @@ fn write_file(mut file: &std::fs::File, f: &Path, value: &str, field: &str) -> R
 struct CgHost<'a> {
     cg: &'a Cgroup,
     /// The cgroup2 directory's cgroup.controllers (None without cgroup2),
-    /// read on first use: with every field in a v1 hierarchy, nothing asks
-    /// (issue 7).
+    /// read on first use: with every field in a v1 hierarchy, nothing asks.
     v2_ctrls: std::cell::OnceCell<Option<Vec<String>>>,
 }
 

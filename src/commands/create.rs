@@ -3,7 +3,7 @@
 
 use super::Global;
 use crate::bundle;
-use crate::cgroups::{self, Cgroup};
+use crate::cgroups::{self, Cgroup, Manager};
 use crate::container::Status;
 use crate::error::{Ctx, Result};
 use crate::namespaces::Plan;

@@ -2,6 +2,7 @@
 //! --force, kill a running one first. Idempotent for half-made containers.
 
 use super::Global;
+use crate::cgroups::Manager;
 use crate::container::{self, Status};
 use crate::error::{Error, Result};
 use crate::state::{self, Locked, State};

@@ -2,6 +2,7 @@
 //! process in the container's cgroup.
 
 use super::Global;
+use crate::cgroups::Manager;
 use crate::container;
 use crate::error::{Ctx, Error, Result};
 use crate::state;

@@ -2,6 +2,7 @@
 //! (v1 freezer.state, v2 cgroup.freeze).
 
 use super::Global;
+use crate::cgroups::Manager;
 use crate::container::{self, Status};
 use crate::error::{Error, Result};
 use crate::state;

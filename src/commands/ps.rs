@@ -3,6 +3,7 @@
 //! keeps the header and the container's lines, as runc does.
 
 use super::Global;
+use crate::cgroups::Manager;
 use crate::error::{Ctx, Error, Result};
 use crate::state;
 

@@ -3,6 +3,7 @@
 //! `--resources` takes any linux.resources object (devices included).
 
 use super::Global;
+use crate::cgroups::Manager;
 use crate::container::{self, Status};
 use crate::error::{Ctx, Error, Result};
 use crate::state;

@@ -4,6 +4,7 @@ use super::channel::{Channel, Msg};
 use super::init;
 use crate::bundle::Bundle;
 use crate::cgroups::Cgroup;
+use crate::cgroups::Manager;
 use crate::error::{Ctx, Error, Result};
 use crate::namespaces::Plan;
 use crate::security::caps;
