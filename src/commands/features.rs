@@ -103,6 +103,5 @@ pub fn run() -> crate::error::Result<i32> {
         // They change how the rootfs is built (docs/layers.md).
         "potentiallyUnsafeConfigAnnotations": [crate::rootfs::layers::LAYERS, crate::rootfs::layers::WRITABLE]
     });
-    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
-    Ok(0)
+    super::emit_json(&doc, "the features")
 }

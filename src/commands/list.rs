@@ -23,7 +23,7 @@ pub fn run(g: &Global, format: &str, quiet: bool) -> Result<i32> {
             out.push_str(&st.id);
             out.push('\n');
         }
-        return emit(&out);
+        return super::emit(&out, "the listing");
     }
     match format {
         "json" => {
@@ -31,7 +31,8 @@ pub fn run(g: &Global, format: &str, quiet: bool) -> Result<i32> {
                 .iter()
                 .map(|(st, s)| super::state::document(st, *s))
                 .collect();
-            out = serde_json::to_string(&docs).unwrap_or_else(|_| "[]".into());
+            out = serde_json::to_string(&docs)
+                .map_err(|e| Error::invalid(format!("encode the listing: {e}")))?;
             out.push('\n');
         }
         "table" => {
@@ -77,14 +78,5 @@ pub fn run(g: &Global, format: &str, quiet: bool) -> Result<i32> {
             )))
         }
     }
-    emit(&out)
-}
-
-fn emit(out: &str) -> Result<i32> {
-    use std::io::Write;
-    std::io::stdout()
-        .lock()
-        .write_all(out.as_bytes())
-        .map_err(|e| Error::sys("write the listing to stdout".to_string(), e))?;
-    Ok(0)
+    super::emit(&out, "the listing")
 }

@@ -19,6 +19,28 @@ pub mod update;
 
 use std::path::PathBuf;
 
+use crate::error::{Error, Result};
+
+/// Writes a command's output to stdout in one write. A reader that has gone
+/// (`strata state x | head -1`) is not an error: the output was for it.
+pub fn emit(out: &str, what: &str) -> Result<i32> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(out.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::sys(format!("write {what} to stdout"), e))
+        }
+        _ => Ok(0),
+    }
+}
+
+/// Pretty JSON with a trailing newline, for `state` and `features`.
+pub fn emit_json(doc: &serde_json::Value, what: &str) -> Result<i32> {
+    let mut out = serde_json::to_string_pretty(doc)
+        .map_err(|e| Error::invalid(format!("encode {what}: {e}")))?;
+    out.push('\n');
+    emit(&out, what)
+}
+
 /// Options every command sees.
 pub struct Global {
     pub root: PathBuf,

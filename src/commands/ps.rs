@@ -13,10 +13,11 @@ pub fn run(g: &Global, id: &str, format: &str, ps_args: &[String]) -> Result<i32
     pids.sort_unstable();
     pids.dedup();
     match format {
-        "json" => println!(
-            "{}",
-            serde_json::to_string(&pids).unwrap_or_else(|_| "[]".into())
-        ),
+        "json" => {
+            let out = serde_json::to_string(&pids)
+                .map_err(|e| Error::invalid(format!("encode the pids: {e}")))?;
+            super::emit(&(out + "\n"), "the pids")?;
+        }
         "table" => {
             let args: Vec<String> = if ps_args.is_empty() {
                 vec!["-ef".into()]
@@ -41,16 +42,18 @@ pub fn run(g: &Global, id: &str, format: &str, ps_args: &[String]) -> Result<i32
                 .split_whitespace()
                 .position(|h| h == "PID")
                 .ok_or_else(|| Error::invalid("ps output has no PID column"))?;
-            println!("{header}");
+            let mut out = format!("{header}\n");
             for l in lines {
                 if l.split_whitespace()
                     .nth(col)
                     .and_then(|p| p.parse::<i32>().ok())
                     .is_some_and(|p| pids.contains(&p))
                 {
-                    println!("{l}");
+                    out.push_str(l);
+                    out.push('\n');
                 }
             }
+            super::emit(&out, "the process table")?;
         }
         f => {
             return Err(Error::invalid(format!(

@@ -29,6 +29,5 @@ pub fn run(g: &Global, id: &str) -> Result<i32> {
     let st = state::load(&g.root, id)?;
     let status = container::status(&st, &g.root.join(id));
     let doc = document(&st, status);
-    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
-    Ok(0)
+    super::emit_json(&doc, "the state")
 }

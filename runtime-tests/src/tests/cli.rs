@@ -10,7 +10,8 @@ use serde_json::Value;
 pub fn tests() -> Vec<Test> {
     crate::tests!("cli";
         version, one_dash_long_flags, flag_equals_value, bundle_defaults_to_cwd, log_format_json,
-        rootless_false_accepted, missing_id_fails, delete_created_without_force)
+        rootless_false_accepted, missing_id_fails, delete_created_without_force,
+        state_to_closed_pipe)
 }
 
 fn version(ctx: &Ctx) -> TResult {
@@ -150,4 +151,33 @@ fn delete_created_without_force(ctx: &Ctx) -> TResult {
         "init {pid} alive after delete"
     );
     Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
+}
+
+/// `strata state ID | head -c0`: a reader that has gone is no error. runc (Go) dies of SIGPIPE
+/// without a word; a panic message or an error line would be noise in scripts.
+fn state_to_closed_pipe(ctx: &Ctx) -> TResult {
+    let (b, _) = sleeper(ctx)?;
+    b.write()?;
+    let mut cmd = ctx.command();
+    cmd.arg("--root")
+        .arg(&ctx.root)
+        .arg("create")
+        .arg("--bundle")
+        .arg(&b.dir)
+        .arg(&b.id);
+    ctx.exec(cmd)?.check()?;
+    // The read end is closed before the runtime starts, so its write gets EPIPE for sure.
+    let (reader, writer) = std::io::pipe().ctx("pipe")?;
+    drop(reader);
+    let mut cmd = ctx.command();
+    cmd.arg("--root").arg(&ctx.root).arg("state").arg(&b.id);
+    cmd.stdout(writer).stderr(std::process::Stdio::piped());
+    let out = cmd.output().ctx("run state")?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(
+        stderr.trim().is_empty(),
+        "state into a closed pipe printed {stderr:?} (status {:?})",
+        out.status
+    );
+    Ok(ctx.destroy(&b.id)?)
 }
