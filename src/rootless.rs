@@ -114,8 +114,13 @@ fn unwritable(d: &Path) -> Option<(std::path::PathBuf, nix::errno::Errno)> {
 /// Decides, before anything is made, whether a rootless container gets
 /// its cgroup. `None`: none can be made and none is needed (logged at
 /// debug). Asked-for resources without a cgroup are one error naming the
-/// resource. Root callers always get `Some`.
-pub fn cgroup(cg: Cgroup, r: Option<&LinuxResources>) -> Result<Option<Cgroup>> {
+/// resource, and so is a cgroupsPath the config names (runc skips only the
+/// cgroup it would have named itself). Root callers always get `Some`.
+pub fn cgroup(
+    cg: Cgroup,
+    r: Option<&LinuxResources>,
+    explicit_path: bool,
+) -> Result<Option<Cgroup>> {
     if !active() {
         return Ok(Some(cg));
     }
@@ -123,6 +128,13 @@ pub fn cgroup(cg: Cgroup, r: Option<&LinuxResources>) -> Result<Option<Cgroup>> 
     let Some((at, errno)) = denied else {
         return Ok(Some(cg));
     };
+    if explicit_path {
+        return Err(Error::invalid(format!(
+            "linux.cgroupsPath: a rootless caller cannot make or join it: {}: {}",
+            at.display(),
+            errno.desc().to_lowercase()
+        )));
+    }
     if let Some(field) = asked_resources(r).first() {
         return Err(Error::invalid(format!(
             "linux.resources.{field}: a rootless container cannot have it: no cgroup can be made ({}: {}); this host has no cgroup delegated by a systemd user manager",

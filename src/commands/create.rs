@@ -113,17 +113,16 @@ pub fn create(g: &Global, o: &Opts, for_run: bool, relay: bool) -> Result<Create
         .and_then(|l| l.seccomp().as_ref())
         .map(|s| crate::security::seccomp::compile_cached(s, &g.root))
         .transpose()?;
-    let cgroup = cgroups::resolve(
-        b.spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.cgroups_path().as_deref()),
-        &o.id,
-        g.systemd_cgroup,
-    )?;
+    let cgroups_path = b
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_deref());
+    let cgroup = cgroups::resolve(cgroups_path, &o.id, g.systemd_cgroup)?;
     let resources = b.spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+    let explicit_path = cgroups_path.is_some_and(|p| !p.as_os_str().is_empty());
     // Rootless without a cgroup: an empty one (nothing to make or join).
-    let rootless_cg = crate::rootless::cgroup(cgroup, resources)?;
+    let rootless_cg = crate::rootless::cgroup(cgroup, resources, explicit_path)?;
     let with_cgroup = rootless_cg.is_some();
     let cgroup = rootless_cg.unwrap_or_default();
     let terminal = b
