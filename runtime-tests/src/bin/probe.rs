@@ -38,7 +38,7 @@ fn main() {
     let arg = |i: usize| args.get(i).map(String::as_str);
     let result = match (arg(1), arg(2)) {
         (Some("report"), _) => report(&args).and_then(|v| match opt(&args, "--out") {
-            Some(path) => fs::write(path, format!("{v}\n")).map_err(|e| format!("write {path}: {e}")),
+            Some(path) => ops::write_whole(path, &format!("{v}\n")),
             None => {
                 println!("{v}");
                 Ok(())

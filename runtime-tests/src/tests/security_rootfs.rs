@@ -228,10 +228,9 @@ fn exe_overwrite(ctx: &Ctx, ptrace: bool) -> TResult {
         sys::wait_for(30, || result.exists()),
         "the attack loop never reported"
     );
-    let summary: Value = std::fs::read_to_string(&result)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(json!(null));
+    let text = std::fs::read_to_string(&result).ctx("read the attack's result")?;
+    let summary: Value =
+        serde_json::from_str(&text).map_err(|e| format!("the attack's result {text:?}: {e}"))?;
     let after = std::fs::read(&copy).ctx("read the copy again")?;
     ensure!(
         after == original,

@@ -190,7 +190,15 @@ pub fn exe_attack(only: &str, out: &str, stop: &str, mark: Option<&str>) -> Resu
     let targets = seen.iter().filter(|v| v["target"] == true).count();
     let summary = json!({"rounds": rounds, "held": held.len(), "held_target": targets,
         "written": written, "seen": seen});
-    fs::write(out, format!("{summary}\n")).map_err(|e| format!("write {out}: {e}"))
+    write_whole(out, &format!("{summary}\n"))
+}
+
+/// Writes aside and renames: tests read an output file as soon as it exists, so it must never
+/// be seen half-written.
+pub fn write_whole(path: &str, text: &str) -> Result<(), String> {
+    let tmp = format!("{path}.tmp");
+    fs::write(&tmp, text).map_err(|e| format!("write {tmp}: {e}"))?;
+    fs::rename(&tmp, path).map_err(|e| format!("rename {tmp} to {path}: {e}"))
 }
 
 /// Adds `errno` to the entry's refused writes (each errno once).
