@@ -15,7 +15,7 @@ DEMO_DIR ?= /tmp/strata-demo
 # when a fix makes strata pass more (and add the file to hack/conformance-pass.txt).
 CONFORMANCE_SRC   ?= ../shared/conformance
 CONFORMANCE_SUITE ?= /tmp/oci-validation
-CONFORMANCE_FLOOR := 29
+CONFORMANCE_FLOOR := 30
 
 .PHONY: conformance integration bench-layers bench-hyperfine test-cgroupv2 test-cgroupv2-smoke test-cgroupv1 test-apparmor test-apparmor-smoke build build-tests demo test unit-test runtime-tests lint bench install clean
 

@@ -224,7 +224,9 @@ pub fn create(g: &Global, o: &Opts, for_run: bool, relay: bool) -> Result<Create
         hooks_started.set(true);
         let mut s = for_hooks.clone();
         s.pid = pid;
-        let doc = super::state::document(&s, Status::Creating).to_string();
+        // runtime.md State: `created` is "after step 2 in the lifecycle", and
+        // these hooks are steps 3 and 4 (runc 1.1 sends `creating`).
+        let doc = super::state::document(&s, Status::Created).to_string();
         if let Some(h) = &s.hooks {
             crate::hooks::run(
                 "prestart",

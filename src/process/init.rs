@@ -432,7 +432,8 @@ fn build_container(ctx: &Child) -> Result<String> {
         crate::hooks::run(
             "createContainer",
             hooks.create_container().as_deref().unwrap_or_default(),
-            &with_status(&state_json, Status::Creating),
+            // Lifecycle step 5: after step 2, so `created` (runtime.md State).
+            &with_status(&state_json, Status::Created),
         )
     })?;
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {

@@ -23,6 +23,16 @@ pub fn tests() -> Vec<Test> {
         create_hooks_in_order, start_container_hook, poststop_hook, hook_namespaces,
         container_hooks_see_container_pid, hook_args_env, once_with_seccomp_notify);
     v.push(Test::new("config_hooks::poststart_hook", poststart_hook).deviates("runc", POSTSTART));
+    v.push(
+        Test::new(
+            "config_hooks::create_hooks_see_created",
+            create_hooks_see_created,
+        )
+        .deviates(
+            "runc",
+            "sends status creating to the prestart, createRuntime and createContainer hooks",
+        ),
+    );
     v.extend(failures::tests());
     v
 }
@@ -108,6 +118,22 @@ fn create_hooks_in_order(ctx: &Ctx) -> TResult {
         if name != "createContainer" {
             ensure_eq!(st["pid"], pid, "{name} hook: pid (as seen by the runtime)");
         }
+    }
+    Ok(ctx.destroy(&b.id)?)
+}
+
+/// runtime.md State: `created` is "after step 2 in the lifecycle"; prestart, createRuntime and
+/// createContainer are steps 3 to 5, so the state on their stdin says `created` (the
+/// conformance file hooks_stdin asserts it for prestart).
+fn create_hooks_see_created(ctx: &Ctx) -> TResult {
+    let (mut b, out) = sleeper(ctx)?;
+    let kinds = ["prestart", "createRuntime", "createContainer"];
+    for kind in kinds {
+        add_hook(ctx, &mut b, &out, kind, false);
+    }
+    ctx.create(&b)?;
+    for name in kinds {
+        check_state(&out, name, &b.id, &["created"])?;
     }
     Ok(ctx.destroy(&b.id)?)
 }
