@@ -92,6 +92,16 @@ impl Ctx {
             .check()
     }
 
+    /// Writes the config and runs `create --bundle DIR [EXTRA...] ID`, success or not.
+    pub fn try_create(&self, b: &Bundle, extra: &[&str]) -> Result<Out, String> {
+        b.write()?;
+        let dir = b.dir.to_string_lossy();
+        let mut args = vec!["create", "--bundle", &dir];
+        args.extend_from_slice(extra);
+        args.push(&b.id);
+        self.rt(&args)
+    }
+
     pub fn start(&self, id: &str) -> Result<Out, String> {
         self.rt(&["start", id])?.check()
     }

@@ -1,7 +1,7 @@
 //! runtime.md "Create" / "Errors": invalid input must fail with an error and leave the
 //! environment "as if the operation were never attempted" (security.md: one line, nothing
 //! left: no state entry, cgroup, mount or process).
-use super::{one_line_error, sleeper, state_pid};
+use super::{one_line_error, refused, sleeper, state_pid};
 use crate::bundle::Bundle;
 use crate::ctx::Ctx;
 use crate::harness::{Context, TResult, Test};
@@ -318,6 +318,9 @@ fn add_mount(b: &mut Bundle, m: serde_json::Value) {
     }
 }
 
+/// The bundle or id `prep` broke is refused ([`refused`]; the cases name no field, runc
+/// words them too differently), and the state root stays empty: a bad id must not be
+/// created under another name either.
 fn rejected(ctx: &Ctx, prep: Prep) -> TResult {
     let mut b = ctx.bundle()?;
     let (mut id, mut dir) = (b.id.clone(), b.dir.clone());
@@ -337,9 +340,9 @@ fn rejected(ctx: &Ctx, prep: Prep) -> TResult {
         }
     }
     let out = ctx.rt(&["create", "--bundle", &dir.to_string_lossy(), &id])?;
-    ensure!(!out.ok(), "create succeeded: {}", out.describe());
-    ctx.ensure_clean(None, &b.cgroups_path())?;
-    Ok(one_line_error(&out)?)
+    // A bad id ("", "..") joins to an existing dir: the empty root is the check for it.
+    refused(ctx, &b, &out, &[])?;
+    Ok(ctx.ensure_clean(None, &b.cgroups_path())?)
 }
 
 /// A hostname needs a private UTS namespace. The runtime runs in a UTS namespace of its own

@@ -3,7 +3,7 @@
 //! runtime may refuse (intelRdt, netDevices; mountLabel and selinuxLabel on a host without
 //! SELinux; an apparmorProfile that is not loaded, or on a host without AppArmor): refused
 //! means one error line naming the field, nothing left. The lsm group applies them.
-use super::{create_refused, rep_mount};
+use super::{refused, rep_mount};
 use crate::bundle::Bundle;
 use crate::ctx::Ctx;
 use crate::harness::{Context, TResult, Test};
@@ -91,7 +91,7 @@ pub fn tests() -> Vec<Test> {
         .iter()
         .map(|&(name, field, edit)| {
             let t = Test::new(&format!("config_misc::{name}"), move |ctx| {
-                refused(ctx, field, edit)
+                refuses_edit(ctx, field, edit)
             });
             match RUNC_DEVIATIONS.iter().find(|(n, _)| *n == name) {
                 Some((_, why)) => t.deviates("runc", why),
@@ -139,16 +139,15 @@ pub fn tests() -> Vec<Test> {
     v
 }
 
-/// runtime.md "Valid values"/"Errors": create fails in one line that names `field`, and
-/// leaves no state, cgroup, mount or process.
-fn refused(ctx: &Ctx, field: &str, edit: Edit) -> TResult {
+/// runtime.md "Valid values"/"Errors": create of a bundle changed by `edit` is refused over
+/// `field` ([`refused`]).
+fn refuses_edit(ctx: &Ctx, field: &str, edit: Edit) -> TResult {
     if field.ends_with("Label") && std::path::Path::new("/sys/fs/selinux/enforce").exists() {
         crate::skip!("this host has SELinux: the label may well apply");
     }
     let mut b = ctx.bundle()?;
     edit(&mut b);
-    b.write()?;
-    Ok(create_refused(ctx, &b, Some(field))?)
+    Ok(refused(ctx, &b, &ctx.try_create(&b, &[])?, &[field])?)
 }
 
 /// config-linux.md "Offset for Time Namespace": the offsets are those of the new time

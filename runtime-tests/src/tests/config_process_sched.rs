@@ -2,7 +2,7 @@
 //! and memoryPolicy. Each is checked from inside the container with `probe sched` (what the
 //! kernel reports), and each invalid value must fail `create` (or `exec`) with one line naming
 //! the field and leave nothing behind.
-use super::{create_refused, one_line_error, sleeper, state_pid, wait_started};
+use super::{one_line_error, refused, sleeper, state_pid, wait_started};
 use crate::bundle::Bundle;
 use crate::ctx::{parse_report, Ctx};
 use crate::harness::{Context, TResult, Test};
@@ -49,7 +49,7 @@ pub fn tests() -> Vec<Test> {
     );
     for &(name, needle, edit) in CASES {
         let t = Test::new(&format!("config_process_sched::bad_{name}"), move |ctx| {
-            rejected(ctx, needle, edit)
+            refuses_edit(ctx, needle, edit)
         });
         v.push(t.deviates("runc", RUNC_ACCEPTS));
     }
@@ -426,9 +426,9 @@ const CASES: &[(&str, &str, Edit)] = &[
     ),
 ];
 
-fn rejected(ctx: &Ctx, needle: &str, edit: Edit) -> TResult {
+/// Create of a bundle changed by `edit` is refused over `needle` ([`refused`]).
+fn refuses_edit(ctx: &Ctx, needle: &str, edit: Edit) -> TResult {
     let mut b = ctx.bundle()?;
     edit(&mut b);
-    b.write()?;
-    Ok(create_refused(ctx, &b, Some(needle))?)
+    Ok(refused(ctx, &b, &ctx.try_create(&b, &[])?, &[needle])?)
 }

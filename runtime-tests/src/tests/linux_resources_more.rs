@@ -4,7 +4,7 @@
 //! the host side (v1 file first, v2 second) and, where noted, from inside the container.
 //! A field the host cannot apply must be refused with one line, leaving nothing behind.
 use super::linux_cgroups::cgroup_file;
-use super::{create_refused, one_line_error, sleeper};
+use super::{one_line_error, refused, sleeper};
 use crate::bundle::Bundle;
 use crate::ctx::{parse_report, Ctx};
 use crate::harness::{Context, TResult, Test};
@@ -88,12 +88,11 @@ fn created(ctx: &Ctx, resources: Value) -> Result<(String, String), String> {
     Ok((b.id.clone(), b.cgroups_path()))
 }
 
-/// `create` must fail with one line and leave nothing.
-fn refused(ctx: &Ctx, resources: Value) -> TResult {
+/// Create of a sleeper with `resources` is refused over one of `words` ([`refused`]).
+fn refuses_resources(ctx: &Ctx, resources: Value, words: &[&str]) -> TResult {
     let (mut b, _) = sleeper(ctx)?;
     b.config["linux"]["resources"] = resources;
-    b.write()?;
-    Ok(create_refused(ctx, &b, None)?)
+    Ok(refused(ctx, &b, &ctx.try_create(&b, &[])?, words)?)
 }
 
 /// Whether any hierarchy offers `file` at its root.
@@ -247,9 +246,10 @@ fn hugepage_limits(ctx: &Ctx) -> TResult {
 
 /// A page size the kernel does not offer is refused (no hugetlb.3MB.* files exist).
 fn hugepage_bad_size(ctx: &Ctx) -> TResult {
-    refused(
+    refuses_resources(
         ctx,
         json!({"hugepageLimits": [{"pageSize": "3MB", "limit": 6291456}]}),
+        &["3MB", "hugetlb"],
     )
 }
 
@@ -264,13 +264,17 @@ fn network(ctx: &Ctx) -> TResult {
         ensure_eq!(got, Some("1048577".into()), "net_cls.classid");
         return Ok(());
     }
-    refused(ctx, res)
+    refuses_resources(ctx, res, &["net_cls", "classID", "network"])
 }
 
 /// rdma.max names a device; there is no RDMA device here, so create fails either way
 /// (no rdma controller, or the kernel refuses the unknown device) with one line.
 fn rdma_without_device(ctx: &Ctx) -> TResult {
-    refused(ctx, json!({"rdma": {"strata-none0": {"hcaHandles": 3}}}))
+    refuses_resources(
+        ctx,
+        json!({"rdma": {"strata-none0": {"hcaHandles": 3}}}),
+        &["rdma"],
+    )
 }
 
 /// unified on pure v2: the file is written as given. Elsewhere pids is a v1 controller,
@@ -278,7 +282,7 @@ fn rdma_without_device(ctx: &Ctx) -> TResult {
 fn unified_pids(ctx: &Ctx) -> TResult {
     let res = json!({"unified": {"pids.max": "33"}});
     if !pure_v2() {
-        return refused(ctx, res);
+        return refuses_resources(ctx, res, &["pids.max", "unified"]);
     }
     let (id, cg) = created(ctx, res)?;
     let got = cgroup_file(&cg, &["pids.max"]);
@@ -302,7 +306,11 @@ fn unified_hybrid(ctx: &Ctx) -> TResult {
 /// A file no controller has is refused (config-linux.md: an error for a controller that is
 /// not present).
 fn unified_bad_key(ctx: &Ctx) -> TResult {
-    refused(ctx, json!({"unified": {"nosuchcontroller.max": "1"}}))
+    refuses_resources(
+        ctx,
+        json!({"unified": {"nosuchcontroller.max": "1"}}),
+        &["nosuchcontroller", "unified"],
+    )
 }
 
 /// kernel / kernelTCP are deprecated: accepted and ignored (runc 1.1 and 1.2 warn and
@@ -386,7 +394,7 @@ fn cpu_realtime(ctx: &Ctx) -> TResult {
     let parent = Path::new("/sys/fs/cgroup/cpu/runtime-tests");
     if !Path::new("/sys/fs/cgroup/cpu/cpu.rt_runtime_us").exists() {
         if pure_v2() {
-            return refused(ctx, json!({"cpu": cpu}));
+            return refuses_resources(ctx, json!({"cpu": cpu}), &["realtime", "rt_"]);
         }
         skip!("the host's v1 cpu controller has no RT group scheduling (cpu.rt_runtime_us)");
     }

@@ -6,7 +6,7 @@
 //! directly. Keys a runtime should refuse are given the host's current value, so a runtime
 //! that wrongly applies them changes nothing; a namespaced key that leaks to the host is
 //! put back.
-use super::one_line_error;
+use super::refused;
 use crate::bundle::Bundle;
 use crate::ctx::Ctx;
 use crate::harness::{Context, TResult, Test};
@@ -78,23 +78,16 @@ fn net_keys_in_new_net_ns(ctx: &Ctx) -> TResult {
     applied_inside_only(ctx, &mut b, &keys)
 }
 
-/// `create` fails with one line and nothing is left.
-fn refused(ctx: &Ctx, b: &Bundle) -> Result<(), String> {
-    b.write()?;
-    let out = ctx.rt(&["create", "--bundle", &b.dir.to_string_lossy(), &b.id])?;
-    if out.ok() {
-        ctx.destroy(&b.id)?;
-        return Err(format!("create succeeded: {}", out.describe()));
-    }
-    ctx.ensure_clean(None, &b.cgroups_path())?;
-    one_line_error(&out)
-}
-
 /// kernel.panic belongs to no namespace: setting it would change the host.
 fn not_namespaced_refused(ctx: &Ctx) -> TResult {
     let mut b = ctx.bundle()?;
     b.config["linux"]["sysctl"] = json!({"kernel.panic": host_value("kernel.panic")?});
-    Ok(refused(ctx, &b)?)
+    Ok(refused(
+        ctx,
+        &b,
+        &ctx.try_create(&b, &[])?,
+        &["kernel.panic"],
+    )?)
 }
 
 /// An ipc key without a new ipc namespace, a net key without a new network namespace.
@@ -103,7 +96,8 @@ fn host_namespace_refused(ctx: &Ctx) -> TResult {
         let mut b = ctx.bundle()?;
         b.without_namespace(ns);
         b.config["linux"]["sysctl"] = json!({key: host_value(key)?});
-        refused(ctx, &b).map_err(|e| format!("{key} without a {ns} namespace: {e}"))?;
+        refused(ctx, &b, &ctx.try_create(&b, &[])?, &[key])
+            .map_err(|e| format!("{key} without a {ns} namespace: {e}"))?;
     }
     Ok(())
 }

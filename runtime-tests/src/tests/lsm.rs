@@ -42,12 +42,9 @@ fn apparmor_not_loaded_named(ctx: &Ctx) -> TResult {
     }
     let mut b = ctx.bundle()?;
     b.config["process"]["apparmorProfile"] = json!("runtime-tests-never-loaded");
-    b.write()?;
-    Ok(super::create_refused(
-        ctx,
-        &b,
-        Some("\"runtime-tests-never-loaded\": no such AppArmor profile is loaded"),
-    )?)
+    let out = ctx.try_create(&b, &[])?;
+    let named = "\"runtime-tests-never-loaded\": no such AppArmor profile is loaded";
+    Ok(super::refused(ctx, &b, &out, &[named])?)
 }
 
 fn apparmor_enabled() -> bool {

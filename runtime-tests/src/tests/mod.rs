@@ -167,20 +167,22 @@ pub fn one_line_error(out: &Out) -> Result<(), String> {
     Ok(())
 }
 
-/// runtime.md "Errors": `create` of the written bundle `b` fails in one line (naming
-/// `needle`, when given) and leaves no state, cgroup, mount or process. A runtime that
-/// wrongly accepts gets its container destroyed before the check.
-pub fn create_refused(ctx: &Ctx, b: &Bundle, needle: Option<&str>) -> Result<(), String> {
-    let out = ctx.rt(&["create", "--bundle", &b.dir.to_string_lossy(), &b.id])?;
+/// runtime.md "Errors": the runtime refused bundle `b`. `out` is its `create` or `run`: it
+/// failed with one error line that names one of `words` (the refused field or path; `&[]`
+/// where runtimes word the error too differently to name one), and left nothing behind: no
+/// state dir for `b.id`, no cgroup at its cgroupsPath, no mount, no tagged process. A runtime
+/// that wrongly accepted gets its container destroyed first. Attack tests pass the attacked
+/// path, so a refusal for an unrelated reason does not count.
+pub fn refused(ctx: &Ctx, b: &Bundle, out: &Out, words: &[&str]) -> Result<(), String> {
     if out.ok() {
         let _ = ctx.destroy(&b.id);
     }
-    one_line_error(&out)?;
-    ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?;
-    if let Some(n) = needle.filter(|n| !out.stderr.contains(n)) {
-        return Err(format!("the error does not name {n}: {}", out.describe()));
-    }
-    Ok(())
+    one_line_error(out)?;
+    require(
+        words.is_empty() || words.iter().any(|w| out.stderr.contains(w)),
+        format!("refused, but not over {words:?}: {}", out.describe()),
+    )?;
+    ctx.ensure_clean(Some(&b.id), &b.cgroups_path())
 }
 
 /// A bundle whose process is `probe sleep --mark /out/started --sigfile /out/signal`, with the

@@ -1,11 +1,10 @@
 //! security.md rows that apply to a basic runtime: symlinked /proc and /sys, leaked fds
 //! (CVE-2024-21626), read-only cgroupfs, the bounding set in a user namespace. (Other
 //! capability checks and noNewPrivileges: config_process.)
-use super::{has_opt, one_line_error, rep_mounts};
+use super::{has_opt, refused, rep_mounts};
 use crate::bundle::Bundle;
 use crate::ctx::{parse_report, Ctx};
 use crate::harness::{Context, TResult, Test};
-use crate::runtime::Out;
 use crate::{ensure, ensure_eq, sys};
 use serde_json::{json, Value};
 use std::os::fd::AsRawFd;
@@ -40,17 +39,6 @@ pub fn symlink_out(ctx: &Ctx, b: &Bundle, name: &str) -> Result<std::path::PathB
     Ok(target)
 }
 
-/// An attack test's refusal must be about the attack: a one-line error naming one of
-/// `words` (the attacked path or field), so a runtime that fails for an unrelated reason
-/// does not pass.
-pub fn refused_over(out: &Out, words: &[&str]) -> Result<(), String> {
-    one_line_error(out)?;
-    super::require(
-        words.iter().any(|w| out.stderr.contains(w)),
-        format!("refused, but not over {words:?}: {}", out.describe()),
-    )
-}
-
 /// The attack's bundle minus the attack runs: so the attack's own outcome, refusal or not,
 /// is about the attack. `b` is a fresh bundle with the attack's config, not yet attacked.
 pub fn control_runs(ctx: &Ctx, b: &mut Bundle) -> Result<(), String> {
@@ -82,11 +70,8 @@ fn proc_symlink_rejected(ctx: &Ctx) -> TResult {
     control_runs(ctx, &mut ctx.bundle()?)?;
     let b = ctx.bundle()?;
     let target = symlink_out(ctx, &b, "proc")?;
-    b.write()?;
-    let out = ctx.rt(&["create", "--bundle", &b.dir.to_string_lossy(), &b.id])?;
-    refused_over(&out, &["/proc"])?;
-    untouched(&target)?;
-    Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
+    refused(ctx, &b, &ctx.try_create(&b, &[])?, &["/proc"])?;
+    untouched(&target)
 }
 
 /// A /sys symlink pointing at a host path must not reach the host: the runtime either refuses
@@ -97,7 +82,7 @@ fn sys_symlink_confined(ctx: &Ctx) -> TResult {
     b.args(&["/probe", "exit", "0"]);
     let out = ctx.run(&b, &[])?;
     if !out.ok() {
-        refused_over(&out, &["/sys"])?;
+        refused(ctx, &b, &out, &["/sys"])?;
     }
     untouched(&target)?;
     Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
@@ -252,7 +237,7 @@ fn cwd_proc_self_fd(ctx: &Ctx) -> TResult {
     leak_fd(&mut cmd, host_dir.as_raw_fd());
     let res = ctx.exec(cmd)?;
     if !res.ok() {
-        refused_over(&res, &["cwd", "/proc/self/fd"])?;
+        refused(ctx, &b, &res, &["cwd", "/proc/self/fd"])?;
     }
     if let Ok(text) = std::fs::read_to_string(out.join("report.json")) {
         let rep = parse_report(&text)?;

@@ -2,7 +2,7 @@
 //! (CVE-2019-16884, CVE-2025-52881), a pre-planted /dev/console symlink (CVE-2025-52565), the
 //! created init seen from the host and from an exec'd process (CVE-2019-5736), masked files
 //! that cannot be removed or unmounted, and seccomp without noNewPrivileges as root.
-use super::{rep_caps, sleeper, state_pid};
+use super::{refused, rep_caps, sleeper, state_pid};
 use crate::bundle::{Bundle, DEFAULT_CAPS};
 use crate::ctx::{parse_report, Ctx};
 use crate::harness::{Context, TResult, Test};
@@ -32,23 +32,6 @@ pub fn tests() -> Vec<Test> {
     v
 }
 
-/// `create` must fail with one line naming one of `words` and leave nothing (a runtime that
-/// succeeds is destroyed).
-fn create_refused(ctx: &Ctx, b: &Bundle, extra: &[&str], words: &[&str]) -> Result<(), String> {
-    b.write()?;
-    let dir = b.dir.to_string_lossy();
-    let mut args = vec!["create", "--bundle", &dir];
-    args.extend_from_slice(extra);
-    args.push(&b.id);
-    let out = ctx.rt(&args)?;
-    if out.ok() {
-        ctx.destroy(&b.id)?;
-        return Err(format!("create succeeded: {}", out.describe()));
-    }
-    ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?;
-    super::security::refused_over(&out, words)
-}
-
 /// A bundle that sets kernel.shmmni (so the attack's refusal is known to be over the
 /// overmount: the control without it runs).
 fn sysctl_bundle(ctx: &Ctx) -> Result<Bundle, String> {
@@ -75,7 +58,12 @@ fn sysctl_file_overmounted(ctx: &Ctx) -> TResult {
         json!({"destination": "/proc/sys/kernel/shmmni", "type": "bind",
                    "source": fake, "options": ["bind"]}),
     );
-    create_refused(ctx, &b, &[], &["shmmni", "sysctl", "/proc/sys"])?;
+    refused(
+        ctx,
+        &b,
+        &ctx.try_create(&b, &[])?,
+        &["shmmni", "sysctl", "/proc/sys"],
+    )?;
     Ok(unchanged(&fake, "fake\n")?)
 }
 
@@ -87,7 +75,12 @@ fn sysctl_dir_overmounted(ctx: &Ctx) -> TResult {
     let src = ctx.path("fake-proc-sys");
     b.mount(json!({"destination": "/proc/sys", "type": "bind",
                    "source": src, "options": ["rbind"]}));
-    create_refused(ctx, &b, &[], &["shmmni", "sysctl", "/proc/sys"])?;
+    refused(
+        ctx,
+        &b,
+        &ctx.try_create(&b, &[])?,
+        &["shmmni", "sysctl", "/proc/sys"],
+    )?;
     Ok(unchanged(&fake.join("shmmni"), "fake\n")?)
 }
 
@@ -121,7 +114,7 @@ fn dev_console_symlink(ctx: &Ctx) -> TResult {
         if out.ok() {
             ctx.destroy(&b.id)?;
         } else {
-            super::security::refused_over(&out, &["console"])?;
+            refused(ctx, &b, &out, &["console"])?;
         }
         ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?;
         let meta = std::fs::symlink_metadata(&marker).ctx("stat the marker")?;

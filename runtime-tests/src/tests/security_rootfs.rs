@@ -2,7 +2,8 @@
 //! host dir (CVE-2021-30465 family), a bind mount through a dangling symlink, a swapped
 //! `/dev/null` under masking (CVE-2025-31133), and overwriting the runtime through
 //! `/proc/PID/exe` (CVE-2019-5736).
-use super::security::{control_runs, refused_over, symlink_out, untouched};
+use super::refused;
+use super::security::{control_runs, symlink_out, untouched};
 use crate::ctx::{parse_report, Ctx};
 use crate::harness::{Context, TResult, Test};
 use crate::{ensure, ensure_eq, sys};
@@ -52,7 +53,7 @@ fn dev_symlink_to_host(ctx: &Ctx) -> TResult {
     b.args(&["/probe", "exit", "0"]);
     let out = ctx.run(&b, &[])?;
     if !out.ok() {
-        refused_over(&out, &["/dev"])?;
+        refused(ctx, &b, &out, &["/dev"])?;
     }
     untouched(&target)?;
     Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
@@ -78,7 +79,7 @@ fn bind_through_dangling_symlink(ctx: &Ctx) -> TResult {
     if out.ok() {
         ensure_eq!(out.stdout.trim(), "marker", "ls /data in the container");
     } else {
-        refused_over(&out, &["/data"])?;
+        refused(ctx, &b, &out, &["/data"])?;
     }
     Ok(ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?)
 }
@@ -115,8 +116,7 @@ fn with_swapped_dev_null(ctx: &Ctx, path: &str) -> Result<Option<Value>, String>
     )?;
     if !res.ok() {
         // The Default Devices check or the masking code: either names /dev/null.
-        refused_over(&res, &["/dev/null"])?;
-        ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?;
+        refused(ctx, &b, &res, &["/dev/null"])?;
         return Ok(None);
     }
     let text = std::fs::read_to_string(out_dir.join("stat")).ctx("stat output")?;
