@@ -218,6 +218,74 @@ const CASES: &[(&str, Prep)] = &[
     }),
 ];
 
+/// What each case's error must name (any one, without case), so that a refusal for another
+/// reason does not pass. Alternatives cover runc's wording where it differs from strata's.
+const WORDS: &[(&str, &[&str])] = &[
+    ("id_empty", &["container id"]),
+    ("id_dot", &["container id"]),
+    ("id_dotdot", &["container id"]),
+    ("id_slash", &["container id"]),
+    ("id_newline", &["container id"]),
+    ("id_whitespace", &["container id"]),
+    ("id_4096_chars", &["container id", "file name too long"]),
+    ("bundle_missing", &["missing: no such file"]),
+    ("config_missing", &["config.json"]),
+    ("config_empty", &["EOF"]),
+    ("config_null", &["null"]),
+    ("config_malformed", &["expected value", "invalid character"]),
+    ("config_truncated", &["EOF"]),
+    ("config_wrong_type", &["invalid type", "cannot unmarshal"]),
+    ("root_path_missing", &["no-such-rootfs"]),
+    ("args_empty", &["args"]),
+    ("cwd_relative", &["cwd"]),
+    ("rlimit_duplicate", &["RlimitNofile", "RLIMIT_NOFILE"]),
+    ("rlimit_unknown", &["RLIMIT_BOGUS"]),
+    ("namespace_duplicate", &["network"]),
+    ("hook_path_relative", &["bin/true"]),
+    ("hook_timeout_zero", &["timeout"]),
+    ("hook_timeout_negative", &["timeout"]),
+    ("seccomp_default_action_unknown", &["SCMP_ACT_BOGUS"]),
+    ("seccomp_action_unknown", &["SCMP_ACT_BOGUS"]),
+    ("seccomp_arch_unknown", &["SCMP_ARCH_BOGUS"]),
+    ("seccomp_errno_ret_without_errno_action", &["errnoRet"]),
+    // strata opens config.json without following links; runc parses /dev/zero's NULs.
+    (
+        "config_link_to_dev_zero",
+        &["symbolic links", "beginning of value"],
+    ),
+    ("config_1gb", &["larger than", "beginning of value"]),
+    ("config_trailing_garbage", &["trailing"]),
+    ("config_deep_nesting", &["nested deeper", "max depth"]),
+    ("bundle_is_a_file", &["not a directory"]),
+    ("bundle_symlink_loop", &["symbolic links"]),
+    ("env_without_equals", &["NOEQUALS"]),
+    ("capability_unknown", &["CAP_BOGUS"]),
+    ("rlimit_soft_above_hard", &["rlimit"]),
+    (
+        "oom_score_adj_out_of_range",
+        &["oomScoreAdj", "oom_score_adj"],
+    ),
+    ("mount_destination_root", &["destination \"/\""]),
+    ("mount_tmpfs_on_proc", &["cannot be mounted"]),
+    ("mount_bind_missing_source", &["no-such-source"]),
+    ("mount_option_unknown", &["bogus-option"]),
+    ("namespace_unknown", &["bogus"]),
+    ("mappings_without_userns", &["user namespace"]),
+    ("device_path_outside_dev", &["/tmp/null"]),
+    ("args0_missing", &["/no/such/binary"]),
+    (
+        "namespace_path_wrong_type",
+        &["network namespace", "net namespace"],
+    ),
+];
+
+fn words_of(name: &str) -> &'static [&'static str] {
+    WORDS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(&[][..], |(_, w)| *w)
+}
+
 /// Known runc 1.1.5 deviations among [`CASES`], each checked by hand:
 /// - `config_null`: runc panics with a Go stack trace (nil pointer dereference in loadSpec);
 ///   it exits non-zero and makes nothing, but that is no error message.
@@ -231,6 +299,14 @@ const CASES: &[(&str, Prep)] = &[
 ///   `level=fatal` lines; one line per error is this project's rule (security.md). Leftovers
 ///   are checked before the line count, so they are verified for runc too.
 const RUNC_DEVIATIONS: &[(&str, &str)] = &[
+    (
+        "mount_destination_root",
+        "mounts over the root and then fails for another reason (open /proc/self/fd)",
+    ),
+    (
+        "mount_tmpfs_on_proc",
+        "mounts the tmpfs over /proc and then fails for another reason (open /proc/self/fd)",
+    ),
     (
         "config_null",
         "panics with a stack trace on a `null` config",
@@ -278,8 +354,9 @@ pub fn tests() -> Vec<Test> {
     let mut v: Vec<Test> = CASES
         .iter()
         .map(|&(name, prep)| {
+            let words = words_of(name);
             let t = Test::new(&format!("bad_input::{name}"), move |ctx| {
-                rejected(ctx, prep)
+                rejected(ctx, prep, words)
             });
             match RUNC_DEVIATIONS.iter().find(|(n, _)| *n == name) {
                 Some((_, why)) => t.deviates("runc", why),
@@ -293,10 +370,14 @@ pub fn tests() -> Vec<Test> {
     // generate an error").
     v.push(
         Test::new("bad_input::oci_version_major", |ctx| {
-            rejected(ctx, |b| {
-                b.config["ociVersion"] = json!("2.0.0");
-                Broken::Config
-            })
+            rejected(
+                ctx,
+                |b| {
+                    b.config["ociVersion"] = json!("2.0.0");
+                    Broken::Config
+                },
+                &["ociVersion"],
+            )
         })
         .deviates("runc", "accepts any ociVersion, even another major version"),
     );
@@ -318,10 +399,10 @@ fn add_mount(b: &mut Bundle, m: serde_json::Value) {
     }
 }
 
-/// The bundle or id `prep` broke is refused ([`refused`]; the cases name no field, runc
-/// words them too differently), and the state root stays empty: a bad id must not be
+/// The bundle or id `prep` broke is refused over one of `words` ([`refused`]), and the state
+/// root stays empty: a bad id must not be
 /// created under another name either.
-fn rejected(ctx: &Ctx, prep: Prep) -> TResult {
+fn rejected(ctx: &Ctx, prep: Prep, words: &[&str]) -> TResult {
     let mut b = ctx.bundle()?;
     let (mut id, mut dir) = (b.id.clone(), b.dir.clone());
     match prep(&mut b) {
@@ -341,7 +422,7 @@ fn rejected(ctx: &Ctx, prep: Prep) -> TResult {
     }
     let out = ctx.rt(&["create", "--bundle", &dir.to_string_lossy(), &id])?;
     // A bad id ("", "..") joins to an existing dir: the empty root is the check for it.
-    refused(ctx, &b, &out, &[])?;
+    refused(ctx, &b, &out, words)?;
     Ok(ctx.ensure_clean(None, &b.cgroups_path())?)
 }
 

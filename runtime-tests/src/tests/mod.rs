@@ -168,8 +168,8 @@ pub fn one_line_error(out: &Out) -> Result<(), String> {
 }
 
 /// runtime.md "Errors": the runtime refused bundle `b`. `out` is its `create` or `run`: it
-/// failed with one error line that names one of `words` (the refused field or path; `&[]`
-/// where runtimes word the error too differently to name one), and left nothing behind: no
+/// failed with one error line that names one of `words` (the refused field, value or path,
+/// in any runtime's wording; at least one), and left nothing behind: no
 /// state dir for `b.id`, no cgroup at its cgroupsPath, no mount, no tagged process. A runtime
 /// that wrongly accepted gets its container destroyed first. Attack tests pass the attacked
 /// path, so a refusal for an unrelated reason does not count.
@@ -178,9 +178,11 @@ pub fn refused(ctx: &Ctx, b: &Bundle, out: &Out, words: &[&str]) -> Result<(), S
         let _ = ctx.destroy(&b.id);
     }
     one_line_error(out)?;
+    // Runtimes word errors differently, so `words` are alternatives, matched without case.
+    let said = out.stderr.to_lowercase();
     require(
-        words.is_empty() || words.iter().any(|w| out.stderr.contains(w)),
-        format!("refused, but not over {words:?}: {}", out.describe()),
+        words.iter().any(|w| said.contains(&w.to_lowercase())),
+        format!("refused, but not over any of {words:?}: {}", out.describe()),
     )?;
     ctx.ensure_clean(Some(&b.id), &b.cgroups_path())
 }
