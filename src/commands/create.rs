@@ -111,7 +111,7 @@ pub fn create(g: &Global, o: &Opts, for_run: bool, relay: bool) -> Result<Create
         .linux()
         .as_ref()
         .and_then(|l| l.seccomp().as_ref())
-        .map(|s| crate::security::seccomp::compile_cached(s, &g.root))
+        .map(|s| crate::security::seccomp::cache::compile(s, &g.root))
         .transpose()?;
     let cgroups_path = b
         .spec

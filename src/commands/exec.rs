@@ -196,7 +196,7 @@ pub fn run(g: &Global, o: &Opts) -> Result<i32> {
         .linux()
         .as_ref()
         .and_then(|l| l.seccomp().as_ref())
-        .map(|s| crate::security::seccomp::compile_cached(s, &g.root))
+        .map(|s| crate::security::seccomp::cache::compile(s, &g.root))
         .transpose()?;
     let ns = Plan::join_container(&spec, st.pid)?;
     // Checked after the namespace fds are open: they belong to our init.
