@@ -12,7 +12,7 @@ pub mod commands;
 pub mod container;
 pub mod error;
 pub mod hooks;
-pub mod layer;
+pub mod image;
 pub mod logging;
 pub mod namespaces;
 pub mod process;

@@ -37,7 +37,7 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
         }
         Command::Features => return commands::features::run(),
         Command::Layer(LayerCommand::Unpack { tar, dir }) => {
-            return commands::layer::unpack(tar, dir)
+            return commands::image::unpack(tar, dir)
         }
         _ => {}
     }
@@ -76,8 +76,8 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
         Command::Checkpoint { .. } | Command::Restore { .. } => return Err(Error::invalid(
             "checkpoint/restore: not implemented (strata does not drive CRIU; docs/usage.md says why)"
         )),
-        Command::Layer(LayerCommand::Diff { id, dest }) => commands::layer::diff(&g, id, dest)?,
-        Command::Layer(LayerCommand::Unpack { tar, dir }) => commands::layer::unpack(tar, dir)?,
+        Command::Layer(LayerCommand::Diff { id, dest }) => commands::image::diff(&g, id, dest)?,
+        Command::Layer(LayerCommand::Unpack { tar, dir }) => commands::image::unpack(tar, dir)?,
         Command::Update {
             resources,
             memory,
