@@ -39,6 +39,12 @@ pub fn symlink_out(ctx: &Ctx, b: &Bundle, name: &str) -> Result<std::path::PathB
     Ok(target)
 }
 
+/// The host file `path` still holds `want` (an attack did not write through to it).
+pub fn unchanged(path: &Path, want: &str) -> Result<(), String> {
+    let got = std::fs::read_to_string(path).ctx(path.display())?;
+    super::require(got == want, format!("{} changed: {got:?}", path.display()))
+}
+
 /// The attack's bundle minus the attack runs: so the attack's own outcome, refusal or not,
 /// is about the attack. `b` is a fresh bundle with the attack's config, not yet attacked.
 pub fn control_runs(ctx: &Ctx, b: &mut Bundle) -> Result<(), String> {
