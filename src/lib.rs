@@ -19,6 +19,7 @@ pub mod process;
 pub mod rootfs;
 pub mod rootless;
 pub mod security;
+pub mod spec;
 pub mod state;
 #[allow(unsafe_code)]
 pub mod sys;

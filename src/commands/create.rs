@@ -292,7 +292,7 @@ pub use crate::process::relay::connect;
 /// make us write through it into a host file.
 pub fn write_pid_file(p: &Path, pid: i32) -> Result<()> {
     use std::io::Write;
-    let p = bundle::absolute(p)?;
+    let p = crate::spec::absolute(p)?;
     let tmp = p.with_file_name(format!(
         ".{}.tmp",
         p.file_name().and_then(|n| n.to_str()).unwrap_or("pid")

@@ -5,12 +5,13 @@
 
 use super::create;
 use super::Global;
-use crate::bundle::{self, Bundle};
+use crate::bundle;
 use crate::container::{self, Status};
 use crate::error::{Ctx, Error, Result};
 use crate::namespaces::Plan;
 use crate::process::channel::Msg;
 use crate::process::spawn::{self, Gate, Request};
+use crate::spec::Bundle;
 use crate::state;
 use crate::sys;
 use oci_spec::runtime::{Capabilities, Capability, Process};
@@ -91,10 +92,8 @@ fn with_labels(o: &Opts, base: &Process, mut p: Process) -> Process {
 fn process_for(o: &Opts, base: &Process) -> Result<Process> {
     if let Some(p) = &o.process {
         let data = std::fs::read(p).ctx(|| format!("read --process {}", p.display()))?;
-        let p = crate::process::attrs::parse_process(
-            &default_user(data),
-            &format!("--process {}", p.display()),
-        )?;
+        let p =
+            crate::spec::parse_process(&default_user(data), &format!("--process {}", p.display()))?;
         return Ok(with_labels(o, base, p));
     }
     if o.args.is_empty() {

@@ -2,12 +2,12 @@
 
 use super::channel::{Channel, Msg};
 use super::init;
-use crate::bundle::Bundle;
 use crate::cgroups::Cgroup;
 use crate::cgroups::Manager;
 use crate::error::{Ctx, Error, Result};
 use crate::namespaces::Plan;
 use crate::security::caps;
+use crate::spec::Bundle;
 use crate::sys::clone::{self, Forked};
 use oci_spec::runtime::LinuxIdMapping;
 use std::os::fd::{AsRawFd, OwnedFd};
