@@ -4,6 +4,7 @@
 use super::Global;
 use crate::bundle;
 use crate::cgroups::{self, Cgroup, Manager};
+use crate::cli::CreateArgs;
 use crate::container::Status;
 use crate::error::{Ctx, Result};
 use crate::namespaces::Plan;
@@ -12,18 +13,6 @@ use crate::process::spawn::{self, Gate, Request};
 use crate::state::{self, Locked, State};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-
-#[derive(Debug, Clone, Default)]
-pub struct Opts {
-    pub id: String,
-    pub bundle: PathBuf,
-    pub pid_file: Option<PathBuf>,
-    pub console_socket: Option<PathBuf>,
-    pub pidfd_socket: Option<PathBuf>,
-    pub preserve_fds: u32,
-    pub no_pivot: bool,
-    pub no_new_keyring: bool,
-}
 
 pub struct Created {
     pub pid: i32,
@@ -81,7 +70,7 @@ impl Drop for Cleanup<'_> {
     }
 }
 
-pub fn run(g: &Global, o: &Opts) -> Result<i32> {
+pub fn run(g: &Global, o: &CreateArgs) -> Result<i32> {
     create(g, o, false, false)?;
     Ok(0)
 }
@@ -89,7 +78,7 @@ pub fn run(g: &Global, o: &Opts) -> Result<i32> {
 /// Creates the container. With `for_run`, the init waits for `Start` on the
 /// channel instead of the start socket; with `relay` too (foreground), a
 /// terminal without --console-socket is relayed by the caller.
-pub fn create(g: &Global, o: &Opts, for_run: bool, relay: bool) -> Result<Created> {
+pub fn create(g: &Global, o: &CreateArgs, for_run: bool, relay: bool) -> Result<Created> {
     state::validate_id(&o.id)?;
     let mut b = bundle::load(&o.bundle)?;
     // Before anything is made: this may re-execute strata (CVE-2019-5736).
