@@ -58,14 +58,7 @@ impl Drop for Cleanup<'_> {
             let _ = std::fs::remove_dir_all(d);
         }
         if let Some(st) = self.poststop.as_ref().filter(|_| self.hooks_started.get()) {
-            if let Some(h) = &st.hooks {
-                let doc = super::state::document(st, Status::Stopped).to_string();
-                crate::hooks::run_warn(
-                    "poststop",
-                    h.poststop().as_deref().unwrap_or_default(),
-                    &doc,
-                );
-            }
+            super::delete::poststop(st);
         }
     }
 }
