@@ -128,14 +128,7 @@ fn inherited_fd_not_leaked(ctx: &Ctx) -> TResult {
     let host_dir = std::fs::File::open(&ctx.dir).ctx("open the test dir")?;
     // create + start (the containerd path) ...
     let (b, out) = reporter(ctx)?;
-    b.write()?;
-    let mut cmd = ctx.command();
-    cmd.arg("--root")
-        .arg(&ctx.root)
-        .arg("create")
-        .arg("--bundle")
-        .arg(&b.dir)
-        .arg(&b.id);
+    let mut cmd = ctx.create_command(&b)?;
     leak_fd(&mut cmd, host_dir.as_raw_fd());
     ctx.exec(cmd)?.check()?;
     ctx.start(&b.id)?;
@@ -176,14 +169,7 @@ fn created_init_holds_no_caller_fd(ctx: &Ctx) -> TResult {
         .ctx("stat the pipe")?;
     let mut b = ctx.bundle()?;
     b.args(&["/probe", "exit", "0"]);
-    b.write()?;
-    let mut cmd = ctx.command();
-    cmd.arg("--root")
-        .arg(&ctx.root)
-        .arg("create")
-        .arg("--bundle")
-        .arg(&b.dir)
-        .arg(&b.id);
+    let mut cmd = ctx.create_command(&b)?;
     leak_fd(&mut cmd, w.as_raw_fd());
     ctx.exec(cmd)?.check()?;
     drop(w);
