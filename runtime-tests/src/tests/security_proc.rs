@@ -25,6 +25,12 @@ fn sysctl_bundle(ctx: &Ctx) -> Result<Bundle, String> {
     Ok(b)
 }
 
+/// `create` of the attacked `b` is refused over the sysctl or /proc/sys, leaving nothing.
+fn refused_over_sysctl(ctx: &Ctx, b: &Bundle) -> Result<(), String> {
+    let out = ctx.try_create(b, &[])?;
+    refused(ctx, b, &out, &["shmmni", "sysctl", "/proc/sys"])
+}
+
 /// The sysctl's own procfs file is covered by a bind of a host file: writing the sysctl
 /// through the mount would put the value in the host file and leave the kernel unchanged.
 fn sysctl_file_overmounted(ctx: &Ctx) -> TResult {
@@ -35,12 +41,7 @@ fn sysctl_file_overmounted(ctx: &Ctx) -> TResult {
         json!({"destination": "/proc/sys/kernel/shmmni", "type": "bind",
                    "source": fake, "options": ["bind"]}),
     );
-    refused(
-        ctx,
-        &b,
-        &ctx.try_create(&b, &[])?,
-        &["shmmni", "sysctl", "/proc/sys"],
-    )?;
+    refused_over_sysctl(ctx, &b)?;
     Ok(unchanged(&fake, "fake\n")?)
 }
 
@@ -52,12 +53,7 @@ fn sysctl_dir_overmounted(ctx: &Ctx) -> TResult {
     let src = ctx.path("fake-proc-sys");
     b.mount(json!({"destination": "/proc/sys", "type": "bind",
                    "source": src, "options": ["rbind"]}));
-    refused(
-        ctx,
-        &b,
-        &ctx.try_create(&b, &[])?,
-        &["shmmni", "sysctl", "/proc/sys"],
-    )?;
+    refused_over_sysctl(ctx, &b)?;
     Ok(unchanged(&fake.join("shmmni"), "fake\n")?)
 }
 
