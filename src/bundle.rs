@@ -1,20 +1,18 @@
 //! Loading a bundle: config.json read safely and validated once, up front,
-//! so the container process never meets a config it cannot apply.
+//! so the container process never meets a config it cannot apply. Each
+//! module checks its own fields and this is where they all meet, so no
+//! module below needs this one: the loaded `Bundle` and the parsing are
+//! spec.rs's.
 
 use crate::error::{Ctx, Error, Result};
+use crate::spec::{absolute, Bundle};
 use oci_spec::runtime::Spec;
 use std::io::Read;
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Larger configs are refused rather than read into memory.
 const MAX_CONFIG: u64 = 16 << 20;
-
-pub struct Bundle {
-    pub dir: PathBuf,
-    pub rootfs: PathBuf,
-    pub spec: Spec,
-}
 
 /// Opens `<dir>/config.json` without following a symlink at the last
 /// component and without blocking on a FIFO, checks it is a regular file of
@@ -45,7 +43,7 @@ pub fn read_config(dir: &Path) -> Result<Spec> {
     let data = read_regular(std::fs::File::from(fd), st.st_size as usize)
         .ctx(|| format!("read {}", path.display()))?;
     check_nesting(&data).map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
-    crate::process::attrs::parse_spec(&data, &path.display().to_string())
+    crate::spec::parse_spec(&data, &path.display().to_string())
 }
 
 /// Reads a regular file whose fstat said `size` bytes. std's `read_to_end`
@@ -140,16 +138,6 @@ pub fn load(dir: &Path) -> Result<Bundle> {
         )));
     }
     Ok(Bundle { dir, rootfs, spec })
-}
-
-/// The bundle path as given, made absolute against the cwd (not
-/// canonicalised: the state records what the caller named).
-pub fn absolute(dir: &Path) -> Result<PathBuf> {
-    if dir.is_absolute() {
-        return Ok(dir.to_path_buf());
-    }
-    let cwd = std::env::current_dir().ctx(|| "getcwd")?;
-    Ok(cwd.join(dir))
 }
 
 fn validate(spec: &Spec) -> Result<()> {

@@ -12,13 +12,14 @@ pub mod commands;
 pub mod container;
 pub mod error;
 pub mod hooks;
-pub mod layer;
+pub mod image;
 pub mod logging;
 pub mod namespaces;
 pub mod process;
 pub mod rootfs;
 pub mod rootless;
 pub mod security;
+pub mod spec;
 pub mod state;
 #[allow(unsafe_code)]
 pub mod sys;

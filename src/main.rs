@@ -12,21 +12,8 @@
 
 use clap::Parser;
 use strata::cli::{argv, Cli, Command, LayerCommand};
-use strata::commands::{self, create::Opts, Global};
+use strata::commands::{self, Global};
 use strata::error::{Error, Result};
-
-fn create_opts(a: &strata::cli::CreateArgs) -> Opts {
-    Opts {
-        id: a.id.clone(),
-        bundle: a.bundle.clone(),
-        pid_file: a.pid_file.clone(),
-        console_socket: a.console_socket.clone(),
-        pidfd_socket: a.pidfd_socket.clone(),
-        preserve_fds: a.preserve_fds,
-        no_pivot: a.no_pivot,
-        no_new_keyring: a.no_new_keyring,
-    }
-}
 
 fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
     strata::rootless::init(cli.rootless.as_deref())?;
@@ -37,24 +24,13 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
         }
         Command::Features => return commands::features::run(),
         Command::Layer(LayerCommand::Unpack { tar, dir }) => {
-            return commands::layer::unpack(tar, dir)
+            return commands::image::unpack(tar, dir)
         }
         _ => {}
     }
-    let root = match &cli.root {
-        Some(r) => r.clone(),
-        None => strata::state::default_root()?,
-    };
-    let g = Global {
-        layer_store: cli
-            .layer_store
-            .clone()
-            .unwrap_or_else(|| root.join(strata::rootfs::layers::DEFAULT_STORE)),
-        root,
-        systemd_cgroup: cli.systemd_cgroup,
-    };
+    let g = Global::from_cli(cli)?;
     Ok(match cmd {
-        Command::Create(a) => commands::create::run(&g, &create_opts(a))?,
+        Command::Create(a) => commands::create::run(&g, a)?,
         Command::Start { id } => commands::start::run(&g, id)?,
         Command::State { id } => commands::state::run(&g, id)?,
         Command::Kill { all, id, signal } => commands::kill::run(&g, id, signal.as_deref(), *all)?,
@@ -63,50 +39,19 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
             create,
             detach,
             keep,
-        } => commands::run::run(&g, &create_opts(create), *detach, *keep)?,
+        } => commands::run::run(&g, create, *detach, *keep)?,
         Command::List { format, quiet } => commands::list::run(&g, format, *quiet)?,
         Command::Spec { bundle } => {
             commands::spec::run(bundle, cli.rootless.as_deref() == Some("true"))?
         }
         Command::Features => commands::features::run()?,
-        Command::Events { stats, interval, id } => {
-            let secs = interval.trim_end_matches('s').parse::<u64>().map_err(|_| Error::invalid(format!("--interval {interval:?}: use seconds, e.g. 5 or 5s")))?;
-            commands::events::run(&g, id, *stats, secs)?
-        }
+        Command::Events(a) => commands::events::run(&g, a)?,
         Command::Checkpoint { .. } | Command::Restore { .. } => return Err(Error::invalid(
             "checkpoint/restore: not implemented (strata does not drive CRIU; docs/usage.md says why)"
         )),
-        Command::Layer(LayerCommand::Diff { id, dest }) => commands::layer::diff(&g, id, dest)?,
-        Command::Layer(LayerCommand::Unpack { tar, dir }) => commands::layer::unpack(tar, dir)?,
-        Command::Update {
-            resources,
-            memory,
-            memory_reservation,
-            memory_swap,
-            cpu_shares,
-            cpu_quota,
-            cpu_period,
-            cpuset_cpus,
-            cpuset_mems,
-            pids_limit,
-            blkio_weight,
-            id,
-        } => {
-            let f = commands::update::Flags {
-                resources: resources.clone(),
-                memory: memory.clone(),
-                memory_reservation: memory_reservation.clone(),
-                memory_swap: memory_swap.clone(),
-                cpu_shares: *cpu_shares,
-                cpu_quota: *cpu_quota,
-                cpu_period: *cpu_period,
-                cpuset_cpus: cpuset_cpus.clone(),
-                cpuset_mems: cpuset_mems.clone(),
-                pids_limit: *pids_limit,
-                blkio_weight: *blkio_weight,
-            };
-            commands::update::run(&g, id, &f)?
-        }
+        Command::Layer(LayerCommand::Diff { id, dest }) => commands::image::diff(&g, id, dest)?,
+        Command::Layer(LayerCommand::Unpack { tar, dir }) => commands::image::unpack(tar, dir)?,
+        Command::Update(a) => commands::update::run(&g, a)?,
         Command::Pause { id } => commands::pause::run(&g, id, true)?,
         Command::Resume { id } => commands::pause::run(&g, id, false)?,
         Command::Ps {
@@ -114,30 +59,7 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
             id,
             ps_args,
         } => commands::ps::run(&g, id, format, ps_args)?,
-        Command::Exec(a) => {
-            commands::exec::run(
-                &g,
-                &commands::exec::Opts {
-                    id: a.id.clone(),
-                    process: a.process.clone(),
-                    args: a.args.clone(),
-                    detach: a.detach,
-                    pid_file: a.pid_file.clone(),
-                    console_socket: a.console_socket.clone(),
-                    pidfd_socket: a.pidfd_socket.clone(),
-                    tty: a.tty,
-                    cwd: a.cwd.clone(),
-                    env: a.env.clone(),
-                    user: a.user.clone(),
-                    additional_gids: a.additional_gids.clone(),
-                    caps: a.cap.clone(),
-                    no_new_privs: a.no_new_privs,
-                    apparmor: a.apparmor.clone(),
-                    process_label: a.process_label.clone(),
-                    preserve_fds: a.preserve_fds,
-                },
-            )?
-        }
+        Command::Exec(a) => commands::exec::run(&g, a)?,
     })
 }
 

@@ -194,8 +194,16 @@ pub fn write_maps(pid: i32, uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> R
     write_map(pid, "gid_map", "newgidmap", gid, "linux.gidMappings")
 }
 
+/// The text of a uid_map or gid_map: one "inside outside count" line a
+/// mapping.
+pub(crate) fn map_text(maps: &[LinuxIdMapping]) -> String {
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
+}
+
 fn write_map(pid: i32, file: &str, tool: &str, maps: &[LinuxIdMapping], field: &str) -> Result<()> {
-    let text = crate::process::spawn::map_text(maps);
+    let text = map_text(maps);
     let err = match std::fs::write(format!("/proc/{pid}/{file}"), &text) {
         Ok(()) => return Ok(()),
         Err(e) => e,

@@ -146,11 +146,20 @@ impl Ctx {
     /// Writes the config; returns `RUNTIME --root <root> run --bundle DIR ID`, not yet
     /// started, for a test that needs its own stdio, fds or a process to wait on.
     pub fn run_command(&self, b: &Bundle) -> Result<Command, String> {
+        self.bundle_command("run", b)
+    }
+
+    /// The same for `create`.
+    pub fn create_command(&self, b: &Bundle) -> Result<Command, String> {
+        self.bundle_command("create", b)
+    }
+
+    fn bundle_command(&self, verb: &str, b: &Bundle) -> Result<Command, String> {
         b.write()?;
         let mut cmd = self.command();
         cmd.arg("--root")
             .arg(&self.root)
-            .arg("run")
+            .arg(verb)
             .arg("--bundle")
             .arg(&b.dir)
             .arg(&b.id);

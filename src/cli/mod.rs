@@ -43,7 +43,7 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, Default)]
 pub struct CreateArgs {
     /// Bundle directory (holds config.json).
     #[arg(short = 'b', long, default_value = ".")]
@@ -121,32 +121,7 @@ pub enum Command {
         ps_args: Vec<String>,
     },
     /// Change a container's cgroup limits.
-    Update {
-        /// linux.resources JSON from FILE, or - for stdin.
-        #[arg(short = 'r', long)]
-        resources: Option<String>,
-        #[arg(short = 'm', long)]
-        memory: Option<String>,
-        #[arg(long = "memory-reservation")]
-        memory_reservation: Option<String>,
-        #[arg(long = "memory-swap")]
-        memory_swap: Option<String>,
-        #[arg(long = "cpu-shares")]
-        cpu_shares: Option<u64>,
-        #[arg(long = "cpu-quota")]
-        cpu_quota: Option<i64>,
-        #[arg(long = "cpu-period")]
-        cpu_period: Option<u64>,
-        #[arg(long = "cpuset-cpus")]
-        cpuset_cpus: Option<String>,
-        #[arg(long = "cpuset-mems")]
-        cpuset_mems: Option<String>,
-        #[arg(long = "pids-limit")]
-        pids_limit: Option<i64>,
-        #[arg(long = "blkio-weight")]
-        blkio_weight: Option<u16>,
-        id: String,
-    },
+    Update(UpdateArgs),
     /// Image layers: export a container layer, apply a layer tar.
     #[command(subcommand)]
     Layer(LayerCommand),
@@ -161,14 +136,7 @@ pub enum Command {
         args: Vec<String>,
     },
     /// Print cgroup statistics and OOM kills (runc's JSON envelope): stats once with --stats.
-    Events {
-        #[arg(long)]
-        stats: bool,
-        /// Seconds between reports (runc takes "5s"; both forms work).
-        #[arg(long, default_value = "5")]
-        interval: String,
-        id: String,
-    },
+    Events(EventsArgs),
     /// Run a process in a running container.
     Exec(ExecArgs),
     /// Write a default config.json.
@@ -181,7 +149,7 @@ pub enum Command {
     Features,
 }
 
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, Default)]
 pub struct ExecArgs {
     /// A process.json (runtime-spec `process`) instead of the flags below.
     #[arg(short = 'p', long)]
@@ -221,6 +189,44 @@ pub struct ExecArgs {
     pub id: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct UpdateArgs {
+    /// linux.resources JSON from FILE, or - for stdin.
+    #[arg(short = 'r', long)]
+    pub resources: Option<String>,
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    #[arg(long = "memory-reservation")]
+    pub memory_reservation: Option<String>,
+    #[arg(long = "memory-swap")]
+    pub memory_swap: Option<String>,
+    #[arg(long = "cpu-shares")]
+    pub cpu_shares: Option<u64>,
+    #[arg(long = "cpu-quota")]
+    pub cpu_quota: Option<i64>,
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<u64>,
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    #[arg(long = "pids-limit")]
+    pub pids_limit: Option<i64>,
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    pub id: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct EventsArgs {
+    #[arg(long)]
+    pub stats: bool,
+    /// Seconds between reports (runc takes "5s"; both forms work).
+    #[arg(long, default_value = "5")]
+    pub interval: String,
+    pub id: String,
 }
 
 #[derive(Subcommand, Debug)]

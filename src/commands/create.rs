@@ -4,6 +4,7 @@
 use super::Global;
 use crate::bundle;
 use crate::cgroups::{self, Cgroup, Manager};
+use crate::cli::CreateArgs;
 use crate::container::Status;
 use crate::error::{Ctx, Result};
 use crate::namespaces::Plan;
@@ -12,18 +13,6 @@ use crate::process::spawn::{self, Gate, Request};
 use crate::state::{self, Locked, State};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-
-#[derive(Debug, Clone, Default)]
-pub struct Opts {
-    pub id: String,
-    pub bundle: PathBuf,
-    pub pid_file: Option<PathBuf>,
-    pub console_socket: Option<PathBuf>,
-    pub pidfd_socket: Option<PathBuf>,
-    pub preserve_fds: u32,
-    pub no_pivot: bool,
-    pub no_new_keyring: bool,
-}
 
 pub struct Created {
     pub pid: i32,
@@ -69,19 +58,12 @@ impl Drop for Cleanup<'_> {
             let _ = std::fs::remove_dir_all(d);
         }
         if let Some(st) = self.poststop.as_ref().filter(|_| self.hooks_started.get()) {
-            if let Some(h) = &st.hooks {
-                let doc = super::state::document(st, Status::Stopped).to_string();
-                crate::hooks::run_warn(
-                    "poststop",
-                    h.poststop().as_deref().unwrap_or_default(),
-                    &doc,
-                );
-            }
+            super::delete::poststop(st);
         }
     }
 }
 
-pub fn run(g: &Global, o: &Opts) -> Result<i32> {
+pub fn run(g: &Global, o: &CreateArgs) -> Result<i32> {
     create(g, o, false, false)?;
     Ok(0)
 }
@@ -89,7 +71,7 @@ pub fn run(g: &Global, o: &Opts) -> Result<i32> {
 /// Creates the container. With `for_run`, the init waits for `Start` on the
 /// channel instead of the start socket; with `relay` too (foreground), a
 /// terminal without --console-socket is relayed by the caller.
-pub fn create(g: &Global, o: &Opts, for_run: bool, relay: bool) -> Result<Created> {
+pub fn create(g: &Global, o: &CreateArgs, for_run: bool, relay: bool) -> Result<Created> {
     state::validate_id(&o.id)?;
     let mut b = bundle::load(&o.bundle)?;
     // Before anything is made: this may re-execute strata (CVE-2019-5736).
@@ -111,7 +93,7 @@ pub fn create(g: &Global, o: &Opts, for_run: bool, relay: bool) -> Result<Create
         .linux()
         .as_ref()
         .and_then(|l| l.seccomp().as_ref())
-        .map(|s| crate::security::seccomp::compile_cached(s, &g.root))
+        .map(|s| crate::security::seccomp::cache::compile(s, &g.root))
         .transpose()?;
     let cgroups_path = b
         .spec
@@ -292,7 +274,7 @@ pub use crate::process::relay::connect;
 /// make us write through it into a host file.
 pub fn write_pid_file(p: &Path, pid: i32) -> Result<()> {
     use std::io::Write;
-    let p = bundle::absolute(p)?;
+    let p = crate::spec::absolute(p)?;
     let tmp = p.with_file_name(format!(
         ".{}.tmp",
         p.file_name().and_then(|n| n.to_str()).unwrap_or("pid")

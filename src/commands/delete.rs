@@ -64,6 +64,13 @@ pub fn destroy_as(locked: Locked, st: &State, status: Status) -> Result<()> {
         tracing::warn!("delete {}: cgroup left in place: {e}", st.id);
     }
     locked.remove()?;
+    poststop(st);
+    Ok(())
+}
+
+/// The poststop hooks, given the state as `stopped` (also for a create that
+/// failed after its hooks began); failures are warnings.
+pub fn poststop(st: &State) {
     if let Some(h) = &st.hooks {
         let doc = super::state::document(st, Status::Stopped).to_string();
         crate::hooks::run_warn(
@@ -72,5 +79,4 @@ pub fn destroy_as(locked: Locked, st: &State, status: Status) -> Result<()> {
             &doc,
         );
     }
-    Ok(())
 }

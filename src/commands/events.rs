@@ -6,6 +6,7 @@
 
 use super::Global;
 use crate::cgroups::Cgroup;
+use crate::cli::EventsArgs;
 use crate::container::{self, Status};
 use crate::error::{Error, Result};
 use crate::state;
@@ -83,7 +84,16 @@ fn emit(kind: &str, id: &str, data: Option<Value>) -> bool {
     writeln!(out, "{line}}}").and_then(|_| out.flush()).is_ok()
 }
 
-pub fn run(g: &Global, id: &str, once: bool, interval: u64) -> Result<i32> {
+/// `--interval 5` or `--interval 5s` (runc's form) -> seconds.
+fn parse_interval(s: &str) -> Result<u64> {
+    s.trim_end_matches('s')
+        .parse::<u64>()
+        .map_err(|_| Error::invalid(format!("--interval {s:?}: use seconds, e.g. 5 or 5s")))
+}
+
+pub fn run(g: &Global, a: &EventsArgs) -> Result<i32> {
+    let (id, once) = (a.id.as_str(), a.stats);
+    let interval = parse_interval(&a.interval)?;
     if interval == 0 {
         return Err(Error::invalid("--interval must be at least 1 second"));
     }

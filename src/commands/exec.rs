@@ -5,39 +5,18 @@
 
 use super::create;
 use super::Global;
-use crate::bundle::{self, Bundle};
+use crate::bundle;
+use crate::cli::ExecArgs;
 use crate::container::{self, Status};
 use crate::error::{Ctx, Error, Result};
 use crate::namespaces::Plan;
 use crate::process::channel::Msg;
 use crate::process::spawn::{self, Gate, Request};
+use crate::spec::Bundle;
 use crate::state;
 use crate::sys;
 use oci_spec::runtime::{Capabilities, Capability, Process};
-use std::path::PathBuf;
 use std::str::FromStr;
-
-#[derive(Debug, Clone, Default)]
-pub struct Opts {
-    pub id: String,
-    pub process: Option<PathBuf>,
-    pub args: Vec<String>,
-    pub detach: bool,
-    pub pid_file: Option<PathBuf>,
-    pub console_socket: Option<PathBuf>,
-    pub pidfd_socket: Option<PathBuf>,
-    pub tty: bool,
-    pub cwd: Option<PathBuf>,
-    pub env: Vec<String>,
-    pub user: Option<String>,
-    pub additional_gids: Vec<u32>,
-    pub caps: Vec<String>,
-    pub no_new_privs: bool,
-    /// --apparmor, --process-label: override the process's own.
-    pub apparmor: Option<String>,
-    pub process_label: Option<String>,
-    pub preserve_fds: u32,
-}
 
 /// `-u 1000`, `-u 1000:1000`: numbers only; anything else is ambiguous
 /// (crun once ran `-u 1` as root), so it is an error.
@@ -67,7 +46,7 @@ fn default_user(data: Vec<u8>) -> Vec<u8> {
 /// The process's LSM labels: the flags', else its own, else the
 /// container's (as with runc: a process.json without a profile must not
 /// run unconfined in a confined container).
-fn with_labels(o: &Opts, base: &Process, mut p: Process) -> Process {
+fn with_labels(o: &ExecArgs, base: &Process, mut p: Process) -> Process {
     let pick = |flag: &Option<String>, own: &Option<String>, base: &Option<String>| {
         [flag, own, base]
             .into_iter()
@@ -88,13 +67,11 @@ fn with_labels(o: &Opts, base: &Process, mut p: Process) -> Process {
     p
 }
 
-fn process_for(o: &Opts, base: &Process) -> Result<Process> {
+fn process_for(o: &ExecArgs, base: &Process) -> Result<Process> {
     if let Some(p) = &o.process {
         let data = std::fs::read(p).ctx(|| format!("read --process {}", p.display()))?;
-        let p = crate::process::attrs::parse_process(
-            &default_user(data),
-            &format!("--process {}", p.display()),
-        )?;
+        let p =
+            crate::spec::parse_process(&default_user(data), &format!("--process {}", p.display()))?;
         return Ok(with_labels(o, base, p));
     }
     if o.args.is_empty() {
@@ -124,10 +101,10 @@ fn process_for(o: &Opts, base: &Process) -> Result<Process> {
         user.set_additional_gids(Some(o.additional_gids.clone()));
         p.set_user(user);
     }
-    if !o.caps.is_empty() {
+    if !o.cap.is_empty() {
         let mut caps = p.capabilities().clone().unwrap_or_default();
         let mut add = Capabilities::new();
-        for c in &o.caps {
+        for c in &o.cap {
             add.insert(
                 Capability::from_str(c.trim_start_matches("CAP_"))
                     .or_else(|_| Capability::from_str(c))
@@ -154,7 +131,7 @@ fn process_for(o: &Opts, base: &Process) -> Result<Process> {
     Ok(with_labels(o, base, p))
 }
 
-pub fn run(g: &Global, o: &Opts) -> Result<i32> {
+pub fn run(g: &Global, o: &ExecArgs) -> Result<i32> {
     let st = state::load(&g.root, &o.id)?;
     match container::status(&st, &g.root.join(&o.id)) {
         Status::Running | Status::Created => {}
@@ -196,7 +173,7 @@ pub fn run(g: &Global, o: &Opts) -> Result<i32> {
         .linux()
         .as_ref()
         .and_then(|l| l.seccomp().as_ref())
-        .map(|s| crate::security::seccomp::compile_cached(s, &g.root))
+        .map(|s| crate::security::seccomp::cache::compile(s, &g.root))
         .transpose()?;
     let ns = Plan::join_container(&spec, st.pid)?;
     // Checked after the namespace fds are open: they belong to our init.
@@ -274,7 +251,7 @@ mod tests {
         base.set_selinux_label(Some("system_u:system_r:container_t:s0".into()));
         let mut own = Process::default();
         own.set_apparmor_profile(Some(String::new()));
-        let o = Opts::default();
+        let o = ExecArgs::default();
         let p = with_labels(&o, &base, own.clone());
         assert_eq!(p.apparmor_profile().as_deref(), Some("container"));
         assert_eq!(
@@ -288,15 +265,19 @@ mod tests {
                 .as_deref(),
             Some("own")
         );
-        let o = Opts {
+        let o = ExecArgs {
             apparmor: Some("flag".into()),
             process_label: Some("a:b:c:s0".into()),
-            ..Opts::default()
+            ..ExecArgs::default()
         };
         let p = with_labels(&o, &base, own);
         assert_eq!(p.apparmor_profile().as_deref(), Some("flag"));
         assert_eq!(p.selinux_label().as_deref(), Some("a:b:c:s0"));
-        let none = with_labels(&Opts::default(), &Process::default(), Process::default());
+        let none = with_labels(
+            &ExecArgs::default(),
+            &Process::default(),
+            Process::default(),
+        );
         assert_eq!(none.apparmor_profile(), &None);
     }
 }

@@ -6,8 +6,8 @@ pub mod delete;
 pub mod events;
 pub mod exec;
 pub mod features;
+pub mod image;
 pub mod kill;
-pub mod layer;
 pub mod list;
 pub mod pause;
 pub mod ps;
@@ -47,4 +47,23 @@ pub struct Global {
     /// Where annotation-named layer directories must lie (`--layer-store`).
     pub layer_store: PathBuf,
     pub systemd_cgroup: bool,
+}
+
+impl Global {
+    /// The global flags, with their defaults: the state root (made when
+    /// missing) and the layer store under it.
+    pub fn from_cli(cli: &crate::cli::Cli) -> Result<Global> {
+        let root = match &cli.root {
+            Some(r) => r.clone(),
+            None => crate::state::default_root()?,
+        };
+        Ok(Global {
+            layer_store: cli
+                .layer_store
+                .clone()
+                .unwrap_or_else(|| root.join(crate::rootfs::layers::DEFAULT_STORE)),
+            root,
+            systemd_cgroup: cli.systemd_cgroup,
+        })
+    }
 }

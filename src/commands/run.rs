@@ -1,8 +1,9 @@
 //! `run`: create + start in one process; in the foreground it also waits,
 //! forwards signals, and deletes the container when it exits.
 
-use super::create::{self, Opts};
+use super::create;
 use super::Global;
+use crate::cli::CreateArgs;
 use crate::container::Status;
 use crate::error::{Error, Result};
 use crate::process::channel::Msg;
@@ -21,7 +22,7 @@ const FORWARD: [i32; 8] = [
     libc::SIGCONT,
 ];
 
-pub fn run(g: &Global, o: &Opts, detach: bool, keep: bool) -> Result<i32> {
+pub fn run(g: &Global, o: &CreateArgs, detach: bool, keep: bool) -> Result<i32> {
     // Block SIGCHLD (and what we forward) before the clone: an init that
     // exits at once still leaves its SIGCHLD pending for sigwaitinfo, so it
     // can never be lost. The child restores an empty mask before execve.

@@ -4,27 +4,13 @@
 
 use super::Global;
 use crate::cgroups::Manager;
+use crate::cli::UpdateArgs;
 use crate::container::{self, Status};
 use crate::error::{Ctx, Error, Result};
 use crate::state;
 use oci_spec::runtime::LinuxResources;
 use serde_json::{json, Value};
 use std::io::Read;
-
-#[derive(Debug, Default, Clone)]
-pub struct Flags {
-    pub resources: Option<String>,
-    pub memory: Option<String>,
-    pub memory_reservation: Option<String>,
-    pub memory_swap: Option<String>,
-    pub cpu_shares: Option<u64>,
-    pub cpu_quota: Option<i64>,
-    pub cpu_period: Option<u64>,
-    pub cpuset_cpus: Option<String>,
-    pub cpuset_mems: Option<String>,
-    pub pids_limit: Option<i64>,
-    pub blkio_weight: Option<u16>,
-}
 
 /// "512m", "1g", "1024", "-1" -> bytes.
 pub fn parse_bytes(s: &str) -> Result<i64> {
@@ -46,7 +32,7 @@ pub fn parse_bytes(s: &str) -> Result<i64> {
         .ok_or_else(|| Error::invalid(format!("invalid size {s:?}")))
 }
 
-fn resources(f: &Flags) -> Result<LinuxResources> {
+fn resources(f: &UpdateArgs) -> Result<LinuxResources> {
     let mut v: Value = match f.resources.as_deref() {
         Some("-") => {
             let mut s = String::new();
@@ -151,7 +137,8 @@ fn drop_unchanged(v: &mut Value) {
     }
 }
 
-pub fn run(g: &Global, id: &str, f: &Flags) -> Result<i32> {
+pub fn run(g: &Global, f: &UpdateArgs) -> Result<i32> {
+    let id = f.id.as_str();
     // Device rules replace the container's (v1 rules, or the v2 filter).
     let r = resources(f)?;
     crate::cgroups::resources::validate(&r)?;

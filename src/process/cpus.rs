@@ -2,40 +2,8 @@
 //! `linux.memoryPolicy`.
 
 use crate::error::{Ctx as _, Error, Result};
+use crate::spec::parse_list;
 use oci_spec::runtime::{LinuxMemoryPolicy, MemoryPolicyFlagType, MemoryPolicyModeType, Process};
-
-/// Highest CPU or node number accepted: bounds the mask a hostile list
-/// ("0-4294967295") could make us allocate.
-const MAX_ID: u32 = 1 << 16;
-
-/// Parses "0-3,7" into sorted, distinct ids; an empty string is no ids.
-pub fn parse_list(s: &str, field: &str) -> Result<Vec<u32>> {
-    let bad = |why: &str| Error::invalid(format!("{field} {s:?}: {why}"));
-    let mut ids = Vec::new();
-    if s.is_empty() {
-        return Ok(ids);
-    }
-    for part in s.split(',') {
-        let (a, b) = part.split_once('-').unwrap_or((part, part));
-        let num = |t: &str| -> Result<u32> {
-            if t.is_empty() || !t.bytes().all(|c| c.is_ascii_digit()) {
-                return Err(bad("expected a list like \"0-3,7\""));
-            }
-            t.parse::<u32>()
-                .ok()
-                .filter(|n| *n < MAX_ID)
-                .ok_or_else(|| bad(&format!("{t} is too large")))
-        };
-        let (a, b) = (num(a)?, num(b)?);
-        if a > b {
-            return Err(bad(&format!("range {part} runs backwards")));
-        }
-        ids.extend(a..=b);
-    }
-    ids.sort_unstable();
-    ids.dedup();
-    Ok(ids)
-}
 
 /// Every id must be in the host's /sys/devices/system/{cpu,node}/online
 /// (when the host says; otherwise the kernel will).

@@ -1,4 +1,5 @@
-//! The container process: the child's half of the protocol in mod.rs.
+//! The container process: the child's half of the protocol
+//! (docs/architecture.md, "Parent/child protocol").
 //! Ordered steps from namespaces to execve; every failure is sent to the
 //! parent as `Error { errno, msg }` and the process exits.
 

@@ -2,19 +2,10 @@
 //!
 //! One clone3 (with CLONE_INTO_CGROUP and every new namespace) when that is
 //! enough; otherwise the child joins namespaces itself and forks once more
-//! for a pid or time namespace. The protocol, in order:
-//!
-//! | step | parent (runtime)                         | child (container process)                     |
-//! |------|------------------------------------------|-----------------------------------------------|
-//! | 1    | open ns paths, cgroup fd; clone3         | PDEATHSIG, non-dumpable; wait `Go`            |
-//! | 2    | v1 cgroup.procs; id maps if cloned userns; send `Go` | join ns (non-user first), user ns  |
-//! | 3    | on `MapsRequest`: write maps, `MapsDone` | unshare the rest; fork if pid/time ns; `Pid`  |
-//! | 4    | on `Pid`: reap intermediate              | cgroupns, rootfs, pivot, hostname, user, caps |
-//! | 5    | on `Ready`: record state                 | send `Ready`; wait at the gate                |
-//! | 6    | `start` connects to start.sock / `run` sends `Start` | close fds, execve; errors go back the same way |
-//!
-//! Any failure in the child crosses as `Error { errno, msg }` and is what
-//! the user sees.
+//! for a pid or time namespace. The protocol between the runtime, the
+//! child and the init, message by message, and the start gate's: the
+//! "Parent/child protocol" section of docs/architecture.md (the one table,
+//! kept to the code of spawn.rs and init.rs).
 
 pub mod attrs;
 pub mod channel;

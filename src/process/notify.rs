@@ -36,7 +36,7 @@ pub fn prepare(spec: &mut oci_spec::runtime::Spec, state_dir: &Path) -> Result<(
     if host_socket().is_none() {
         return Ok(());
     }
-    let dir = crate::bundle::absolute(&state_dir.join(DIR))?;
+    let dir = crate::spec::absolute(&state_dir.join(DIR))?;
     std::fs::create_dir(&dir).ctx(|| format!("mkdir {}", dir.display()))?;
     let mnt = oci_spec::runtime::MountBuilder::default()
         .destination(IN_CONTAINER_DIR)

@@ -2,14 +2,13 @@
 
 use super::channel::{Channel, Msg};
 use super::init;
-use crate::bundle::Bundle;
 use crate::cgroups::Cgroup;
 use crate::cgroups::Manager;
 use crate::error::{Ctx, Error, Result};
 use crate::namespaces::Plan;
 use crate::security::caps;
+use crate::spec::Bundle;
 use crate::sys::clone::{self, Forked};
-use oci_spec::runtime::LinuxIdMapping;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 /// How the container process learns it may exec.
@@ -236,12 +235,6 @@ pub fn spawn(
         pid: init_pid,
         chan: parent,
     })
-}
-
-pub(crate) fn map_text(maps: &[LinuxIdMapping]) -> String {
-    maps.iter()
-        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-        .collect()
 }
 
 /// Writes uid_map and gid_map of `pid` (the process that made the user

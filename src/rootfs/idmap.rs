@@ -102,8 +102,8 @@ pub fn prepare(spec: &Spec, bundle: &Path, joined_user: Option<BorrowedFd>) -> R
             _ => {
                 let key = format!(
                     "{}|{}",
-                    crate::process::spawn::map_text(uid),
-                    crate::process::spawn::map_text(gid)
+                    crate::rootless::map_text(uid),
+                    crate::rootless::map_text(gid)
                 );
                 let i = match made.iter().position(|(k, _)| *k == key) {
                     Some(i) => i,
@@ -172,12 +172,12 @@ fn helper_userns(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<Owned
     let _reap = Reap(pid);
     std::fs::write(
         format!("/proc/{pid}/uid_map"),
-        crate::process::spawn::map_text(uid),
+        crate::rootless::map_text(uid),
     )
     .ctx(|| "write uid_map (uidMappings)")?;
     std::fs::write(
         format!("/proc/{pid}/gid_map"),
-        crate::process::spawn::map_text(gid),
+        crate::rootless::map_text(gid),
     )
     .ctx(|| "write gid_map (gidMappings)")?;
     sys::fd::openat(

@@ -6,5 +6,4 @@ pub mod caps;
 pub mod lsm;
 pub mod rlimits;
 pub mod seccomp;
-mod seccomp_cache;
 pub mod user;

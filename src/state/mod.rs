@@ -117,7 +117,7 @@ pub fn validate_id(id: &str) -> Result<()> {
     let ok_chars = id
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"_+.-".contains(&b));
-    if id == crate::security::seccomp::CACHE_DIR {
+    if crate::security::seccomp::cache::owns(id) {
         // The seccomp cache lives beside the containers' directories.
         return Err(Error::invalid(format!(
             "invalid container id {id:?}: reserved for strata's seccomp cache"
@@ -385,7 +385,7 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>> {
         .flatten()
         .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
         .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| n != crate::security::seccomp::CACHE_DIR)
+        .filter(|n| !crate::security::seccomp::cache::owns(n))
         .filter(|n| n != crate::rootfs::layers::DEFAULT_STORE)
         .collect();
     ids.sort();

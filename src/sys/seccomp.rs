@@ -1,5 +1,5 @@
 //! seccomp(2) with a ready-made classic BPF program (the cached filters of
-//! security/seccomp_cache.rs; libseccomp loads the others itself).
+//! security/seccomp/cache.rs; libseccomp loads the others itself).
 
 use std::io;
 

@@ -431,14 +431,7 @@ fn rejected(ctx: &Ctx, prep: Prep, words: &[&str]) -> TResult {
 fn hostname_without_uts(ctx: &Ctx) -> TResult {
     let mut b = ctx.bundle()?;
     b.without_namespace("uts");
-    b.write()?;
-    let mut cmd = ctx.command();
-    cmd.arg("--root")
-        .arg(&ctx.root)
-        .arg("create")
-        .arg("--bundle")
-        .arg(&b.dir)
-        .arg(&b.id);
+    let mut cmd = ctx.create_command(&b)?;
     // SAFETY: unshare is async-signal-safe; nothing else runs between fork and exec.
     unsafe {
         cmd.pre_exec(|| {

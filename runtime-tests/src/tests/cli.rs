@@ -157,14 +157,7 @@ fn delete_created_without_force(ctx: &Ctx) -> TResult {
 /// without a word; a panic message or an error line would be noise in scripts.
 fn state_to_closed_pipe(ctx: &Ctx) -> TResult {
     let (b, _) = sleeper(ctx)?;
-    b.write()?;
-    let mut cmd = ctx.command();
-    cmd.arg("--root")
-        .arg(&ctx.root)
-        .arg("create")
-        .arg("--bundle")
-        .arg(&b.dir)
-        .arg(&b.id);
+    let cmd = ctx.create_command(&b)?;
     ctx.exec(cmd)?.check()?;
     // The read end is closed before the runtime starts, so its write gets EPIPE for sure.
     let (reader, writer) = std::io::pipe().ctx("pipe")?;

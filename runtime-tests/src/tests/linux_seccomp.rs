@@ -1,8 +1,9 @@
 //! config-linux.md "Seccomp": actions, errnoRet, argument conditions, the filter mode the
-//! kernel reports, and seccomp without noNewPrivileges. (Unknown actions and architectures:
+//! kernel reports, and seccomp without noNewPrivileges (as a user and as root). (Unknown actions and architectures:
 //! bad_input.) A default ERRNO profile with an allow-list is not tested: which syscalls a
 //! static probe and each runtime's last steps before execve need is not portable.
-use crate::bundle::Bundle;
+use super::rep_caps;
+use crate::bundle::{Bundle, DEFAULT_CAPS};
 use crate::ctx::{parse_report, Ctx};
 use crate::harness::{Context, TResult, Test};
 use crate::{ensure, ensure_eq};
@@ -11,7 +12,7 @@ use serde_json::{json, Value};
 pub fn tests() -> Vec<Test> {
     crate::tests!("linux_seccomp";
         errno_on_mkdir, errno_ret_value, kill_process, arg_condition, filter_mode_in_status,
-        without_no_new_privileges)
+        without_no_new_privileges, without_no_new_privileges_as_root)
 }
 
 /// defaultAction ALLOW plus one rule.
@@ -125,16 +126,35 @@ fn filter_mode_in_status(ctx: &Ctx) -> TResult {
 /// security.md: with noNewPrivileges false the filter must be loaded while the runtime still
 /// has CAP_SYS_ADMIN; a non-root user without it must still start, filtered.
 fn without_no_new_privileges(ctx: &Ctx) -> TResult {
+    without_nnp(ctx, 1000)
+}
+
+/// The same as root with the default capabilities (no CAP_SYS_ADMIN): the container starts,
+/// with the filter in force and the configured capabilities.
+fn without_no_new_privileges_as_root(ctx: &Ctx) -> TResult {
+    without_nnp(ctx, 0)
+}
+
+fn without_nnp(ctx: &Ctx, uid: u32) -> TResult {
     let mut b = ctx.bundle()?;
     with_rule(&mut b, mkdir_rule("SCMP_ACT_ERRNO", Some(1)));
     b.config["process"]["noNewPrivileges"] = json!(false);
-    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    if uid != 0 {
+        b.config["process"]["user"] = json!({"uid": uid, "gid": uid});
+    }
     b.args(&["/bin/sh", "-c", "/probe report; /probe mkdir /tmp/blocked"]);
     let out = ctx.run(&b, &[])?.check()?;
     let rep = parse_report(out.stdout.lines().next().unwrap_or_default())?;
     ensure_eq!(rep["status"]["NoNewPrivs"], "0", "NoNewPrivs");
     ensure_eq!(rep["status"]["Seccomp"], "2", "Seccomp");
-    ensure_eq!(rep["uid"], 1000, "uid");
+    ensure_eq!(rep["uid"], uid, "uid");
+    if uid == 0 {
+        ensure_eq!(
+            rep_caps(&rep, "CapEff")?,
+            super::cap_mask(DEFAULT_CAPS),
+            "CapEff"
+        );
+    }
     let last = parse_report(&out.stdout).ctx("mkdir outcome")?;
     ensure_eq!(last, json!({"ok": false, "errno": 1}), "mkdir");
     Ok(())

@@ -39,6 +39,12 @@ pub fn symlink_out(ctx: &Ctx, b: &Bundle, name: &str) -> Result<std::path::PathB
     Ok(target)
 }
 
+/// The host file `path` still holds `want` (an attack did not write through to it).
+pub fn unchanged(path: &Path, want: &str) -> Result<(), String> {
+    let got = std::fs::read_to_string(path).ctx(path.display())?;
+    super::require(got == want, format!("{} changed: {got:?}", path.display()))
+}
+
 /// The attack's bundle minus the attack runs: so the attack's own outcome, refusal or not,
 /// is about the attack. `b` is a fresh bundle with the attack's config, not yet attacked.
 pub fn control_runs(ctx: &Ctx, b: &mut Bundle) -> Result<(), String> {
@@ -122,14 +128,7 @@ fn inherited_fd_not_leaked(ctx: &Ctx) -> TResult {
     let host_dir = std::fs::File::open(&ctx.dir).ctx("open the test dir")?;
     // create + start (the containerd path) ...
     let (b, out) = reporter(ctx)?;
-    b.write()?;
-    let mut cmd = ctx.command();
-    cmd.arg("--root")
-        .arg(&ctx.root)
-        .arg("create")
-        .arg("--bundle")
-        .arg(&b.dir)
-        .arg(&b.id);
+    let mut cmd = ctx.create_command(&b)?;
     leak_fd(&mut cmd, host_dir.as_raw_fd());
     ctx.exec(cmd)?.check()?;
     ctx.start(&b.id)?;
@@ -170,14 +169,7 @@ fn created_init_holds_no_caller_fd(ctx: &Ctx) -> TResult {
         .ctx("stat the pipe")?;
     let mut b = ctx.bundle()?;
     b.args(&["/probe", "exit", "0"]);
-    b.write()?;
-    let mut cmd = ctx.command();
-    cmd.arg("--root")
-        .arg(&ctx.root)
-        .arg("create")
-        .arg("--bundle")
-        .arg(&b.dir)
-        .arg(&b.id);
+    let mut cmd = ctx.create_command(&b)?;
     leak_fd(&mut cmd, w.as_raw_fd());
     ctx.exec(cmd)?.check()?;
     drop(w);

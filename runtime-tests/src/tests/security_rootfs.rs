@@ -1,19 +1,22 @@
 //! security.md "Attacks" rows about the rootfs and the runtime binary: a `/dev` symlink to a
 //! host dir (CVE-2021-30465 family), a bind mount through a dangling symlink, a swapped
-//! `/dev/null` under masking (CVE-2025-31133), and overwriting the runtime through
-//! `/proc/PID/exe` (CVE-2019-5736).
-use super::refused;
-use super::security::{control_runs, symlink_out, untouched};
+//! `/dev/null` under masking (CVE-2025-31133), a pre-planted `/dev/console` symlink
+//! (CVE-2025-52565), and overwriting the runtime through `/proc/PID/exe` (CVE-2019-5736),
+//! also while the init waits in created.
+use super::security::{control_runs, symlink_out, unchanged, untouched};
+use super::{refused, sleeper, state_pid};
 use crate::ctx::{parse_report, Ctx};
 use crate::harness::{Context, TResult, Test};
 use crate::{ensure, ensure_eq, sys};
 use serde_json::{json, Value};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::net::UnixListener;
 use std::process::Command;
 
 pub fn tests() -> Vec<Test> {
     let mut v = crate::tests!("security_rootfs";
-        bind_through_dangling_symlink, proc_exe_overwrite, proc_exe_overwrite_ptrace);
+        bind_through_dangling_symlink, dev_console_symlink, proc_exe_overwrite,
+        proc_exe_overwrite_ptrace);
     // runc 1.1.5 creates /dev/fd, /dev/stdin, /dev/ptmx ... through the symlink, in the host
     // dir; it also binds the symlinked /dev/null's target over masked paths.
     v.push(
@@ -40,6 +43,19 @@ pub fn tests() -> Vec<Test> {
         .deviates(
             "runc",
             "leaves a rootfs/dev/null symlink in place of the device",
+        ),
+    );
+    // Observed with Debian's runc 1.1.5: the waiting `runc init` runs /usr/sbin/runc itself
+    // (same device and inode, no memfd copy) and is dumpable, so a process exec'd into the
+    // created container can open /proc/1/exe.
+    v.push(
+        Test::new(
+            "security_rootfs::created_init_unreachable",
+            created_init_unreachable,
+        )
+        .deviates(
+            "runc",
+            "the created init is the host runc binary, reachable via /proc/1/exe from inside",
         ),
     );
     v
@@ -145,6 +161,83 @@ fn dev_null_symlink_replaced(ctx: &Ctx) -> TResult {
         );
     }
     Ok(())
+}
+
+/// `rootfs/dev/console` (the rootfs's own /dev: no tmpfs) is a symlink to a host marker, by
+/// absolute path (reached if resolved on the host) and by a `..` path climbing out of the
+/// rootfs. With a terminal, the marker must stay a regular file with its content, whether
+/// the runtime refuses or confines the link.
+fn dev_console_symlink(ctx: &Ctx) -> TResult {
+    let marker = ctx.path("console-marker");
+    std::fs::write(&marker, "marker\n").ctx("write the marker")?;
+    let up = "../".repeat(40);
+    let rel = format!(
+        "{up}{}",
+        marker.display().to_string().trim_start_matches('/')
+    );
+    for (n, target) in [marker.display().to_string(), rel].iter().enumerate() {
+        let mut b = ctx.bundle()?;
+        if let Some(m) = b.config["mounts"].as_array_mut() {
+            m.retain(|m| m["destination"] != "/dev");
+        }
+        b.config["process"]["terminal"] = json!(true);
+        b.args(&["/bin/sh", "-c", "sleep 1000"]);
+        std::os::unix::fs::symlink(target, b.rootfs().join("dev/console")).ctx("symlink")?;
+        let sock = ctx.path(&format!("console-{n}.sock"));
+        let listener = UnixListener::bind(&sock).ctx("bind the console socket")?;
+        listener.set_nonblocking(true).ctx("nonblocking")?;
+        b.write()?;
+        let (dir, s) = (b.dir.to_string_lossy(), sock.to_string_lossy());
+        let out = ctx.rt(&["create", "--bundle", &dir, "--console-socket", &s, &b.id])?;
+        drop(listener);
+        if out.ok() {
+            ctx.destroy(&b.id)?;
+        } else {
+            refused(ctx, &b, &out, &["console"])?;
+        }
+        ctx.ensure_clean(Some(&b.id), &b.cgroups_path())?;
+        let meta = std::fs::symlink_metadata(&marker).ctx("stat the marker")?;
+        ensure!(
+            meta.file_type().is_file(),
+            "the marker is no longer a regular file (link {target})"
+        );
+        unchanged(&marker, "marker\n").map_err(|e| format!("link {target}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// CVE-2019-5736 while created: the init's exe, from the host and from a process exec'd into
+/// the container (root, the same capabilities as the init), is either not the host runtime
+/// binary (runc: a sealed memfd copy) or cannot be reached: from the host it cannot be opened
+/// for writing, and from inside not at all (strata: the init is non-dumpable until execve).
+fn created_init_unreachable(ctx: &Ctx) -> TResult {
+    let host = std::fs::metadata(&ctx.rt.path).ctx("stat the runtime")?;
+    let runtime = (host.dev(), host.ino());
+    let (b, _) = sleeper(ctx)?;
+    ctx.create(&b)?;
+    let pid = state_pid(&ctx.state(&b.id)?)?;
+    let exe = format!("/proc/{pid}/exe");
+    let meta = std::fs::metadata(&exe).ctx(&exe)?;
+    if (meta.dev(), meta.ino()) == runtime {
+        let w = std::fs::OpenOptions::new().write(true).open(&exe);
+        ensure!(w.is_err(), "{exe} (the runtime binary) opened for writing");
+    }
+    let out = ctx
+        .rt(&["exec", &b.id, "/probe", "stat", "/proc/1/exe"])?
+        .check()?;
+    let st = parse_report(&out.stdout)?;
+    if st["ok"] == true {
+        ensure!(
+            (st["dev"].as_u64(), st["ino"].as_u64()) != (Some(runtime.0), Some(runtime.1)),
+            "the created init's /proc/1/exe is the runtime binary, reachable from inside: {st}"
+        );
+    } else {
+        ensure!(
+            st["errno"] == libc::EACCES || st["errno"] == libc::EPERM,
+            "stat /proc/1/exe from inside: {st}"
+        );
+    }
+    Ok(ctx.destroy(&b.id)?)
 }
 
 /// CVE-2019-5736: an attacker process exec'd into the *created* container (so it sees the

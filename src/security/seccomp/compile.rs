@@ -1,7 +1,7 @@
-//! linux.seccomp with libseccomp: compiled once in the runtime (errors
-//! name the field), loaded by the container process as late as the spec
-//! allows. The generated program is cached by content (seccomp_cache.rs).
+//! linux.seccomp to a libseccomp filter: every field checked, errors name
+//! the field.
 
+use super::{Filter, Prog};
 use crate::error::{Error, Result};
 use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
@@ -10,21 +10,6 @@ use oci_spec::runtime::{
     LinuxSeccomp, LinuxSeccompAction as A, LinuxSeccompFilterFlag as F, LinuxSeccompOperator as Op,
 };
 use std::str::FromStr;
-
-pub struct Filter {
-    prog: Prog,
-    /// Some rule uses SCMP_ACT_NOTIFY: the listener fd must reach
-    /// linux.seccomp.listenerPath, so the filter loads before `Ready`.
-    pub notify: bool,
-}
-
-enum Prog {
-    /// Generated and loaded by libseccomp.
-    Libseccomp(ScmpFilterContext),
-    /// A program from the cache (seccomp_cache.rs), loaded with seccomp(2)
-    /// and these SECCOMP_FILTER_FLAG_*.
-    Bpf { insns: Vec<u8>, flags: u32 },
-}
 
 fn err(what: impl std::fmt::Display) -> Error {
     Error::invalid(format!("linux.seccomp: {what}"))
@@ -188,55 +173,3 @@ pub fn kernel_flags(s: &LinuxSeccomp) -> u32 {
         })
         .fold(0, |a, b| a | b)
 }
-
-impl Filter {
-    /// Loads the filter into this process; returns the notify fd if any.
-    pub fn load(&self) -> Result<Option<std::os::fd::RawFd>> {
-        let ctx = match &self.prog {
-            Prog::Libseccomp(ctx) => ctx,
-            Prog::Bpf { insns, flags } => {
-                return crate::sys::seccomp::set_filter(insns, *flags)
-                    .map(|()| None)
-                    .map_err(|e| Error::sys("load seccomp filter", e));
-            }
-        };
-        ctx.load()
-            .map_err(|e| Error::invalid(format!("load seccomp filter: {e}")))?;
-        if self.notify {
-            return ctx
-                .get_notify_fd()
-                .map(Some)
-                .map_err(|e| Error::invalid(format!("seccomp notify fd: {e}")));
-        }
-        Ok(None)
-    }
-}
-
-impl Filter {
-    pub(super) fn from_bpf(insns: Vec<u8>, flags: u32) -> Filter {
-        Filter {
-            prog: Prog::Bpf { insns, flags },
-            notify: false,
-        }
-    }
-
-    /// Writes the program as BPF (what `load` would install) to `file`.
-    pub(super) fn export(&self, file: &std::fs::File) -> std::io::Result<()> {
-        match &self.prog {
-            Prog::Libseccomp(ctx) => ctx.export_bpf(file).map_err(std::io::Error::other),
-            Prog::Bpf { insns, .. } => {
-                use std::io::Write;
-                let mut f = file;
-                f.write_all(insns)
-            }
-        }
-    }
-}
-
-/// `compile`, with the generated program cached under the state root.
-pub fn compile_cached(s: &LinuxSeccomp, root: &std::path::Path) -> Result<Filter> {
-    super::seccomp_cache::compile(s, root)
-}
-
-/// The cache's directory in the state root (never a container id).
-pub const CACHE_DIR: &str = ".seccomp-cache";

@@ -14,7 +14,7 @@
 //! Filters with SCMP_ACT_NOTIFY are not cached: libseccomp loads them to
 //! get the listener fd.
 
-use super::seccomp::{self, Filter};
+use super::{compile, Filter};
 use crate::error::Result;
 use oci_spec::runtime::LinuxSeccomp;
 use sha2::{Digest, Sha256};
@@ -22,26 +22,27 @@ use std::io::{Read, Seek, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-pub const DIR: &str = super::seccomp::CACHE_DIR;
+/// The cache's directory in the state root, beside the containers'.
+const DIR: &str = ".seccomp-cache";
 
 /// The kernel takes at most BPF_MAXINSNS (4096) instructions of 8 bytes.
 const MAX_PROG: usize = 4096 * 8;
 
-/// `seccomp::compile`, with the program taken from or put into the cache.
+/// `compile::compile`, with the program taken from or put into the cache.
 /// Any cache problem (read-only root, a damaged file) falls back to
 /// compiling; it never fails a create.
 pub fn compile(s: &LinuxSeccomp, root: &Path) -> Result<Filter> {
-    if seccomp::wants_notify(s) {
-        return seccomp::compile(s);
+    if compile::wants_notify(s) {
+        return compile::compile(s);
     }
     let Some(path) = entry(s, root) else {
-        return seccomp::compile(s);
+        return compile::compile(s);
     };
-    let flags = seccomp::kernel_flags(s);
+    let flags = compile::kernel_flags(s);
     if let Some(prog) = read(&path) {
         return Ok(Filter::from_bpf(prog, flags));
     }
-    let f = seccomp::compile(s)?;
+    let f = compile::compile(s)?;
     match write(&f, &path) {
         Ok(prog) => Ok(Filter::from_bpf(prog, flags)),
         Err(e) => {
@@ -49,6 +50,12 @@ pub fn compile(s: &LinuxSeccomp, root: &Path) -> Result<Filter> {
             Ok(f)
         }
     }
+}
+
+/// Whether `name`, an entry of the state root, is the cache's: it is no
+/// container, and no container may take its name.
+pub fn owns(name: &str) -> bool {
+    name == DIR
 }
 
 fn entry(s: &LinuxSeccomp, root: &Path) -> Option<PathBuf> {

@@ -1,70 +1,54 @@
-//! config-linux.md "Control groups" resources beyond memory/cpu/pids basics: Block IO, Huge
-//! page limits, Network, RDMA, Unified, cpu burst/idle/realtime, memory kernel/useHierarchy/
-//! checkBeforeUpdate, and `update` of them. Values are read as the kernel reports them from
-//! the host side (v1 file first, v2 second) and, where noted, from inside the container.
-//! A field the host cannot apply must be refused with one line, leaving nothing behind.
+//! config-linux.md "Control groups" controllers beyond linux_resources' memory, cpu and
+//! devices: Block IO, Huge page limits, Network, RDMA, Unified, and the cpu (burst, idle,
+//! realtime) and memory (kernel, useHierarchy) fields it leaves out. (`update` of them:
+//! linux_resources_update.) Values are read as the kernel reports them from the host side
+//! (v1 file first, v2 second) and, where noted, from inside the container. A field the host
+//! cannot apply must be refused with one line, leaving nothing behind.
 use super::linux_cgroups::cgroup_file;
-use super::{one_line_error, refused, sleeper};
+use super::{refused, sleeper};
 use crate::bundle::Bundle;
-use crate::ctx::{parse_report, Ctx};
+use crate::ctx::Ctx;
 use crate::harness::{Context, TResult, Test};
 use crate::{cgroups, ensure, ensure_eq, skip};
 use serde_json::{json, Value};
 use std::path::Path;
 
 pub fn tests() -> Vec<Test> {
-    let mut v = crate::tests!("linux_resources_more";
+    let mut v = crate::tests!("linux_resources_controllers";
         blkio_weight, blkio_throttle, hugepage_bad_size, rdma_without_device,
-        unified_pids, unified_bad_key, memory_kernel_ignored, memory_use_hierarchy,
-        update_blkio_weight_flag, update_memory_and_swap_up);
+        unified_pids, unified_bad_key, memory_kernel_ignored, memory_use_hierarchy);
     for (name, f, why) in [
         (
-            "linux_resources_more::hugepage_limits",
+            "linux_resources_controllers::hugepage_limits",
             hugepage_limits as fn(&Ctx) -> TResult,
             "1.1.5 looks for hugetlb among the v1 hierarchies only (a hybrid host's is in the \
              cgroup2 mount), and on v2 does not set the reservation (rsvd) limit",
         ),
         (
-            "linux_resources_more::cpu_burst",
+            "linux_resources_controllers::cpu_burst",
             cpu_burst,
             "1.1.5 predates cpu.burst (runc 1.2) and ignores it",
         ),
         (
-            "linux_resources_more::cpu_realtime",
+            "linux_resources_controllers::cpu_realtime",
             cpu_realtime,
             "1.1.5 accepts realtime limits on cgroup v2 and ignores them",
         ),
         (
-            "linux_resources_more::unified_hybrid",
+            "linux_resources_controllers::unified_hybrid",
             unified_hybrid,
             "1.1.5 refuses unified on any host with v1 hierarchies, even for a file of the \
              hybrid cgroup2 mount",
         ),
         (
-            "linux_resources_more::network",
+            "linux_resources_controllers::network",
             network,
             "1.1.5 ignores network on cgroup v2 instead of refusing it",
         ),
         (
-            "linux_resources_more::cpu_idle",
+            "linux_resources_controllers::cpu_idle",
             cpu_idle,
             "1.1.5 ignores cpu.idle",
-        ),
-        (
-            "linux_resources_more::check_before_update",
-            check_before_update,
-            "1.1.5 predates checkBeforeUpdate: on v2 it lowers the limit; on v1 the kernel \
-             refuses but runc logs a warning line before the error",
-        ),
-        (
-            "linux_resources_more::update_throttle",
-            update_throttle,
-            "1.1.5 `update` applies only the blockIO weight, not throttles",
-        ),
-        (
-            "linux_resources_more::update_devices",
-            update_devices,
-            "1.1.5 `update` does not apply linux.resources.devices",
         ),
     ] {
         let t = Test::new(name, f);
@@ -81,7 +65,7 @@ pub fn tests() -> Vec<Test> {
 }
 
 /// Creates a sleeper with `resources` as linux.resources; its id and cgroupsPath.
-fn created(ctx: &Ctx, resources: Value) -> Result<(String, String), String> {
+pub(super) fn created(ctx: &Ctx, resources: Value) -> Result<(String, String), String> {
     let (mut b, _) = sleeper(ctx)?;
     b.config["linux"]["resources"] = resources;
     ctx.create(&b)?.check()?;
@@ -96,7 +80,7 @@ fn refuses_resources(ctx: &Ctx, resources: Value, words: &[&str]) -> TResult {
 }
 
 /// Whether any hierarchy offers `file` at its root.
-fn host_has(file: &str) -> bool {
+pub(super) fn host_has(file: &str) -> bool {
     cgroups::mounts().iter().any(|m| m.join(file).exists())
 }
 
@@ -111,7 +95,7 @@ fn v2_controller(name: &str) -> bool {
 }
 
 /// major:minor of a block device the host has (a loop device is enough for throttling).
-fn block_dev() -> Result<String, String> {
+pub(super) fn block_dev() -> Result<String, String> {
     let mut names: Vec<String> = std::fs::read_dir("/sys/block")
         .ctx("list /sys/block")?
         .flatten()
@@ -154,7 +138,7 @@ fn inside(ctx: &Ctx, resources: Value, files: &[&str]) -> Result<String, String>
 /// Whether this kernel has a blkio weight at all: v1 shows blkio.weight (CFQ) or
 /// blkio.bfq.weight (BFQ) in a child cgroup only when a scheduler provides it (a guest
 /// with no block device has neither). Asked of a scratch cgroup, not of a runtime.
-fn v1_blkio_weight_missing() -> bool {
+pub(super) fn v1_blkio_weight_missing() -> bool {
     let root = Path::new("/sys/fs/cgroup/blkio");
     if !root.is_dir() {
         return false;
@@ -343,28 +327,6 @@ fn memory_use_hierarchy(ctx: &Ctx) -> TResult {
     Ok(())
 }
 
-/// checkBeforeUpdate: `update` to a limit below the current usage fails with one line and
-/// leaves the old limit (v1's kernel refuses too; v2 would OOM-kill without the check).
-fn check_before_update(ctx: &Ctx) -> TResult {
-    let (id, cg) = created(ctx, json!({"memory": {"limit": 67108864}}))?;
-    ctx.start(&id)?.check()?;
-    let res = ctx.path(&format!("res-{id}.json"));
-    let body = json!({"memory": {"limit": 4096, "checkBeforeUpdate": true}});
-    std::fs::write(&res, body.to_string()).ctx("write resources")?;
-    let out = ctx.rt(&["update", "--resources", &res.to_string_lossy(), &id])?;
-    let limit = cgroup_file(&cg, &["memory.limit_in_bytes", "memory.max"]);
-    let status = ctx.status(&id);
-    ctx.destroy(&id)?;
-    one_line_error(&out)?;
-    ensure_eq!(
-        limit,
-        Some("67108864".into()),
-        "memory limit after the refused update"
-    );
-    ensure_eq!(status?, "running", "container after the refused update");
-    Ok(())
-}
-
 /// cpu.burst: v1 cpu.cfs_burst_us, v2 cpu.max.burst.
 fn cpu_burst(ctx: &Ctx) -> TResult {
     if !host_has("cpu.cfs_burst_us") && !pure_v2() {
@@ -409,107 +371,5 @@ fn cpu_realtime(ctx: &Ctx) -> TResult {
     ctx.destroy(&id)?;
     ensure_eq!(rt, Some("10000".into()), "cpu.rt_runtime_us");
     ensure_eq!(period, Some("1000000".into()), "cpu.rt_period_us");
-    Ok(())
-}
-
-/// `update --blkio-weight`.
-fn update_blkio_weight_flag(ctx: &Ctx) -> TResult {
-    if v1_blkio_weight_missing() {
-        skip!("this kernel has no blkio.weight or blkio.bfq.weight (no CFQ/BFQ)");
-    }
-    let (id, cg) = created(ctx, json!({}))?;
-    let out = ctx.rt(&["update", "--blkio-weight", "300", &id])?;
-    let v1 = cgroup_file(&cg, &["blkio.weight", "blkio.bfq.weight"]);
-    let v2 = cgroup_file(&cg, &["io.bfq.weight", "io.weight"]);
-    ctx.destroy(&id)?;
-    out.check()?;
-    // v2 io.weight: 1 + (300 - 10) * 9999 / 990 = 2930.
-    let ok = v1
-        .as_deref()
-        .is_some_and(|v| v.split_whitespace().any(|x| x == "300"))
-        || v2
-            .as_deref()
-            .is_some_and(|v| v.contains("default 300") || v.contains("default 2930"));
-    ensure!(ok, "after update: v1 {v1:?}, v2 {v2:?}");
-    Ok(())
-}
-
-/// `update --resources` with a throttle the container did not have.
-fn update_throttle(ctx: &Ctx) -> TResult {
-    let dev = block_dev()?;
-    let (ma, mi) = dev.split_once(':').ok_or(format!("bad dev {dev}"))?;
-    let (id, cg) = created(ctx, json!({}))?;
-    let res = ctx.path(&format!("res-{id}.json"));
-    let body = json!({"blockIO": {"throttleWriteBpsDevice":
-        [{"major": ma.parse::<i64>().ctx("major")?, "minor": mi.parse::<i64>().ctx("minor")?,
-          "rate": 2097152}]}});
-    std::fs::write(&res, body.to_string()).ctx("write resources")?;
-    let out = ctx.rt(&["update", "--resources", &res.to_string_lossy(), &id])?;
-    let v1 = cgroup_file(&cg, &["blkio.throttle.write_bps_device"]);
-    let v2 = cgroup_file(&cg, &["io.max"]);
-    ctx.destroy(&id)?;
-    out.check()?;
-    let ok = v1 == Some(format!("{dev} 2097152"))
-        || v2
-            .as_deref()
-            .is_some_and(|v| v.contains(&format!("{dev} rbps=max wbps=2097152")));
-    ensure!(ok, "after update: v1 {v1:?}, io.max {v2:?}");
-    Ok(())
-}
-
-/// `update --resources` with device rules: /dev/zero, denied at create, opens afterwards
-/// (v1 devices cgroup, v2 the replaced eBPF filter).
-fn update_devices(ctx: &Ctx) -> TResult {
-    let (mut b, _) = sleeper(ctx)?;
-    b.config["linux"]["resources"]["devices"] = json!([
-        {"allow": false, "access": "rwm"},
-        {"allow": false, "type": "c", "major": 1, "minor": 5, "access": "rw"},
-    ]);
-    ctx.create(&b)?.check()?;
-    ctx.start(&b.id)?.check()?;
-    let open = |ctx: &Ctx| -> Result<Value, String> {
-        let out = ctx
-            .rt(&["exec", &b.id, "/probe", "open", "/dev/zero", "r"])?
-            .check()?;
-        parse_report(&out.stdout)
-    };
-    let before = open(ctx);
-    let res = ctx.path(&format!("res-{}.json", b.id));
-    let body = json!({"devices": [
-        {"allow": false, "access": "rwm"},
-        {"allow": true, "type": "c", "major": 1, "minor": 5, "access": "rw"}]});
-    std::fs::write(&res, body.to_string()).ctx("write resources")?;
-    let upd = ctx.rt(&["update", "--resources", &res.to_string_lossy(), &b.id]);
-    let after = open(ctx);
-    ctx.destroy(&b.id)?;
-    ensure_eq!(
-        before?,
-        json!({"ok": false, "errno": 1}),
-        "/dev/zero before update"
-    );
-    upd?.check()?;
-    ensure_eq!(after?["ok"], true, "/dev/zero after update");
-    Ok(())
-}
-
-/// `update --memory --memory-swap` raising both past the current swap limit (v1 needs the
-/// memsw limit written first: the kernel keeps limit <= memsw at every step).
-fn update_memory_and_swap_up(ctx: &Ctx) -> TResult {
-    if !host_has("memory.memsw.limit_in_bytes") && !pure_v2() {
-        skip!("the host's v1 memory controller has no swap accounting (memory.memsw.*)");
-    }
-    let mem = json!({"limit": 67108864, "swap": 134217728});
-    let (id, cg) = created(ctx, json!({"memory": mem}))?;
-    let out = ctx.rt(&["update", "--memory", "256m", "--memory-swap", "512m", &id])?;
-    let limit = cgroup_file(&cg, &["memory.limit_in_bytes", "memory.max"]);
-    let v1 = cgroup_file(&cg, &["memory.memsw.limit_in_bytes"]);
-    let v2 = cgroup_file(&cg, &["memory.swap.max"]);
-    ctx.destroy(&id)?;
-    out.check()?;
-    ensure_eq!(limit, Some((256u64 << 20).to_string()), "memory limit");
-    ensure!(
-        v1 == Some((512u64 << 20).to_string()) || v2 == Some((256u64 << 20).to_string()),
-        "swap after update: memsw {v1:?}, swap.max {v2:?}"
-    );
     Ok(())
 }

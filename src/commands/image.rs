@@ -57,7 +57,7 @@ pub fn diff(g: &Global, id: &str, dest: &Path) -> Result<i32> {
 
 fn write(upper: &Path, out: std::fs::File) -> Result<()> {
     let mut w = std::io::BufWriter::new(out);
-    crate::layer::diff::diff(upper, &mut w)?;
+    crate::image::diff::diff(upper, &mut w)?;
     let f = w
         .into_inner()
         .map_err(|e| Error::sys("write the layer tar", e.into_error()))?;
@@ -96,7 +96,7 @@ pub fn unpack(tar: &Path, dir: &Path) -> Result<i32> {
             .stdout
             .take()
             .ok_or_else(|| Error::invalid("gzip: no output"))?;
-        let r = crate::layer::unpack::unpack(std::io::BufReader::new(out), dir);
+        let r = crate::image::unpack::unpack(std::io::BufReader::new(out), dir);
         let _ = child.kill();
         let status = child.wait().ctx(|| "wait for gzip")?;
         r?;
@@ -109,6 +109,6 @@ pub fn unpack(tar: &Path, dir: &Path) -> Result<i32> {
         return Ok(0);
     }
     let file = std::fs::File::open(tar).ctx(|| format!("open {}", tar.display()))?;
-    crate::layer::unpack::unpack(std::io::BufReader::new(file), dir)?;
+    crate::image::unpack::unpack(std::io::BufReader::new(file), dir)?;
     Ok(0)
 }
