@@ -17,7 +17,7 @@ CONFORMANCE_SRC   ?= ../shared/conformance
 CONFORMANCE_SUITE ?= /tmp/oci-validation
 CONFORMANCE_FLOOR := 30
 
-.PHONY: conformance integration bench-layers bench-hyperfine test-cgroupv2 test-cgroupv2-smoke test-cgroupv1 test-apparmor test-apparmor-smoke build build-tests demo test unit-test runtime-tests lint bench install clean
+.PHONY: build-cri conformance integration bench-layers bench-hyperfine test-cgroupv2 test-cgroupv2-smoke test-cgroupv1 test-apparmor test-apparmor-smoke build build-tests demo test unit-test runtime-tests lint bench install clean
 
 build:
 	$(STATIC) $(CARGO) build --release --target $(TARGET) -p strata
@@ -48,7 +48,11 @@ conformance: build
 	  --runtime $(abspath $(STRATA)) $(if $(RUNC),--reference $(RUNC))
 
 # podman and containerd (Debian's) driving strata, then runc (proves the checks).
-integration: build build-tests
+# The test-only CRI client (tonic, tokio): its own workspace, never linked into strata.
+build-cri:
+	cd runtime-tests/cri-client && $(CARGO) build --release --locked
+
+integration: build build-tests build-cri
 	bash hack/integration.sh --runtime $(abspath $(STRATA))
 	@if [ -n "$(RUNC)" ]; then bash hack/integration.sh --runtime $(RUNC); fi
 

@@ -10,6 +10,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 RT=$repo/target/x86_64-unknown-linux-gnu/release/strata
 PROBE=$repo/target/x86_64-unknown-linux-gnu/release/probe   # sends/receives sd_notify
+CRI_CLIENT=${CRI_CLIENT:-$repo/runtime-tests/cri-client/target/release/cri-client}
 while (($#)); do
   case $1 in
     --runtime) RT=${2:?--runtime needs a PATH}; shift 2 ;;
@@ -31,7 +32,7 @@ BUSYBOX=${BUSYBOX:-/bin/busybox}
 T=$(mktemp -d /tmp/strata-it.XXXXXX)
 tag=sit$$                        # names: containers, cgroup parent, containerd namespace
 CGP=/$tag                        # podman --cgroup-parent (cgroupfs); containerd uses /$tag/<id>
-CTD_PID='' DKD_PID=''
+CTD_PID='' DKD_PID='' CRI_PID=''
 passed=0 failed=0
 
 PODMAN=(podman --root "$T/storage" --runroot "$T/run" --tmpdir "$T/tmp"
@@ -86,6 +87,17 @@ cleanup() {
     for _ in $(seq 50); do kill -0 "$CTD_PID" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$CTD_PID" 2>/dev/null
     wait "$CTD_PID" 2>/dev/null
+  fi
+  if [[ -n $CRI_PID ]]; then
+    kill "$CRI_PID" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$CRI_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$CRI_PID" 2>/dev/null
+    wait "$CRI_PID" 2>/dev/null
+    for p in $(pgrep -f "containerd-shim-runc-v2 .*-address $CRI_SOCK" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+    # a pod the client could not remove: its processes, then its runtime state
+    for id in $(ls "$CRI/runc/k8s.io" 2>/dev/null); do
+      timeout 10 "$RT" --root "$CRI/runc/k8s.io" delete -f "$id" >/dev/null 2>&1
+    done
   fi
   # shims outlive containerd: end the ones whose socket/bundle lives under $T
   local p
@@ -288,6 +300,88 @@ else
     fail ctr-error-missing-program "rc=$rc: $(one_line "$out")"
   fi
   ctr_ c rm "$tag-e1" >/dev/null 2>&1 || true
+fi
+
+# ---------------------------------------------------------------- containerd CRI
+# A second containerd with its CRI plugin, driven as kubelet drives it by the test-only
+# runtime-tests/cri-client (Debian packages no crictl): a host-network pod with a
+# memory- and CPU-limited container, ExecSync, UpdateContainerResources read back inside,
+# ContainerStats, stop and removal; then nothing of it may be left.
+CRI=$T/cri
+CRI_SOCK=$CRI/containerd.sock
+CRICTR=(ctr -a "$CRI_SOCK" -n k8s.io)
+mkdir -p "$CRI"/{logs,cni/conf,cni/bin}
+if [[ ! -x $CRI_CLIENT ]]; then
+  fail cri-client "no $CRI_CLIENT (make build-cri)"
+else
+  cat >"$CRI/config.toml" <<TOML
+version = 2
+root = "$CRI/root"
+state = "$CRI/state"
+[grpc]
+  address = "$CRI_SOCK"
+[ttrpc]
+  address = "$CRI_SOCK.ttrpc"
+[debug]
+  address = "$CRI_SOCK.debug"
+[metrics]
+  address = ""
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "localhost/$tag-pause:latest"
+  disable_apparmor = true
+  # this host's bounding set lacks CAP_SYS_RESOURCE, so no runtime can lower oom_score_adj
+  # to the sandbox's -998 (runc fails in nsexec, strata names the write): keep it at ours
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "$CRI/cni/bin"
+    conf_dir = "$CRI/cni/conf"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    default_runtime_name = "rt"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.rt]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.rt.options]
+        BinaryName = "$RT"
+        Root = "$CRI/runc"
+        SystemdCgroup = false
+TOML
+  containerd --config "$CRI/config.toml" >"$CRI/log" 2>&1 &
+  CRI_PID=$!
+  up=false
+  for _ in $(seq 100); do
+    if "${CRICTR[@]}" version >/dev/null 2>&1; then up=true; break; fi
+    kill -0 "$CRI_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  # the sandbox ("pause") image: the busybox rootfs, sleeping
+  if ! $up; then
+    fail cri-containerd-start "containerd did not come up: $(tail -3 "$CRI/log" | tr '\n' ' ')"
+  elif ! out=$(pm import --change 'CMD ["/bin/sleep", "2147483647"]' "$T/rootfs.tar" \
+      "localhost/$tag-pause:latest" 2>&1 &&
+    pm save --format oci-archive -o "$CRI/pause.tar" "localhost/$tag-pause:latest" 2>&1 &&
+    pm save --format oci-archive -o "$CRI/img.tar" "$IMG" 2>&1 &&
+    timeout 60 "${CRICTR[@]}" image import --base-name "localhost/$tag-pause" "$CRI/pause.tar" 2>&1 &&
+    timeout 60 "${CRICTR[@]}" image import --base-name "localhost/$tag" "$CRI/img.tar" 2>&1); then
+    fail cri-image-import "$(one_line "$out")"
+  else
+    while read -r line; do
+      case $line in
+        ok\ *) ok "${line#ok }" ;;
+        FAILED\ *) name=${line#FAILED }; fail "${name%%:*}" "${name#*: }" ;;
+        *) echo "$line" ;;
+      esac
+    done < <(timeout 180 "$CRI_CLIENT" --socket "$CRI_SOCK" --image "$IMG" \
+      --cgroup-parent "$CGP/cri" --log-dir "$CRI/logs" --name "$tag" 2>&1 || true)
+    # Nothing left: no shim, no container state in the runtime's root, no cgroup, no mount.
+    sleep 0.5
+    left=""
+    pgrep -f "containerd-shim-runc-v2 .*-address $CRI_SOCK" >/dev/null && left+=" shim"
+    [[ -n $(ls -A "$CRI/runc/k8s.io" 2>/dev/null) ]] && left+=" runtime-state:$(ls "$CRI/runc/k8s.io" | head -3 | tr '\n' ' ')"
+    for d in /sys/fs/cgroup/*/"$tag"/cri /sys/fs/cgroup/"$tag"/cri; do
+      [[ -d $d && -n $(find "$d" -mindepth 1 -type d 2>/dev/null) ]] && left+=" cgroup:$d"
+    done
+    grep -q " $CRI/state/" /proc/self/mounts && left+=" mount:$(grep -o " $CRI/state/[^ ]*" /proc/self/mounts | head -1)"
+    if [[ -z $left ]]; then ok cri-nothing-left; else fail cri-nothing-left "left:$left"; fi
+  fi
 fi
 
 # ---------------------------------------------------------------- docker
