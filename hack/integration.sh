@@ -64,6 +64,17 @@ one_line() { tr '\r\n' '  ' <<<"$1" | cut -c1-300; }
 # expect NAME WANT GOT: exact string match
 expect() { if [[ $3 == "$2" ]]; then ok "$1"; else fail "$1" "want '$2', got '$(one_line "$3")'"; fi; }
 
+# wait_up PID CMD...: CMD succeeds within 10 s, and PID (the daemon) has not died first
+wait_up() {
+  local pid=$1; shift
+  for _ in $(seq 100); do
+    "$@" >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
 cleanup() {
   set +e
   trap - EXIT INT TERM
@@ -242,12 +253,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 TOML
 containerd --config "$T/ctd/config.toml" >"$T/ctd/log" 2>&1 &
 CTD_PID=$!
-up=false
-for _ in $(seq 100); do
-  if "${CTR[@]}" version >/dev/null 2>&1; then up=true; break; fi
-  kill -0 "$CTD_PID" 2>/dev/null || break
-  sleep 0.1
-done
+up=false; wait_up "$CTD_PID" "${CTR[@]}" version && up=true
 
 if ! $up; then
   fail containerd-start "containerd did not come up: $(tail -3 "$T/ctd/log" | tr '\n' ' ')"
@@ -346,12 +352,7 @@ state = "$CRI/state"
 TOML
   containerd --config "$CRI/config.toml" >"$CRI/log" 2>&1 &
   CRI_PID=$!
-  up=false
-  for _ in $(seq 100); do
-    if "${CRICTR[@]}" version >/dev/null 2>&1; then up=true; break; fi
-    kill -0 "$CRI_PID" 2>/dev/null || break
-    sleep 0.1
-  done
+  up=false; wait_up "$CRI_PID" "${CRICTR[@]}" version && up=true
   # the sandbox ("pause") image: the busybox rootfs, sleeping
   if ! $up; then
     fail cri-containerd-start "containerd did not come up: $(tail -3 "$CRI/log" | tr '\n' ' ')"

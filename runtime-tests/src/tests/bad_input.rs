@@ -26,153 +26,191 @@ enum Broken {
 
 type Prep = fn(&mut Bundle) -> Broken;
 
-const CASES: &[(&str, Prep)] = &[
-    ("id_empty", |_| Broken::Id(String::new())),
-    ("id_dot", |_| Broken::Id(".".into())),
-    ("id_dotdot", |_| Broken::Id("..".into())),
-    ("id_slash", |_| Broken::Id("a/b".into())),
-    ("id_newline", |_| Broken::Id("a\nb".into())),
-    ("id_whitespace", |_| Broken::Id("a b".into())),
-    ("id_4096_chars", |_| Broken::Id("a".repeat(4096))),
-    ("bundle_missing", |b| {
+/// Each case: its name, the words its error must name (any one, without case: strata's and
+/// runc's wording, so that a refusal for another reason does not pass), and how it breaks
+/// the bundle.
+const CASES: &[(&str, &[&str], Prep)] = &[
+    ("id_empty", &["container id"], |_| Broken::Id(String::new())),
+    ("id_dot", &["container id"], |_| Broken::Id(".".into())),
+    ("id_dotdot", &["container id"], |_| Broken::Id("..".into())),
+    ("id_slash", &["container id"], |_| Broken::Id("a/b".into())),
+    ("id_newline", &["container id"], |_| {
+        Broken::Id("a\nb".into())
+    }),
+    ("id_whitespace", &["container id"], |_| {
+        Broken::Id("a b".into())
+    }),
+    (
+        "id_4096_chars",
+        &["container id", "file name too long"],
+        |_| Broken::Id("a".repeat(4096)),
+    ),
+    ("bundle_missing", &["missing: no such file"], |b| {
         Broken::BundlePath(b.dir.join("missing"))
     }),
-    ("config_missing", |_| Broken::NoConfig),
-    ("config_empty", |_| Broken::Raw(String::new())),
-    ("config_null", |_| Broken::Raw("null".into())),
-    ("config_malformed", |_| {
-        Broken::Raw(r#"{"ociVersion": "1.0.2", "process": }"#.into())
-    }),
-    ("config_truncated", |b| {
+    ("config_missing", &["config.json"], |_| Broken::NoConfig),
+    ("config_empty", &["EOF"], |_| Broken::Raw(String::new())),
+    ("config_null", &["null"], |_| Broken::Raw("null".into())),
+    (
+        "config_malformed",
+        &["expected value", "invalid character"],
+        |_| Broken::Raw(r#"{"ociVersion": "1.0.2", "process": }"#.into()),
+    ),
+    ("config_truncated", &["EOF"], |b| {
         let text = b.config.to_string();
         Broken::Raw(text[..text.len() / 2].to_string())
     }),
-    ("config_wrong_type", |b| {
-        b.config["process"]["args"] = json!("/probe report");
-        Broken::Config
-    }),
-    ("root_path_missing", |b| {
+    (
+        "config_wrong_type",
+        &["invalid type", "cannot unmarshal"],
+        |b| {
+            b.config["process"]["args"] = json!("/probe report");
+            Broken::Config
+        },
+    ),
+    ("root_path_missing", &["no-such-rootfs"], |b| {
         b.config["root"]["path"] = json!("no-such-rootfs");
         Broken::Config
     }),
-    ("args_empty", |b| {
+    ("args_empty", &["args"], |b| {
         b.config["process"]["args"] = json!([]);
         Broken::Config
     }),
-    ("cwd_relative", |b| {
+    ("cwd_relative", &["cwd"], |b| {
         b.config["process"]["cwd"] = json!("tmp");
         Broken::Config
     }),
-    ("rlimit_duplicate", |b| {
-        let r = json!({"type": "RLIMIT_NOFILE", "soft": 512, "hard": 512});
-        b.config["process"]["rlimits"] = json!([r, r]);
-        Broken::Config
-    }),
-    ("rlimit_unknown", |b| {
+    (
+        "rlimit_duplicate",
+        &["RlimitNofile", "RLIMIT_NOFILE"],
+        |b| {
+            let r = json!({"type": "RLIMIT_NOFILE", "soft": 512, "hard": 512});
+            b.config["process"]["rlimits"] = json!([r, r]);
+            Broken::Config
+        },
+    ),
+    ("rlimit_unknown", &["RLIMIT_BOGUS"], |b| {
         b.config["process"]["rlimits"] = json!([{"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}]);
         Broken::Config
     }),
-    ("namespace_duplicate", |b| {
+    ("namespace_duplicate", &["network"], |b| {
         if let Some(ns) = b.config["linux"]["namespaces"].as_array_mut() {
             ns.push(json!({"type": "network"}));
         }
         Broken::Config
     }),
-    ("hook_path_relative", |b| {
+    ("hook_path_relative", &["bin/true"], |b| {
         b.config["hooks"] = json!({"createRuntime": [{"path": "bin/true"}]});
         Broken::Config
     }),
-    ("hook_timeout_zero", |b| {
+    ("hook_timeout_zero", &["timeout"], |b| {
         b.config["hooks"] = json!({"createRuntime": [{"path": "/bin/true", "timeout": 0}]});
         Broken::Config
     }),
-    ("hook_timeout_negative", |b| {
+    ("hook_timeout_negative", &["timeout"], |b| {
         b.config["hooks"] = json!({"poststop": [{"path": "/bin/true", "timeout": -1}]});
         Broken::Config
     }),
-    ("seccomp_default_action_unknown", |b| {
+    ("seccomp_default_action_unknown", &["SCMP_ACT_BOGUS"], |b| {
         b.config["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_BOGUS"});
         Broken::Config
     }),
-    ("seccomp_action_unknown", |b| {
+    ("seccomp_action_unknown", &["SCMP_ACT_BOGUS"], |b| {
         let rule = json!({"names": ["mkdir"], "action": "SCMP_ACT_BOGUS"});
         b.config["linux"]["seccomp"] =
             json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule]});
         Broken::Config
     }),
-    ("seccomp_arch_unknown", |b| {
+    ("seccomp_arch_unknown", &["SCMP_ARCH_BOGUS"], |b| {
         b.config["linux"]["seccomp"] =
             json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_BOGUS"]});
         Broken::Config
     }),
     // config-linux.md: "When the action doesn't support an errno, the runtime MUST print and
     // error and fail."
-    ("seccomp_errno_ret_without_errno_action", |b| {
-        let rule = json!({"names": ["mkdir"], "action": "SCMP_ACT_KILL", "errnoRet": 5});
-        b.config["linux"]["seccomp"] =
-            json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule]});
-        Broken::Config
-    }),
-    // The config is opened O_NOFOLLOW|O_NONBLOCK and must be a regular file of sane size.
-    ("config_link_to_dev_zero", |b| {
-        let _ = std::fs::remove_file(b.dir.join("config.json"));
-        let _ = std::os::unix::fs::symlink("/dev/zero", b.dir.join("config.json"));
-        Broken::NoConfig
-    }),
-    ("config_1gb", |b| {
+    (
+        "seccomp_errno_ret_without_errno_action",
+        &["errnoRet"],
+        |b| {
+            let rule = json!({"names": ["mkdir"], "action": "SCMP_ACT_KILL", "errnoRet": 5});
+            b.config["linux"]["seccomp"] =
+                json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule]});
+            Broken::Config
+        },
+    ),
+    // The config is opened O_NOFOLLOW|O_NONBLOCK and must be a regular file of sane size
+    // (runc parses the NULs it reads from /dev/zero).
+    (
+        "config_link_to_dev_zero",
+        &["symbolic links", "beginning of value"],
+        |b| {
+            let _ = std::fs::remove_file(b.dir.join("config.json"));
+            let _ = std::os::unix::fs::symlink("/dev/zero", b.dir.join("config.json"));
+            Broken::NoConfig
+        },
+    ),
+    ("config_1gb", &["larger than", "beginning of value"], |b| {
         // Sparse: 1 GiB of zeros that cost no disk.
         if let Ok(f) = std::fs::File::create(b.dir.join("config.json")) {
             let _ = f.set_len(1 << 30);
         }
         Broken::NoConfig
     }),
-    ("config_trailing_garbage", |b| {
+    ("config_trailing_garbage", &["trailing"], |b| {
         Broken::Raw(format!("{} trailing", b.config))
     }),
-    ("config_deep_nesting", |b| {
-        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-        let text = b.config.to_string();
-        Broken::Raw(format!("{{\"deep\": {deep}, {}", &text[1..]))
-    }),
-    ("bundle_is_a_file", |b| {
+    (
+        "config_deep_nesting",
+        &["nested deeper", "max depth"],
+        |b| {
+            let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+            let text = b.config.to_string();
+            Broken::Raw(format!("{{\"deep\": {deep}, {}", &text[1..]))
+        },
+    ),
+    ("bundle_is_a_file", &["not a directory"], |b| {
         Broken::BundlePath(b.dir.join("config.json"))
     }),
-    ("bundle_symlink_loop", |b| {
+    ("bundle_symlink_loop", &["symbolic links"], |b| {
         let _ = std::os::unix::fs::symlink("loop", b.dir.join("loop"));
         Broken::BundlePath(b.dir.join("loop"))
     }),
-    ("env_without_equals", |b| {
+    ("env_without_equals", &["NOEQUALS"], |b| {
         b.config["process"]["env"] = json!(["PATH=/bin", "NOEQUALS"]);
         Broken::Config
     }),
-    ("capability_unknown", |b| {
+    ("capability_unknown", &["CAP_BOGUS"], |b| {
         b.config["process"]["capabilities"]["bounding"] = json!(["CAP_CHOWN", "CAP_BOGUS"]);
         Broken::Config
     }),
-    ("rlimit_soft_above_hard", |b| {
+    ("rlimit_soft_above_hard", &["rlimit"], |b| {
         b.config["process"]["rlimits"] =
             json!([{"type": "RLIMIT_NOFILE", "soft": 2048, "hard": 1024}]);
         Broken::Config
     }),
-    ("oom_score_adj_out_of_range", |b| {
-        b.config["process"]["oomScoreAdj"] = json!(2000);
-        Broken::Config
-    }),
-    ("mount_destination_root", |b| {
+    (
+        "oom_score_adj_out_of_range",
+        &["oomScoreAdj", "oom_score_adj"],
+        |b| {
+            b.config["process"]["oomScoreAdj"] = json!(2000);
+            Broken::Config
+        },
+    ),
+    ("mount_destination_root", &["destination \"/\""], |b| {
         add_mount(
             b,
             json!({"destination": "/", "type": "tmpfs", "source": "tmpfs"}),
         );
         Broken::Config
     }),
-    ("mount_tmpfs_on_proc", |b| {
+    ("mount_tmpfs_on_proc", &["cannot be mounted"], |b| {
         add_mount(
             b,
             json!({"destination": "/proc", "type": "tmpfs", "source": "tmpfs"}),
         );
         Broken::Config
     }),
-    ("mount_bind_missing_source", |b| {
+    ("mount_bind_missing_source", &["no-such-source"], |b| {
         let src = b.dir.join("no-such-source").to_string_lossy().to_string();
         add_mount(
             b,
@@ -181,7 +219,7 @@ const CASES: &[(&str, Prep)] = &[
         );
         Broken::Config
     }),
-    ("mount_option_unknown", |b| {
+    ("mount_option_unknown", &["bogus-option"], |b| {
         add_mount(
             b,
             json!({"destination": "/mnt", "type": "tmpfs", "source": "tmpfs",
@@ -189,102 +227,38 @@ const CASES: &[(&str, Prep)] = &[
         );
         Broken::Config
     }),
-    ("namespace_unknown", |b| {
+    ("namespace_unknown", &["bogus"], |b| {
         if let Some(ns) = b.config["linux"]["namespaces"].as_array_mut() {
             ns.push(json!({"type": "bogus"}));
         }
         Broken::Config
     }),
-    ("mappings_without_userns", |b| {
+    ("mappings_without_userns", &["user namespace"], |b| {
         b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
         b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
         Broken::Config
     }),
-    ("device_path_outside_dev", |b| {
+    ("device_path_outside_dev", &["/tmp/null"], |b| {
         b.config["linux"]["devices"] =
             json!([{"path": "/tmp/null", "type": "c", "major": 1, "minor": 3}]);
         Broken::Config
     }),
-    ("args0_missing", |b| {
+    ("args0_missing", &["/no/such/binary"], |b| {
         b.config["process"]["args"] = json!(["/no/such/binary"]);
         Broken::Config
     }),
-    ("namespace_path_wrong_type", |b| {
-        b.namespace(
-            "network",
-            Some(&format!("/proc/{}/ns/ipc", std::process::id())),
-        );
-        Broken::Config
-    }),
-];
-
-/// What each case's error must name (any one, without case), so that a refusal for another
-/// reason does not pass. Alternatives cover runc's wording where it differs from strata's.
-const WORDS: &[(&str, &[&str])] = &[
-    ("id_empty", &["container id"]),
-    ("id_dot", &["container id"]),
-    ("id_dotdot", &["container id"]),
-    ("id_slash", &["container id"]),
-    ("id_newline", &["container id"]),
-    ("id_whitespace", &["container id"]),
-    ("id_4096_chars", &["container id", "file name too long"]),
-    ("bundle_missing", &["missing: no such file"]),
-    ("config_missing", &["config.json"]),
-    ("config_empty", &["EOF"]),
-    ("config_null", &["null"]),
-    ("config_malformed", &["expected value", "invalid character"]),
-    ("config_truncated", &["EOF"]),
-    ("config_wrong_type", &["invalid type", "cannot unmarshal"]),
-    ("root_path_missing", &["no-such-rootfs"]),
-    ("args_empty", &["args"]),
-    ("cwd_relative", &["cwd"]),
-    ("rlimit_duplicate", &["RlimitNofile", "RLIMIT_NOFILE"]),
-    ("rlimit_unknown", &["RLIMIT_BOGUS"]),
-    ("namespace_duplicate", &["network"]),
-    ("hook_path_relative", &["bin/true"]),
-    ("hook_timeout_zero", &["timeout"]),
-    ("hook_timeout_negative", &["timeout"]),
-    ("seccomp_default_action_unknown", &["SCMP_ACT_BOGUS"]),
-    ("seccomp_action_unknown", &["SCMP_ACT_BOGUS"]),
-    ("seccomp_arch_unknown", &["SCMP_ARCH_BOGUS"]),
-    ("seccomp_errno_ret_without_errno_action", &["errnoRet"]),
-    // strata opens config.json without following links; runc parses /dev/zero's NULs.
-    (
-        "config_link_to_dev_zero",
-        &["symbolic links", "beginning of value"],
-    ),
-    ("config_1gb", &["larger than", "beginning of value"]),
-    ("config_trailing_garbage", &["trailing"]),
-    ("config_deep_nesting", &["nested deeper", "max depth"]),
-    ("bundle_is_a_file", &["not a directory"]),
-    ("bundle_symlink_loop", &["symbolic links"]),
-    ("env_without_equals", &["NOEQUALS"]),
-    ("capability_unknown", &["CAP_BOGUS"]),
-    ("rlimit_soft_above_hard", &["rlimit"]),
-    (
-        "oom_score_adj_out_of_range",
-        &["oomScoreAdj", "oom_score_adj"],
-    ),
-    ("mount_destination_root", &["destination \"/\""]),
-    ("mount_tmpfs_on_proc", &["cannot be mounted"]),
-    ("mount_bind_missing_source", &["no-such-source"]),
-    ("mount_option_unknown", &["bogus-option"]),
-    ("namespace_unknown", &["bogus"]),
-    ("mappings_without_userns", &["user namespace"]),
-    ("device_path_outside_dev", &["/tmp/null"]),
-    ("args0_missing", &["/no/such/binary"]),
     (
         "namespace_path_wrong_type",
         &["network namespace", "net namespace"],
+        |b| {
+            b.namespace(
+                "network",
+                Some(&format!("/proc/{}/ns/ipc", std::process::id())),
+            );
+            Broken::Config
+        },
     ),
 ];
-
-fn words_of(name: &str) -> &'static [&'static str] {
-    WORDS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map_or(&[][..], |(_, w)| *w)
-}
 
 /// Known runc 1.1.5 deviations among [`CASES`], each checked by hand:
 /// - `config_null`: runc panics with a Go stack trace (nil pointer dereference in loadSpec);
@@ -353,8 +327,7 @@ const RUNC_DEVIATIONS: &[(&str, &str)] = &[
 pub fn tests() -> Vec<Test> {
     let mut v: Vec<Test> = CASES
         .iter()
-        .map(|&(name, prep)| {
-            let words = words_of(name);
+        .map(|&(name, words, prep)| {
             let t = Test::new(&format!("bad_input::{name}"), move |ctx| {
                 rejected(ctx, prep, words)
             });
