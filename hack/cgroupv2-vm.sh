@@ -2,11 +2,13 @@
 # Run CMD as root inside a throwaway cgroup VM (virtme-ng + qemu TCG), in the repo root. By default the
 # guest is pure cgroup v2 (cgroup_no_v1=all); with --v1 the v1 controllers stay free, for a guest script
 # that mounts a v1 layout itself (hack/cgroupv1-tests.sh). The guest sees the host's filesystem
-# read-only, except the repo (--rwdir) and an overlay on /tmp. Options before `--` other than --kernel,
-# --timeout and --v1 go to vng (e.g. --memory 2G). Exit code is CMD's; 124 if the VM ran out of time.
+# read-only, except the repo (--rwdir) and an overlay on /tmp. With --systemd the guest boots systemd
+# (vng --systemd) and CMD runs as a service of it (hack/systemd-tests.sh). Options before `--` other
+# than --kernel, --timeout, --v1 and --systemd go to vng (e.g. --memory 2G). Exit code is CMD's; 124 if
+# the VM ran out of time.
 set -euo pipefail
 
-usage() { echo "usage: $0 [--kernel VMLINUZ] [--timeout SECS] [--v1] [VNG_OPTIONS...] -- CMD [ARGS...]   (env VNG_VENV, default /tmp/strata-vng-env)" >&2; exit 2; }
+usage() { echo "usage: $0 [--kernel VMLINUZ] [--timeout SECS] [--v1] [--systemd] [VNG_OPTIONS...] -- CMD [ARGS...]   (env VNG_VENV, default /tmp/strata-vng-env)" >&2; exit 2; }
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 venv=${VNG_VENV:-/tmp/strata-vng-env}
@@ -16,6 +18,18 @@ while (($#)); do
     --kernel) kernel=${2:?--kernel needs a path}; shift 2 ;;
     --timeout) timeout=${2:?--timeout needs seconds}; shift 2 ;;
     --v1) append=''; shift ;;
+    # The guest root is the host's, /.dockerenv included. An empty $container tells systemd
+    # (pid 1) it is not in a container; its generators still read /.dockerenv and set up a
+    # console getty instead of the serial one the command runs on (vng's override), so that one
+    # is asked for by name. The host's services that only slow the boot are masked.
+    --systemd)
+      vng_opts+=(--systemd --append container= --append systemd.wants=serial-getty@ttyS0.service)
+      for u in console-getty.service containerd.service docker.service docker.socket podman.service \
+        podman-auto-update.timer systemd-timesyncd.service systemd-logind.service apparmor.service \
+        e2scrub_reap.service; do
+        vng_opts+=(--append "systemd.mask=$u")
+      done
+      shift ;;
     --) shift; break ;;
     -h | --help) usage ;;
     *) vng_opts+=("$1"); shift ;;
