@@ -19,17 +19,11 @@ while (($#)); do
     --timeout) timeout=${2:?--timeout needs seconds}; shift 2 ;;
     --v1) append=''; shift ;;
     # The guest root is the host's, /.dockerenv included. An empty $container tells systemd
-    # (pid 1) it is not in a container; its generators still read /.dockerenv and set up a
-    # console getty instead of the serial one the command runs on (vng's override), so that one
-    # is asked for by name. The host's services that only slow the boot are masked.
-    --systemd)
-      vng_opts+=(--systemd --append container= --append systemd.wants=serial-getty@ttyS0.service)
-      for u in console-getty.service containerd.service docker.service docker.socket podman.service \
-        podman-auto-update.timer systemd-timesyncd.service systemd-logind.service apparmor.service \
-        e2scrub_reap.service; do
-        vng_opts+=(--append "systemd.mask=$u")
-      done
-      shift ;;
+    # (pid 1) it is not in a container, but its generators still see /.dockerenv, take
+    # themselves for in one and read pid 1's argv for kernel options: no serial getty, which vng
+    # runs the command on, and no systemd.mask=. So the serial getty is the boot's one goal
+    # (the host's services never start; the guest script starts dbus).
+    --systemd) vng_opts+=(--systemd --append container= --append systemd.unit=serial-getty@ttyS0.service); shift ;;
     --) shift; break ;;
     -h | --help) usage ;;
     *) vng_opts+=("$1"); shift ;;

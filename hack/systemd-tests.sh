@@ -22,8 +22,10 @@ done
 fail() { echo "systemd-tests: $*" >&2; exit 1; }
 [[ $(cat /proc/1/comm) == systemd ]] || fail "pid 1 is $(cat /proc/1/comm), not systemd (boot with hack/cgroupv2-vm.sh --systemd)"
 [[ $(stat -fc %T /sys/fs/cgroup) == cgroup2fs ]] || fail "/sys/fs/cgroup is not cgroup2"
-state=$(systemctl is-system-running --wait || true)
+state=$(systemctl is-system-running || true)
 echo "systemd $(systemctl --version | head -1 | cut -d' ' -f2): $state; virtualization: $(systemd-detect-virt || true)"
+# The boot's goal is the serial getty alone (hack/cgroupv2-vm.sh --systemd): the bus is started here.
+systemctl start dbus.socket dbus.service || fail "cannot start dbus"
 busctl --system status >/dev/null || fail "no system bus (dbus not running)"
 mkdir -p /run/rt
 mountpoint -q /run/rt || mount -t tmpfs tmpfs /run/rt
