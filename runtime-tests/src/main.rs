@@ -8,6 +8,7 @@
 //! the only way a panicking test cannot take its neighbours down or skip their cleanup: the
 //! child cleans up through `Drop` guards, and the parent cleans up again (idempotently)
 //! after every child, which also covers a child that aborted or was killed.
+mod account;
 mod bundle;
 mod cgroups;
 mod cleanup;
@@ -18,6 +19,7 @@ mod runtime;
 mod sys;
 mod systemd;
 mod tests;
+mod user;
 
 use std::path::PathBuf;
 
