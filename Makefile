@@ -17,19 +17,13 @@ CONFORMANCE_SRC   ?= ../shared/conformance
 CONFORMANCE_SUITE ?= /tmp/oci-validation
 CONFORMANCE_FLOOR := 30
 
-.PHONY: build-systemd test-systemd test-systemd-smoke build-cri conformance integration bench-layers bench-hyperfine test-cgroupv2 test-cgroupv2-smoke test-cgroupv1 test-apparmor test-apparmor-smoke build build-tests demo test unit-test runtime-tests lint bench install clean
+.PHONY: test-systemd test-systemd-smoke build-cri conformance integration bench-layers bench-hyperfine test-cgroupv2 test-cgroupv2-smoke test-cgroupv1 test-apparmor test-apparmor-smoke build build-tests demo test unit-test runtime-tests lint bench install clean
 
 build:
 	$(STATIC) $(CARGO) build --release --target $(TARGET) -p strata
 
 build-tests:
 	$(STATIC) $(CARGO) build --release --target $(TARGET) -p runtime-tests --bins
-
-# strata with the systemd cgroup driver (cargo feature `systemd`, off by default: it takes the
-# binary over 3 MB, docs/benchmarks.md), in its own target dir so `build` stays the default one.
-SYSTEMD_OUT := target/systemd/$(TARGET)/release
-build-systemd:
-	$(STATIC) CARGO_TARGET_DIR=target/systemd $(CARGO) build --release --target $(TARGET) -p strata --features systemd
 
 # Builds strata, makes a busybox bundle and runs one container from it.
 demo: build
@@ -80,13 +74,13 @@ test-cgroupv2-smoke: build build-tests
 # (vng --systemd), the cgroup, lifecycle, devices, resources, pause and exec groups with systemd
 # cgroupsPaths, then no unit and no cgroup left (hack/systemd-tests.sh), strata then runc. Not in
 # CI: ~6 min. The smoke target: strata only, a few groups.
-test-systemd: build-systemd build build-tests
+test-systemd: build build-tests
 	bash hack/cgroupv2-vm.sh --systemd --memory 2G --timeout 1500 -- bash hack/systemd-tests.sh \
-	  --runtime $(abspath $(SYSTEMD_OUT)/strata) $(if $(RUNC),--runtime $(RUNC))
+	  --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
 
-test-systemd-smoke: build-systemd build build-tests
+test-systemd-smoke: build build-tests
 	bash hack/cgroupv2-vm.sh --systemd --memory 1G --timeout 900 -- bash hack/systemd-tests.sh --smoke \
-	  --runtime $(abspath $(SYSTEMD_OUT)/strata)
+	  --runtime $(abspath $(STRATA))
 
 # The cgroup, lifecycle, devices, resources and pause groups on a pure cgroup v1
 # host (the same VM, v1 hierarchies mounted by the guest script), strata then runc.
@@ -107,7 +101,6 @@ test-apparmor-smoke: build build-tests
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
-	$(CARGO) clippy --release -p strata --features systemd --all-targets -- -D warnings
 
 # The start-up benchmark (~5 min): interleaved A/B pairs, median of per-pair ratios, to
 # target/bench/interleaved.md (paste it into docs/benchmarks.md). bench-hyperfine: the older

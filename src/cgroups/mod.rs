@@ -282,7 +282,6 @@ impl Cgroup {
 macro_rules! driver {
     ($cg:ident . $op:ident ( $($arg:expr),* )) => {
         match &$cg.unit {
-            #[cfg(feature = "systemd")]
             Some(unit) => systemd::Scope { cg: $cg, unit }.$op($($arg),*),
             _ => Fs($cg).$op($($arg),*),
         }
@@ -761,13 +760,11 @@ fn attach_device_filter(dir: &Path, rules: &[oci_spec::runtime::LinuxDeviceCgrou
 #[derive(Default)]
 pub struct Deferred {
     writes: Vec<(PathBuf, String, &'static str)>,
-    #[cfg_attr(not(feature = "systemd"), allow(dead_code))]
     systemd: Option<(Cgroup, oci_spec::runtime::LinuxResources)>,
 }
 
 impl Deferred {
     pub fn finish(self) -> Result<()> {
-        #[cfg(feature = "systemd")]
         if let Some((cg, r)) = &self.systemd {
             return systemd::finish(cg, r);
         }

@@ -1,172 +1,316 @@
-//! The D-Bus calls to systemd's manager (org.freedesktop.systemd1) on the
-//! system bus: a transient unit started or stopped, waiting for its job's
-//! JobRemoved signal, and unit properties set. Only the systemd driver
+//! The D-Bus calls to systemd's manager (org.freedesktop.systemd1): a
+//! transient unit started or stopped, waiting for its job's JobRemoved
+//! signal, and unit properties set. A small client of our own over a unix
+//! socket (SASL EXTERNAL, `wire` for the messages): a D-Bus crate costs
+//! more binary than strata's size limit allows. Only the systemd driver
 //! calls here, so the cgroupfs driver never connects to a bus.
 
 use super::props::{Prop, Val};
+use super::wire::{self, Arg, Message};
 use crate::error::{Error, Result};
-use dbus::arg::{RefArg, Variant};
-use dbus::blocking::Connection;
-use dbus::channel::MatchingReceiver;
-use dbus::message::MatchRule;
-use dbus::Path;
-use std::sync::{Arc, Mutex};
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const DEST: &str = "org.freedesktop.systemd1";
 const PATH: &str = "/org/freedesktop/systemd1";
 const MANAGER: &str = "org.freedesktop.systemd1.Manager";
-/// How long a job may take (runc waits 30 s too).
-const JOB_TIMEOUT: Duration = Duration::from_secs(30);
-
-type Props<'a> = Vec<(&'a str, Variant<Box<dyn RefArg>>)>;
+const DBUS: &str = "org.freedesktop.DBus";
+/// How long a call or a job may take (runc waits 30 s too).
+const TIMEOUT: Duration = Duration::from_secs(30);
+/// systemd's own socket for root: no bus daemon needed.
+const PRIVATE: &str = "/run/systemd/private";
+const SYSTEM_BUS: &str = "/run/dbus/system_bus_socket";
 
 pub struct Bus {
-    conn: Connection,
+    sock: UnixStream,
+    serial: u32,
     /// (job, result) of every JobRemoved seen.
-    done: Arc<Mutex<Vec<(String, String)>>>,
+    done: Vec<(String, String)>,
 }
 
-fn bus_err(what: &str, e: dbus::Error) -> Error {
-    Error::invalid(format!(
-        "systemd: {what}: {}",
-        e.message().or(e.name()).unwrap_or("D-Bus error")
-    ))
+fn err(what: &str, msg: impl std::fmt::Display) -> Error {
+    Error::invalid(format!("systemd: {what}: {msg}"))
 }
 
-fn variant(v: &Val) -> Variant<Box<dyn RefArg>> {
-    Variant(match v {
-        Val::Bool(b) => Box::new(*b),
-        Val::U64(n) => Box::new(*n),
-        Val::Str(s) => Box::new(s.clone()),
-        Val::Strs(s) => Box::new(s.clone()),
-        Val::Bytes(b) => Box::new(b.clone()),
-        Val::Devices(d) => Box::new(d.clone()),
-        Val::U32s(p) => Box::new(p.clone()),
-    })
+fn io_err(what: &str, e: std::io::Error) -> Error {
+    err(what, crate::error::errstr(&e))
+}
+
+/// A D-Bus error reply: its name and message.
+struct Failed {
+    name: String,
+    text: String,
+}
+
+fn variant(v: &Val) -> Arg {
+    let strs = |e: &str, s: Vec<Arg>| Arg::Array(e.into(), s);
+    Arg::Variant(Box::new(match v {
+        Val::Bool(b) => Arg::Bool(*b),
+        Val::U64(n) => Arg::U64(*n),
+        Val::Str(s) => Arg::Str(s.clone()),
+        Val::Strs(s) => strs("s", s.iter().map(|s| Arg::Str(s.clone())).collect()),
+        Val::Bytes(b) => strs("y", b.iter().map(|b| Arg::Byte(*b)).collect()),
+        Val::Devices(d) => strs(
+            "(ss)",
+            d.iter()
+                .map(|(p, a)| Arg::Struct(vec![Arg::Str(p.clone()), Arg::Str(a.clone())]))
+                .collect(),
+        ),
+        Val::U32s(p) => strs("u", p.iter().map(|n| Arg::U32(*n)).collect()),
+    }))
+}
+
+fn props(p: &[Prop]) -> Arg {
+    Arg::Array(
+        "(sv)".into(),
+        p.iter()
+            .map(|(k, v)| Arg::Struct(vec![Arg::Str((*k).into()), variant(v)]))
+            .collect(),
+    )
+}
+
+/// The socket of the system bus: $DBUS_SYSTEM_BUS_ADDRESS's unix:path=, or
+/// the well-known one.
+fn system_bus() -> Result<PathBuf> {
+    let Ok(addr) = std::env::var("DBUS_SYSTEM_BUS_ADDRESS") else {
+        return Ok(PathBuf::from(SYSTEM_BUS));
+    };
+    addr.split(';')
+        .filter_map(|a| a.strip_prefix("unix:"))
+        .flat_map(|a| a.split(','))
+        .find_map(|kv| kv.strip_prefix("path="))
+        .map(PathBuf::from)
+        .ok_or_else(|| {
+            err(
+                "connect to the system bus",
+                format!("DBUS_SYSTEM_BUS_ADDRESS={addr}: no unix:path= in it"),
+            )
+        })
 }
 
 impl Bus {
-    /// Connects to the system bus and subscribes to job results.
+    /// Connects to systemd (its private socket, else the system bus) and
+    /// subscribes to job results.
     pub fn system() -> Result<Bus> {
-        let conn = Connection::new_system().map_err(|e| bus_err("connect to the system bus", e))?;
-        let done = Arc::new(Mutex::new(Vec::new()));
-        let seen = done.clone();
-        let rule = MatchRule::new_signal(MANAGER, "JobRemoved");
-        conn.add_match_no_cb(&rule.match_str())
-            .map_err(|e| bus_err("watch JobRemoved", e))?;
-        conn.start_receive(
-            rule,
-            Box::new(move |msg, _| {
-                if let Ok((_, job, _, result)) = msg.read4::<u32, Path, String, String>() {
-                    if let Ok(mut seen) = seen.lock() {
-                        seen.push((job.to_string(), result));
-                    }
-                }
-                true
-            }),
-        );
-        let bus = Bus { conn, done };
-        // systemd sends job signals only once a client has subscribed.
-        let _: () = bus.call("subscribe to job signals", "Subscribe", ())?;
+        let (path, daemon) = if std::path::Path::new(PRIVATE).exists() {
+            (PathBuf::from(PRIVATE), false)
+        } else {
+            (system_bus()?, true)
+        };
+        let what = format!("connect to {}", path.display());
+        let sock = UnixStream::connect(&path).map_err(|e| io_err(&what, e))?;
+        let mut bus = Bus {
+            sock,
+            serial: 0,
+            done: vec![],
+        };
+        bus.auth().map_err(|e| err(&what, e))?;
+        if daemon {
+            bus.call_on(DBUS, "/org/freedesktop/DBus", DBUS, "Hello", &[])
+                .map_err(|f| err(&what, f.text))?;
+            let rule = format!("type='signal',interface='{MANAGER}',member='JobRemoved'");
+            bus.call_on(
+                DBUS,
+                "/org/freedesktop/DBus",
+                DBUS,
+                "AddMatch",
+                &[Arg::Str(rule)],
+            )
+            .map_err(|f| err("watch JobRemoved", f.text))?;
+        }
+        // systemd sends job signals only to clients that subscribed.
+        bus.call("subscribe to job signals", "Subscribe", &[])?;
         Ok(bus)
     }
 
-    fn call<A: dbus::arg::AppendAll, R: dbus::arg::ReadAll>(
-        &self,
-        what: &str,
-        method: &str,
-        args: A,
-    ) -> Result<R> {
-        self.try_call(method, args).map_err(|e| bus_err(what, e))
+    /// SASL EXTERNAL: the peer credentials say who we are.
+    fn auth(&mut self) -> std::result::Result<(), String> {
+        let deadline = Instant::now() + TIMEOUT;
+        let uid = nix::unistd::geteuid().as_raw().to_string();
+        let hex: String = uid.bytes().map(|b| format!("{b:02x}")).collect();
+        let hello = format!("\0AUTH EXTERNAL {hex}\r\n");
+        self.sock
+            .write_all(hello.as_bytes())
+            .map_err(|e| crate::error::errstr(&e))?;
+        let mut line = vec![];
+        while !line.ends_with(b"\r\n") {
+            let mut b = [0u8; 1];
+            self.read_exact(&mut b, deadline)
+                .map_err(|e| crate::error::errstr(&e))?;
+            line.push(b[0]);
+            if line.len() > 512 {
+                return Err("authentication: reply too long".into());
+            }
+        }
+        if !line.starts_with(b"OK ") {
+            let l = String::from_utf8_lossy(&line);
+            return Err(format!("authentication refused: {}", l.trim_end()));
+        }
+        self.sock
+            .write_all(b"BEGIN\r\n")
+            .map_err(|e| crate::error::errstr(&e))
     }
 
-    fn try_call<A: dbus::arg::AppendAll, R: dbus::arg::ReadAll>(
-        &self,
-        method: &str,
-        args: A,
-    ) -> std::result::Result<R, dbus::Error> {
-        self.conn
-            .with_proxy(DEST, PATH, JOB_TIMEOUT)
-            .method_call(MANAGER, method, args)
+    fn read_exact(&mut self, buf: &mut [u8], deadline: Instant) -> std::io::Result<()> {
+        let mut got = 0;
+        while got < buf.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(std::io::Error::new(ErrorKind::TimedOut, "no reply in time"));
+            }
+            self.sock.set_read_timeout(Some(left))?;
+            match self.sock.read(&mut buf[got..]) {
+                Ok(0) => return Err(ErrorKind::UnexpectedEof.into()),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    return Err(std::io::Error::new(ErrorKind::TimedOut, "no reply in time"))
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads one message, keeping the JobRemoved signals in it.
+    fn next(&mut self, deadline: Instant) -> std::result::Result<Message, String> {
+        let mut head = [0u8; 16];
+        self.read_exact(&mut head, deadline)
+            .map_err(|e| crate::error::errstr(&e))?;
+        let total = wire::total_len(&head).map_err(|e| e.to_string())?;
+        let mut m = head.to_vec();
+        m.resize(total, 0);
+        self.read_exact(&mut m[16..], deadline)
+            .map_err(|e| crate::error::errstr(&e))?;
+        let msg = wire::parse(&m).map_err(|e| e.to_string())?;
+        if msg.kind == wire::SIGNAL && msg.member.as_deref() == Some("JobRemoved") {
+            if let [_, Arg::Path(job), _, Arg::Str(result)] = &msg.body[..] {
+                self.done.push((job.clone(), result.clone()));
+            }
+        }
+        Ok(msg)
+    }
+
+    /// Calls `member` and waits for its reply.
+    fn call_on(
+        &mut self,
+        dest: &str,
+        path: &str,
+        iface: &str,
+        member: &str,
+        args: &[Arg],
+    ) -> std::result::Result<Vec<Arg>, Failed> {
+        let io = |text: String| Failed {
+            name: String::new(),
+            text,
+        };
+        self.serial += 1;
+        let serial = self.serial;
+        let m = wire::method_call(serial, dest, path, iface, member, args);
+        self.sock
+            .write_all(&m)
+            .map_err(|e| io(crate::error::errstr(&e)))?;
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let r = self.next(deadline).map_err(io)?;
+            if r.reply_serial != Some(serial) {
+                continue;
+            }
+            match r.kind {
+                wire::METHOD_RETURN => return Ok(r.body),
+                wire::ERROR => {
+                    let name = r.error_name.unwrap_or_default();
+                    let text = match r.body.first().and_then(Arg::as_str) {
+                        Some(t) => t.to_string(),
+                        None => name.clone(),
+                    };
+                    return Err(Failed { name, text });
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn try_call(&mut self, member: &str, args: &[Arg]) -> std::result::Result<Vec<Arg>, Failed> {
+        self.call_on(DEST, PATH, MANAGER, member, args)
+    }
+
+    fn call(&mut self, what: &str, member: &str, args: &[Arg]) -> Result<Vec<Arg>> {
+        self.try_call(member, args).map_err(|f| err(what, f.text))
     }
 
     /// Starts transient unit `unit` with `props`, then waits for its job.
     /// A unit of that name left failed is reset and the start tried
     /// once more, as runc does.
-    pub fn start(&self, unit: &str, props: &[Prop]) -> Result<()> {
+    pub fn start(&mut self, unit: &str, p: &[Prop]) -> Result<()> {
         let what = format!("start unit {unit}");
-        let args = || {
-            let p: Props = props.iter().map(|(k, v)| (*k, variant(v))).collect();
-            let aux: Vec<(&str, Props)> = Vec::new();
-            (unit.to_string(), "fail", p, aux)
-        };
-        let job: (Path,) = match self.try_call("StartTransientUnit", args()) {
-            Err(e) if e.name() == Some("org.freedesktop.systemd1.UnitExists") => {
-                let _ = self.try_call::<_, ()>("ResetFailedUnit", (unit,));
-                self.call(&what, "StartTransientUnit", args())?
+        let args = [
+            Arg::Str(unit.into()),
+            Arg::Str("fail".into()),
+            props(p),
+            Arg::Array("(sa(sv))".into(), vec![]),
+        ];
+        let reply = match self.try_call("StartTransientUnit", &args) {
+            Err(f) if f.name == "org.freedesktop.systemd1.UnitExists" => {
+                let _ = self.try_call("ResetFailedUnit", &[Arg::Str(unit.into())]);
+                self.call(&what, "StartTransientUnit", &args)?
             }
-            r => r.map_err(|e| bus_err(&what, e))?,
+            r => r.map_err(|f| err(&what, f.text))?,
         };
-        self.wait(&what, &job.0)
+        self.wait(&what, &reply)
     }
 
     /// Stops `unit` and waits; a unit systemd no longer has (it stops an
     /// empty scope by itself) is done already. A failed unit is reset so
     /// that nothing of it is left.
-    pub fn stop(&self, unit: &str) -> Result<()> {
+    pub fn stop(&mut self, unit: &str) -> Result<()> {
         let what = format!("stop unit {unit}");
-        match self.try_call::<_, (Path,)>("StopUnit", (unit, "replace")) {
-            Ok((job,)) => self.wait(&what, &job)?,
-            Err(e) if e.name() == Some("org.freedesktop.systemd1.NoSuchUnit") => {}
-            Err(e) => return Err(bus_err(&what, e)),
+        let args = [Arg::Str(unit.into()), Arg::Str("replace".into())];
+        match self.try_call("StopUnit", &args) {
+            Ok(reply) => self.wait(&what, &reply)?,
+            Err(f) if f.name == "org.freedesktop.systemd1.NoSuchUnit" => {}
+            Err(f) => return Err(err(&what, f.text)),
         }
-        let _ = self.try_call::<_, ()>("ResetFailedUnit", (unit,));
+        let _ = self.try_call("ResetFailedUnit", &[Arg::Str(unit.into())]);
         Ok(())
     }
 
     /// Sets `props` on the running `unit` (not persisted: runtime=true).
-    pub fn set(&self, unit: &str, props: &[Prop]) -> Result<()> {
-        if props.is_empty() {
+    pub fn set(&mut self, unit: &str, p: &[Prop]) -> Result<()> {
+        if p.is_empty() {
             return Ok(());
         }
-        let p: Props = props.iter().map(|(k, v)| (*k, variant(v))).collect();
+        let args = [Arg::Str(unit.into()), Arg::Bool(true), props(p)];
         self.call(
             &format!("set properties of unit {unit}"),
             "SetUnitProperties",
-            (unit, true, p),
+            &args,
         )
+        .map(drop)
     }
 
-    /// Waits for JobRemoved of `job`; an error unless its result is "done".
-    fn wait(&self, what: &str, job: &Path) -> Result<()> {
-        let job = job.to_string();
-        let deadline = Instant::now() + JOB_TIMEOUT;
+    /// Waits for JobRemoved of the job in `reply`; an error unless its
+    /// result is "done".
+    fn wait(&mut self, what: &str, reply: &[Arg]) -> Result<()> {
+        let Some(Arg::Path(job)) = reply.first() else {
+            return Err(err(what, "the reply has no job"));
+        };
+        let job = job.clone();
+        let deadline = Instant::now() + TIMEOUT;
         loop {
-            let found = self
-                .done
-                .lock()
-                .ok()
-                .and_then(|done| done.iter().find(|(j, _)| *j == job).map(|(_, r)| r.clone()));
-            match found.as_deref() {
-                Some("done") => return Ok(()),
-                Some(r) => {
-                    return Err(Error::invalid(format!(
-                        "systemd: {what}: the job ended \"{r}\" (see `journalctl -u` of the unit)"
-                    )))
+            if let Some((_, r)) = self.done.iter().find(|(j, _)| *j == job) {
+                if r == "done" {
+                    return Ok(());
                 }
-                None => {}
+                return Err(err(
+                    what,
+                    format!("the job ended \"{r}\" (see `journalctl -u` of the unit)"),
+                ));
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(Error::invalid(format!(
-                    "systemd: {what}: no result after {}s",
-                    JOB_TIMEOUT.as_secs()
-                )));
-            }
-            self.conn
-                .process(left.min(Duration::from_millis(500)))
-                .map_err(|e| bus_err(what, e))?;
+            self.next(deadline)
+                .map_err(|e| err(what, format!("waiting for the job's result: {e}")))?;
         }
     }
 }

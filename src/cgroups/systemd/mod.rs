@@ -6,10 +6,10 @@
 //! both), and freeze, pids and signals work on that directory as on any
 //! cgroup. cgroup v2 only.
 
-#[cfg(feature = "systemd")]
 mod bus;
 pub mod name;
 pub mod props;
+mod wire;
 
 use super::Cgroup;
 use crate::error::{Error, Result};
@@ -29,7 +29,6 @@ pub struct Unit {
     starting: Cell<bool>,
     /// linux.resources from create, for the unit's properties at start.
     #[serde(skip)]
-    #[cfg_attr(not(feature = "systemd"), allow(dead_code))]
     pending: RefCell<Option<LinuxResources>>,
 }
 
@@ -40,17 +39,9 @@ impl Unit {
     }
 }
 
-/// Whether this build has the driver (`features` says so).
-pub const BUILT: bool = cfg!(feature = "systemd");
-
 /// The cgroup of the unit that `cgroups_path` names, on this pure
 /// cgroup v2 host, for a root caller.
 pub fn resolve(cgroups_path: Option<&std::path::Path>, id: &str) -> Result<Cgroup> {
-    if !BUILT {
-        return Err(Error::invalid(
-            "--systemd-cgroup: this strata was built without the systemd cgroup driver (cargo feature \"systemd\"); use the cgroupfs driver (omit --systemd-cgroup)",
-        ));
-    }
     if !nix::unistd::geteuid().is_root() {
         return Err(Error::invalid(
             "--systemd-cgroup: not supported rootless (a systemd user manager's units); use the cgroupfs driver (omit --systemd-cgroup)",
@@ -82,10 +73,8 @@ pub fn resolve(cgroups_path: Option<&std::path::Path>, id: &str) -> Result<Cgrou
     })
 }
 
-#[cfg(feature = "systemd")]
 pub use driver::{finish, Scope};
 
-#[cfg(feature = "systemd")]
 mod driver {
     use super::bus::Bus;
     use super::props::{self, Prop, Val};
@@ -208,7 +197,7 @@ mod driver {
                     let _ = self.freeze(false);
                 }
             }
-            let stopped = Bus::system().and_then(|b| b.stop(&self.unit.name));
+            let stopped = Bus::system().and_then(|mut b| b.stop(&self.unit.name));
             let removed = Fs(self.cg).destroy(kill_all);
             stopped.and(removed)
         }
