@@ -75,7 +75,7 @@ fn align_of(c: u8) -> usize {
 }
 
 fn pad(buf: &mut Vec<u8>, a: usize) {
-    while buf.len() % a != 0 {
+    while !buf.len().is_multiple_of(a) {
         buf.push(0);
     }
 }
