@@ -27,6 +27,13 @@ echo "systemd $(systemctl --version | head -1 | cut -d' ' -f2): $state; virtuali
 # The boot's goal is the serial getty alone (hack/cgroupv2-vm.sh --systemd): the bus is started here.
 systemctl start dbus.socket dbus.service || fail "cannot start dbus"
 busctl --system status >/dev/null || fail "no system bus (dbus not running)"
+# The tests' scopes go in runtime_tests.slice, started here from a unit file and stopped at the end,
+# as kubelet's and machined's slices are: a slice made on the fly for a scope goes when its last scope
+# stops, and a scope starting in it then (tests run in parallel) fails with it.
+mkdir -p /run/systemd/system
+printf '[Unit]\nDescription=runtime-tests\n' > /run/systemd/system/runtime_tests.slice
+systemctl daemon-reload
+systemctl start runtime_tests.slice || fail "cannot start runtime_tests.slice"
 mkdir -p /run/rt
 mountpoint -q /run/rt || mount -t tmpfs tmpfs /run/rt
 leftovers() {  # units and cgroups the tests' containers had
@@ -49,4 +56,5 @@ for rt in "${runtimes[@]}"; do  # every runtime runs, even after a failure; any 
     echo "systemd-tests: $rt left no unit and no cgroup"
   fi
 done
+systemctl stop runtime_tests.slice || true
 exit $rc

@@ -149,6 +149,16 @@ impl Cgroup {
         }
     }
 
+    /// What `apply` would refuse (a bad field, checkBeforeUpdate), refused
+    /// with nothing written: the systemd driver asks before it sets unit
+    /// properties, since systemd applies a memory limit below the usage at
+    /// once and the kernel then kills the container.
+    pub(crate) fn check(&self, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
+        let host = self.host(r);
+        resources::writes(r, &host)?;
+        resources::check_before_update(r, &host)
+    }
+
     fn write_plan(
         &self,
         r: &oci_spec::runtime::LinuxResources,

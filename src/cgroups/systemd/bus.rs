@@ -9,6 +9,7 @@ use super::props::{Prop, Val};
 use super::wire::{self, Arg, Message};
 use crate::error::{Error, Result};
 use std::io::{ErrorKind, Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -19,7 +20,7 @@ const MANAGER: &str = "org.freedesktop.systemd1.Manager";
 const DBUS: &str = "org.freedesktop.DBus";
 /// How long a call or a job may take (runc waits 30 s too).
 const TIMEOUT: Duration = Duration::from_secs(30);
-/// systemd's own socket for root: no bus daemon needed.
+/// systemd's own socket for root, for a host without a bus daemon.
 const PRIVATE: &str = "/run/systemd/private";
 const SYSTEM_BUS: &str = "/run/dbus/system_bus_socket";
 
@@ -91,13 +92,17 @@ fn system_bus() -> Result<PathBuf> {
 }
 
 impl Bus {
-    /// Connects to systemd (its private socket, else the system bus) and
-    /// subscribes to job results.
+    /// Connects to systemd (the system bus, else systemd's private socket)
+    /// and subscribes to job results. The bus first, as runc: there a match
+    /// rule gives this connection JobRemoved alone, while systemd sends
+    /// every client of its private socket every signal it emits, a flood
+    /// under load behind which replies came too late.
     pub fn system() -> Result<Bus> {
-        let (path, daemon) = if std::path::Path::new(PRIVATE).exists() {
-            (PathBuf::from(PRIVATE), false)
+        let bus = system_bus()?;
+        let (path, daemon) = if bus.exists() || !std::path::Path::new(PRIVATE).exists() {
+            (bus, true)
         } else {
-            (system_bus()?, true)
+            (PathBuf::from(PRIVATE), false)
         };
         let what = format!("connect to {}", path.display());
         let sock = UnixStream::connect(&path).map_err(|e| io_err(&what, e))?;
@@ -212,6 +217,7 @@ impl Bus {
         self.sock
             .write_all(&m)
             .map_err(|e| io(crate::error::errstr(&e)))?;
+        tracing::debug!("systemd: call {member} (serial {serial})");
         let deadline = Instant::now() + TIMEOUT;
         loop {
             let r = self.next(deadline).map_err(io)?;
@@ -259,7 +265,9 @@ impl Bus {
             }
             r => r.map_err(|f| err(&what, f.text))?,
         };
-        self.wait(&what, &reply)
+        self.wait(&what, &reply, &|b: &mut Bus| {
+            b.active_state(unit).as_deref() == Some("active")
+        })
     }
 
     /// Stops `unit` and waits; a unit systemd no longer has (it stops an
@@ -269,7 +277,10 @@ impl Bus {
         let what = format!("stop unit {unit}");
         let args = [Arg::Str(unit.into()), Arg::Str("replace".into())];
         match self.try_call("StopUnit", &args) {
-            Ok(reply) => self.wait(&what, &reply)?,
+            Ok(reply) => self.wait(&what, &reply, &|b: &mut Bus| {
+                b.active_state(unit)
+                    .is_none_or(|s| s == "inactive" || s == "failed")
+            })?,
             Err(f) if f.name == "org.freedesktop.systemd1.NoSuchUnit" => {}
             Err(f) => return Err(err(&what, f.text)),
         }
@@ -292,12 +303,22 @@ impl Bus {
     }
 
     /// Waits for JobRemoved of the job in `reply`; an error unless its
-    /// result is "done".
-    fn wait(&mut self, what: &str, reply: &[Arg]) -> Result<()> {
+    /// result is "done". The signal alone is not trusted: under load
+    /// systemd has been seen to finish a job without this connection
+    /// getting its JobRemoved, so while no message comes, every second
+    /// the job is looked up, and a job systemd no longer has is over
+    /// (`settled` then says whether it did what was asked).
+    fn wait(
+        &mut self,
+        what: &str,
+        reply: &[Arg],
+        settled: &dyn Fn(&mut Bus) -> bool,
+    ) -> Result<()> {
         let Some(Arg::Path(job)) = reply.first() else {
             return Err(err(what, "the reply has no job"));
         };
         let job = job.clone();
+        let id: Option<u32> = job.rsplit('/').next().and_then(|n| n.parse().ok());
         let deadline = Instant::now() + TIMEOUT;
         loop {
             if let Some((_, r)) = self.done.iter().find(|(j, _)| *j == job) {
@@ -309,8 +330,55 @@ impl Bus {
                     format!("the job ended \"{r}\" (see `journalctl -u` of the unit)"),
                 ));
             }
-            self.next(deadline)
-                .map_err(|e| err(what, format!("waiting for the job's result: {e}")))?;
+            if Instant::now() >= deadline {
+                return Err(err(what, "no result for its job in 30 s"));
+            }
+            let fd = self.sock.as_raw_fd();
+            let ready = crate::sys::pidfd::poll_readable(&[fd], 1000)
+                .map_err(|e| io_err(&format!("{what}: poll the bus"), e))?;
+            if ready.first().copied().unwrap_or(false) {
+                self.next(deadline)
+                    .map_err(|e| err(what, format!("waiting for the job's result: {e}")))?;
+                continue;
+            }
+            let Some(id) = id else { continue };
+            match self.try_call("GetJob", &[Arg::U32(id)]) {
+                Err(f) if f.name == "org.freedesktop.systemd1.NoSuchJob" => {
+                    if self.done.iter().any(|(j, _)| *j == job) {
+                        continue;
+                    }
+                    tracing::debug!("systemd: {what}: job {job} is gone without a JobRemoved seen");
+                    if settled(self) {
+                        return Ok(());
+                    }
+                    return Err(err(what, "the job is gone and the unit is not as asked"));
+                }
+                Ok(_) => {}
+                Err(f) => return Err(err(&format!("{what}: look up its job"), f.text)),
+            }
+        }
+    }
+
+    /// The unit's ActiveState, or None when systemd has no such unit.
+    fn active_state(&mut self, unit: &str) -> Option<String> {
+        let path = match self
+            .try_call("GetUnit", &[Arg::Str(unit.into())])
+            .ok()?
+            .first()
+        {
+            Some(Arg::Path(p)) => p.clone(),
+            _ => return None,
+        };
+        let args = [
+            Arg::Str("org.freedesktop.systemd1.Unit".into()),
+            Arg::Str("ActiveState".into()),
+        ];
+        let body = self
+            .call_on(DEST, &path, "org.freedesktop.DBus.Properties", "Get", &args)
+            .ok()?;
+        match body.first() {
+            Some(Arg::Variant(v)) => v.as_str().map(str::to_string),
+            _ => None,
         }
     }
 }

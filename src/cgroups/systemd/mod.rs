@@ -119,6 +119,12 @@ mod driver {
         if let Some(r) = r {
             p.extend(props::resources(r, &proc_devices())?);
         }
+        // No pids limit given: none, as with the cgroupfs driver, not
+        // systemd's DefaultTasksMax (15% of pid_max), which runc leaves.
+        // A limit given is set once the init is in the unit (`finish`).
+        if r.and_then(|r| r.pids().as_ref()).is_none() {
+            p.push(("TasksMax", Val::U64(u64::MAX)));
+        }
         Ok(p)
     }
 
@@ -139,6 +145,7 @@ mod driver {
         }
 
         fn apply(&self, r: &LinuxResources) -> Result<()> {
+            self.cg.check(r)?;
             let mut p = props::resources(r, &proc_devices())?;
             p.extend(props::tasks_max(r));
             if !p.is_empty() {

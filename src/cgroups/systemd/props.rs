@@ -108,10 +108,12 @@ pub fn resources(r: &LinuxResources, proc_devices: &str) -> Result<Vec<Prop>> {
     Ok(out)
 }
 
-/// `TasksMax` for the pids limit, if any.
+/// `TasksMax` for the pids limit, if any. systemd refuses 0 ("out of
+/// range"), which runtime-spec 1.3 makes a real limit: that one lives in
+/// pids.max alone, written as the cgroupfs driver writes it.
 pub fn tasks_max(r: &LinuxResources) -> Option<Prop> {
     let l = r.pids().as_ref()?.limit();
-    Some(("TasksMax", Val::U64(limit(l))))
+    (l != 0).then(|| ("TasksMax", Val::U64(limit(l))))
 }
 
 /// systemd keeps the quota as a whole percentage of one CPU: the value is
@@ -254,6 +256,8 @@ mod tests {
         assert_eq!(tasks_max(&r), Some(("TasksMax", Val::U64(u64::MAX))));
         let r = res(r#"{"pids":{"limit":7}}"#);
         assert_eq!(tasks_max(&r), Some(("TasksMax", Val::U64(7))));
+        let r = res(r#"{"pids":{"limit":0}}"#);
+        assert_eq!(tasks_max(&r), None, "systemd refuses TasksMax=0");
         let bad = res(r#"{"unified":{"memory.high":"lots"}}"#);
         assert!(resources(&bad, "")
             .unwrap_err()
