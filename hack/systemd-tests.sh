@@ -37,8 +37,8 @@ systemctl start runtime_tests.slice || fail "cannot start runtime_tests.slice"
 mkdir -p /run/rt
 mountpoint -q /run/rt || mount -t tmpfs tmpfs /run/rt
 leftovers() {  # units and cgroups the tests' containers had
-  systemctl list-units --all --plain --no-legend 'rt-*.scope' | sed 's/^/unit /'
-  find /sys/fs/cgroup/runtime_tests.slice -mindepth 1 -maxdepth 1 -type d -name 'rt-*' 2>/dev/null | sed 's/^/cgroup /'
+  { systemctl list-units --all --plain --no-legend 'rt-*.scope' || true; } | sed 's/^/unit /'
+  { find /sys/fs/cgroup/runtime_tests.slice -mindepth 1 -maxdepth 1 -type d -name 'rt-*' 2>/dev/null || true; } | sed 's/^/cgroup /'
 }
 rc=0
 for rt in "${runtimes[@]}"; do  # every runtime runs, even after a failure; any failure fails the script
