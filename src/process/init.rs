@@ -389,7 +389,13 @@ fn build_container(ctx: &Child) -> Result<String> {
             .as_ref()
             .and_then(|p| crate::security::lsm::Labels::of(p).selinux);
         crate::security::lsm::set_keycreate(label)?;
-        match sys::tty::join_session_keyring() {
+        let joined = sys::tty::join_session_keyring();
+        // Only the session keyring gets the label, as with runc: keys made
+        // later (until execve resets it) get the default again.
+        if label.is_some() {
+            crate::security::lsm::clear_keycreate()?;
+        }
+        match joined {
             Err(e) if e.raw_os_error() != Some(libc::ENOSYS) => {
                 return Err(Error::sys("join a new session keyring", e))
             }
