@@ -60,7 +60,7 @@ for rt in "${runtimes[@]}"; do
     pid=$("$rt" --root "$root" state "$id" | jq .pid)
     got=$("$rt" --root "$root" exec --process-label "$exec_label" "$id" sh -c 'cat /proc/self/attr/current | tr -d "\0"; echo; /probe keylabel' 2>&1) || true
     check "exec --process-label is attr/current" "$exec_label"$'\n' "$got"
-    check "exec: the session keyring has the exec label" "\"label\":\"$exec_label\"" "$got"
+    check "exec joins the container's session keyring (labelled at create)" "\"label\":\"$label\"" "$got"
     check "mqueue root labelled with mountLabel" "$mount_label" "$(stat -c %C /proc/"$pid"/root/dev/mqueue 2>&1)"
   else
     echo "FAIL $rtn: run -d: $(cat $w/run.out)"; fails=$((fails + 1))
