@@ -219,7 +219,12 @@ pub fn mount(
         mount(root, mnt, bundle, cg, idmapped, None)?;
         let target = resolve_target(root, dest, false, typ)?;
         return crate::sys::xattr::set_fd_inode(target.as_fd(), "security.selinux", l.as_bytes())
-            .ctx(|| format!("linux.mountLabel {l:?}: label the mqueue on {}", dest.display()));
+            .ctx(|| {
+                format!(
+                    "linux.mountLabel {l:?}: label the mqueue on {}",
+                    dest.display()
+                )
+            });
     }
     // SELinux labels the fresh filesystems runc labels (tmpfs, devpts,
     // shm...): not binds, which keep their files' labels, nor proc, sysfs,

@@ -78,9 +78,7 @@ pub fn join_session_keyring(name: &str, add: u32) -> io::Result<()> {
         return Ok(());
     }
     // SAFETY: plain integer arguments.
-    super::check(unsafe {
-        libc::syscall(libc::SYS_keyctl, libc::KEYCTL_SETPERM, id, perm | add)
-    })?;
+    super::check(unsafe { libc::syscall(libc::SYS_keyctl, libc::KEYCTL_SETPERM, id, perm | add) })?;
     Ok(())
 }
 
