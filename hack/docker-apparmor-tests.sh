@@ -23,14 +23,20 @@ mkdir -p $w/img/bin $w/etc
 cp /usr/bin/busybox $w/img/bin/
 for t in sh cat; do ln -sf busybox $w/img/bin/$t; done
 args=()
-for rt in "${runtimes[@]}"; do args+=(--add-runtime "$(basename "$rt")=$rt"); done
+for rt in "${runtimes[@]}"; do  # "runc" is dockerd's own (from PATH) and may not be re-added
+  [[ $(basename "$rt") == runc ]] || args+=(--add-runtime "$(basename "$rt")=$rt")
+done
 sock=unix://$w/docker.sock
 dockerd --data-root $w/data --exec-root $w/exec --pidfile $w/dockerd.pid -H "$sock" \
   --storage-driver vfs --iptables=false --ip6tables=false --bridge none "${args[@]}" >$w/dockerd.log 2>&1 &
 dpid=$!
 stop() { kill "$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null || true; }
 trap stop EXIT
-for _ in $(seq 120); do docker -H "$sock" info >/dev/null 2>&1 && break; sleep 1; done
+for _ in $(seq 120); do
+  docker -H "$sock" info >/dev/null 2>&1 && break
+  kill -0 "$dpid" 2>/dev/null || break
+  sleep 1
+done
 docker -H "$sock" info >/dev/null 2>&1 || { tail -30 $w/dockerd.log; die "dockerd did not come up"; }
 tar -C $w/img -c . | docker -H "$sock" import - strata-bb >/dev/null
 fails=0
