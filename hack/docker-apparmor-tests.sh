@@ -27,10 +27,14 @@ for rt in "${runtimes[@]}"; do  # "runc" is dockerd's own (from PATH) and may no
   [[ $(basename "$rt") == runc ]] || args+=(--add-runtime "$(basename "$rt")=$rt")
 done
 sock=unix://$w/docker.sock
-dockerd --data-root $w/data --exec-root $w/exec --pidfile $w/dockerd.pid -H "$sock" \
+# containerd started first and waited for: under TCG it starts slower than dockerd's own wait.
+containerd --root $w/ctrd --state $w/ctrd-state --address $w/containerd.sock >$w/containerd.log 2>&1 &
+cpid=$!
+for _ in $(seq 120); do [[ -S $w/containerd.sock ]] && break; sleep 1; done
+dockerd --containerd $w/containerd.sock --data-root $w/data --exec-root $w/exec --pidfile $w/dockerd.pid -H "$sock" \
   --storage-driver vfs --iptables=false --ip6tables=false --bridge none "${args[@]}" >$w/dockerd.log 2>&1 &
 dpid=$!
-stop() { kill "$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null || true; }
+stop() { kill "$dpid" "$cpid" 2>/dev/null; wait "$dpid" "$cpid" 2>/dev/null || true; }
 trap stop EXIT
 for _ in $(seq 120); do
   docker -H "$sock" info >/dev/null 2>&1 && break
