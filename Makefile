@@ -17,7 +17,7 @@ CONFORMANCE_SRC   ?= ../shared/conformance
 CONFORMANCE_SUITE ?= /tmp/oci-validation
 CONFORMANCE_FLOOR := 30
 
-.PHONY: test-systemd test-systemd-smoke build-cri conformance integration bench-layers bench-hyperfine test-cgroupv2 test-cgroupv2-smoke test-cgroupv1 test-apparmor test-apparmor-smoke build build-tests demo test unit-test runtime-tests lint bench install clean
+.PHONY: test-systemd test-systemd-smoke build-cri conformance integration bench-layers bench-hyperfine test-cgroupv2 test-cgroupv2-smoke test-cgroupv1 test-apparmor test-apparmor-smoke test-selinux build build-tests demo test unit-test runtime-tests lint bench install clean
 
 build:
 	$(STATIC) $(CARGO) build --release --target $(TARGET) -p strata
@@ -97,6 +97,13 @@ test-apparmor: build build-tests
 # CI's AppArmor subset, strata only: the lsm group (about 1 min; part of `make test`).
 test-apparmor-smoke: build build-tests
 	bash hack/cgroupv2-vm.sh --memory 1G --timeout 400 -- bash hack/apparmor-tests.sh --smoke
+
+# SELinux (selinux-policy-default, permissive: the guest's files are unlabelled 9p):
+# selinuxLabel, exec --process-label, mountLabel and the keyring label (hack/selinux-tests.sh),
+# strata then runc.
+test-selinux: build build-tests
+	bash hack/cgroupv2-vm.sh --memory 1G --timeout 600 --append "selinux=1 security=selinux enforcing=0" \
+	  -- bash hack/selinux-tests.sh --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
 
 lint:
 	$(CARGO) fmt --all -- --check

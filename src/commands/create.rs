@@ -153,6 +153,7 @@ pub fn create(g: &Global, o: &CreateArgs, for_run: bool, relay: bool) -> Result<
         own_pid_ns,
         hooks: b.spec.hooks().clone(),
         layer_upper: layers.as_ref().map(|l| l.upper.clone()),
+        no_new_keyring: o.no_new_keyring,
     };
     // The cgroup path is on disk before the cgroup exists, so a create
     // killed from here on can still be cleaned up by `delete --force`.
@@ -192,6 +193,7 @@ pub fn create(g: &Global, o: &CreateArgs, for_run: bool, relay: bool) -> Result<
         preserve_fds: o.preserve_fds + listen,
         no_pivot: o.no_pivot,
         no_new_keyring: o.no_new_keyring,
+        id: &o.id,
         console,
         close_in_child: vec![locked.fd.as_raw_fd()],
         seccomp,

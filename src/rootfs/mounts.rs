@@ -5,7 +5,7 @@
 use super::resolve;
 use crate::error::{Ctx, Error, Result};
 use crate::sys::mount::{self as m, FsContext};
-use oci_spec::runtime::Mount;
+use oci_spec::runtime::{LinuxIdMapping, Mount};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -155,7 +155,45 @@ pub fn validate(mnt: &Mount, userns: bool) -> Result<()> {
             dest.display()
         )));
     }
-    super::idmap::validate(mnt, &p, userns)
+    validate_idmap(mnt, &p, userns)
+}
+
+pub(super) fn own_maps(mnt: &Mount) -> Option<(&[LinuxIdMapping], &[LinuxIdMapping])> {
+    match (mnt.uid_mappings().as_deref(), mnt.gid_mappings().as_deref()) {
+        (None, None) => None,
+        (u, g) => Some((u.unwrap_or_default(), g.unwrap_or_default())),
+    }
+}
+
+/// Config checks (bundle load): both maps or none, binds only, and either
+/// maps or a user namespace to take them from. Maps without idmap/ridmap
+/// mean idmap (parse), as with runc. Here rather than in idmap.rs, which
+/// builds on this module and must not be needed by it.
+fn validate_idmap(mnt: &Mount, p: &Parsed, userns: bool) -> Result<()> {
+    let dest = mnt.destination().display();
+    let wants = p.idmap || p.ridmap;
+    let maps = own_maps(mnt);
+    if let Some((u, g)) = maps {
+        if u.is_empty() || g.is_empty() {
+            return Err(Error::invalid(format!(
+                "mounts: {dest}: uidMappings and gidMappings must be given together"
+            )));
+        }
+    }
+    if !wants {
+        return Ok(());
+    }
+    if !p.bind {
+        return Err(Error::invalid(format!(
+            "mounts: {dest}: idmap/ridmap need a bind mount"
+        )));
+    }
+    if maps.is_none() && !userns {
+        return Err(Error::invalid(format!(
+            "mounts: {dest}: idmap/ridmap without uidMappings/gidMappings need a user namespace"
+        )));
+    }
+    Ok(())
 }
 
 /// `idmapped`: the bind tree the runtime already cloned and idmapped for
@@ -174,6 +212,19 @@ pub fn mount(
     let typ = mnt.typ().as_deref().unwrap_or("");
     if !p.bind && (typ == "cgroup" || typ == "cgroup2") {
         return cgroup_mount(root, dest, &p, cg);
+    }
+    if let Some(l) = label.filter(|_| !p.bind && typ == "mqueue") {
+        // mqueue takes no context= option: runc mounts it unlabelled and
+        // then labels its root directory with the mount label.
+        mount(root, mnt, bundle, cg, idmapped, None)?;
+        let target = resolve_target(root, dest, false, typ)?;
+        return crate::sys::xattr::set_fd_inode(target.as_fd(), "security.selinux", l.as_bytes())
+            .ctx(|| {
+                format!(
+                    "linux.mountLabel {l:?}: label the mqueue on {}",
+                    dest.display()
+                )
+            });
     }
     // SELinux labels the fresh filesystems runc labels (tmpfs, devpts,
     // shm...): not binds, which keep their files' labels, nor proc, sysfs,
