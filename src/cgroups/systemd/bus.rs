@@ -45,6 +45,16 @@ struct Failed {
     text: String,
 }
 
+impl Failed {
+    /// A failure of our own (I/O, a reply not as expected): no error name.
+    fn io(text: String) -> Failed {
+        Failed {
+            name: String::new(),
+            text,
+        }
+    }
+}
+
 fn variant(v: &Val) -> Arg {
     let strs = |e: &str, s: Vec<Arg>| Arg::Array(e.into(), s);
     Arg::Variant(Box::new(match v {
@@ -207,10 +217,7 @@ impl Bus {
         member: &str,
         args: &[Arg],
     ) -> std::result::Result<Vec<Arg>, Failed> {
-        let io = |text: String| Failed {
-            name: String::new(),
-            text,
-        };
+        let io = Failed::io;
         self.serial += 1;
         let serial = self.serial;
         let m = wire::method_call(serial, dest, path, iface, member, args);
@@ -266,7 +273,7 @@ impl Bus {
             r => r.map_err(|f| err(&what, f.text))?,
         };
         self.wait(&what, &reply, &|b: &mut Bus| {
-            b.active_state(unit).as_deref() == Some("active")
+            Ok(b.active_state(unit)?.as_deref() == Some("active"))
         })
     }
 
@@ -278,8 +285,8 @@ impl Bus {
         let args = [Arg::Str(unit.into()), Arg::Str("replace".into())];
         match self.try_call("StopUnit", &args) {
             Ok(reply) => self.wait(&what, &reply, &|b: &mut Bus| {
-                b.active_state(unit)
-                    .is_none_or(|s| s == "inactive" || s == "failed")
+                Ok(b.active_state(unit)?
+                    .is_none_or(|s| s == "inactive" || s == "failed"))
             })?,
             Err(f) if f.name == "org.freedesktop.systemd1.NoSuchUnit" => {}
             Err(f) => return Err(err(&what, f.text)),
@@ -312,7 +319,7 @@ impl Bus {
         &mut self,
         what: &str,
         reply: &[Arg],
-        settled: &dyn Fn(&mut Bus) -> bool,
+        settled: &dyn Fn(&mut Bus) -> std::result::Result<bool, Failed>,
     ) -> Result<()> {
         let Some(Arg::Path(job)) = reply.first() else {
             return Err(err(what, "the reply has no job"));
@@ -348,7 +355,9 @@ impl Bus {
                         continue;
                     }
                     tracing::debug!("systemd: {what}: job {job} is gone without a JobRemoved seen");
-                    if settled(self) {
+                    let ok = settled(self)
+                        .map_err(|f| err(&format!("{what}: look up the unit"), f.text))?;
+                    if ok {
                         return Ok(());
                     }
                     return Err(err(what, "the job is gone and the unit is not as asked"));
@@ -360,25 +369,22 @@ impl Bus {
     }
 
     /// The unit's ActiveState, or None when systemd has no such unit.
-    fn active_state(&mut self, unit: &str) -> Option<String> {
-        let path = match self
-            .try_call("GetUnit", &[Arg::Str(unit.into())])
-            .ok()?
-            .first()
-        {
-            Some(Arg::Path(p)) => p.clone(),
-            _ => return None,
+    fn active_state(&mut self, unit: &str) -> std::result::Result<Option<String>, Failed> {
+        let path = match self.try_call("GetUnit", &[Arg::Str(unit.into())]) {
+            Err(f) if f.name == "org.freedesktop.systemd1.NoSuchUnit" => return Ok(None),
+            r => match r?.first() {
+                Some(Arg::Path(p)) => p.clone(),
+                _ => return Err(Failed::io("GetUnit: the reply has no unit path".into())),
+            },
         };
         let args = [
             Arg::Str("org.freedesktop.systemd1.Unit".into()),
             Arg::Str("ActiveState".into()),
         ];
-        let body = self
-            .call_on(DEST, &path, "org.freedesktop.DBus.Properties", "Get", &args)
-            .ok()?;
+        let body = self.call_on(DEST, &path, "org.freedesktop.DBus.Properties", "Get", &args)?;
         match body.first() {
-            Some(Arg::Variant(v)) => v.as_str().map(str::to_string),
-            _ => None,
+            Some(Arg::Variant(v)) => Ok(v.as_str().map(str::to_string)),
+            _ => Err(Failed::io("ActiveState: the reply has no string".into())),
         }
     }
 }
