@@ -56,7 +56,7 @@ integration: build build-tests build-cri
 	bash hack/integration.sh --runtime $(abspath $(STRATA))
 	@if [ -n "$(RUNC)" ]; then bash hack/integration.sh --runtime $(RUNC); fi
 
-test: lint unit-test runtime-tests conformance integration test-cgroupv2-smoke test-apparmor-smoke
+test: lint unit-test runtime-tests conformance integration test-cgroupv2-smoke test-apparmor-smoke test-systemd-smoke
 
 # The cgroup, lifecycle, devices, resources and security groups on a pure cgroup v2
 # host: a virtme-ng VM under software emulation (hack/deps.sh vm installs it),
@@ -73,7 +73,7 @@ test-cgroupv2-smoke: build build-tests
 # The systemd cgroup driver (--systemd-cgroup) on a systemd host: the same VM booting systemd
 # (vng --systemd), the cgroup, lifecycle, devices, resources, pause and exec groups with systemd
 # cgroupsPaths, then no unit and no cgroup left (hack/systemd-tests.sh), strata then runc. Not in
-# CI: ~6 min. The smoke target: strata only, a few groups.
+# CI: ~25 min under emulation. The smoke target (in `make test`, ~3 min): strata only, a few groups.
 test-systemd: build build-tests
 	bash hack/cgroupv2-vm.sh --systemd --memory 2G --timeout 1500 -- bash hack/systemd-tests.sh \
 	  --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))

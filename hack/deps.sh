@@ -14,8 +14,9 @@ declare -A group=(
   [bench]="hyperfine strace time binutils jq busybox-static runc crun shellcheck linux-perf gnuplot-nox gcc libc6-dev"
   # hack/cgroupv2-vm.sh; busybox-static goes into virtme-ng's initramfs (it loads the 9p/virtio modules);
   # apparmor: apparmor_parser for hack/apparmor-tests.sh; selinux-*: the SELinux policy a guest booted
-  # with selinux=1 security=selinux loads (load_policy)
-  [vm]="qemu-system-x86 linux-image-amd64 python3-venv busybox-static apparmor selinux-basics selinux-policy-default"
+  # with selinux=1 security=selinux loads (load_policy); systemd, dbus: PID 1 and the system bus of
+  # the systemd guest (hack/cgroupv2-vm.sh --systemd)
+  [vm]="qemu-system-x86 linux-image-amd64 python3-venv busybox-static apparmor selinux-basics selinux-policy-default systemd dbus"
 )
 print=0 groups=()
 for a in "$@"; do
