@@ -17,7 +17,7 @@ CONFORMANCE_SRC   ?= ../shared/conformance
 CONFORMANCE_SUITE ?= /tmp/oci-validation
 CONFORMANCE_FLOOR := 30
 
-.PHONY: test-systemd test-systemd-smoke build-cri conformance integration bench-layers bench-hyperfine test-cgroupv2 test-cgroupv2-smoke test-cgroupv1 test-apparmor test-apparmor-smoke test-selinux build build-tests demo test unit-test runtime-tests lint bench install clean
+.PHONY: test-systemd test-systemd-smoke test-systemd-user build-cri conformance integration bench-layers bench-hyperfine test-cgroupv2 test-cgroupv2-smoke test-cgroupv1 test-apparmor test-apparmor-smoke test-selinux build build-tests demo test unit-test runtime-tests lint bench install clean
 
 build:
 	$(STATIC) $(CARGO) build --release --target $(TARGET) -p strata
@@ -77,6 +77,12 @@ test-cgroupv2-smoke: build build-tests
 test-systemd: build build-tests
 	bash hack/cgroupv2-vm.sh --systemd --memory 2G --timeout 1500 -- bash hack/systemd-tests.sh \
 	  --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
+
+# Rootless containers with --systemd-cgroup: their units in a user manager (systemd --user), in the
+# same guest, strata then runc (hack/systemd-user-tests.sh).
+test-systemd-user: build
+	bash hack/cgroupv2-vm.sh --systemd --memory 1G --timeout 1500 -- bash hack/systemd-tests.sh \
+	  --user --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
 
 test-systemd-smoke: build build-tests
 	bash hack/cgroupv2-vm.sh --systemd --memory 1G --timeout 900 -- bash hack/systemd-tests.sh --smoke \

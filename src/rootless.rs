@@ -57,6 +57,31 @@ pub fn in_foreign_userns() -> bool {
     }
 }
 
+/// The host uid our effective uid is, through /proc/self/uid_map (itself
+/// on the host; in rootless podman's user namespace, 0 is the user).
+pub fn host_uid() -> std::result::Result<u32, String> {
+    let euid = nix::unistd::geteuid().as_raw();
+    let map = crate::sys::fd::read_small("/proc/self/uid_map")
+        .map_err(|e| format!("read /proc/self/uid_map: {}", crate::error::errstr(&e)))?;
+    host_id(&map, euid).ok_or_else(|| format!("uid {euid} is not in /proc/self/uid_map"))
+}
+
+fn host_id(map: &str, id: u32) -> Option<u32> {
+    map.lines().find_map(|l| {
+        let f: Vec<u64> = l
+            .split_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        let [inside, outside, count] = f[..] else {
+            return None;
+        };
+        let id = u64::from(id);
+        (id >= inside && id - inside < count)
+            .then(|| u32::try_from(outside + (id - inside)).ok())
+            .flatten()
+    })
+}
+
 /// runc's rule for the default state root: $XDG_RUNTIME_DIR for a
 /// non-root caller, and for uid 0 in a foreign user namespace unless
 /// $USER says root (a root shell that merely entered one).
@@ -121,7 +146,8 @@ pub fn cgroup(
     r: Option<&LinuxResources>,
     explicit_path: bool,
 ) -> Result<Option<Cgroup>> {
-    if !active() {
+    // systemd makes a unit's cgroup, delegated to the user it runs for.
+    if !active() || cg.unit.is_some() {
         return Ok(Some(cg));
     }
     let denied = cg.v1.iter().chain(cg.v2.iter()).find_map(|d| unwritable(d));
@@ -243,6 +269,15 @@ mod tests {
 
     fn res(json: &str) -> LinuxResources {
         serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn host_id_through_the_map() {
+        assert_eq!(host_id("0 0 4294967295\n", 1000), Some(1000));
+        let podman = "         0       1000          1\n         1     100000      65536\n";
+        assert_eq!(host_id(podman, 0), Some(1000));
+        assert_eq!(host_id(podman, 1), Some(100000));
+        assert_eq!(host_id(podman, 65537), None);
     }
 
     #[test]

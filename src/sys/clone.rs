@@ -66,9 +66,11 @@ pub fn clone(flags: u64, cgroup: Option<RawFd>) -> io::Result<(Forked, bool)> {
     let err = io::Error::last_os_error();
     match err.raw_os_error() {
         // Old kernel or seccomp-filtered clone3, or a cgroup the kernel will
-        // not clone into (v1-only host, domain-invalid cgroup): use clone(2).
+        // not clone into (v1-only host, domain-invalid cgroup, or rootless
+        // with a common ancestor not ours): use clone(2).
         Some(libc::ENOSYS)
         | Some(libc::EPERM)
+        | Some(libc::EACCES)
         | Some(libc::EOPNOTSUPP)
         | Some(libc::EINVAL)
         | Some(libc::EBUSY) => {}

@@ -24,6 +24,16 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 const PRIVATE: &str = "/run/systemd/private";
 const SYSTEM_BUS: &str = "/run/dbus/system_bus_socket";
 
+/// Which systemd manager a unit belongs to.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Manager {
+    /// pid 1, for root.
+    System,
+    /// The caller's user manager (`systemd --user`), for a rootless
+    /// caller: its units sit in the cgroup it was delegated.
+    User,
+}
+
 pub struct Bus {
     sock: UnixStream,
     serial: u32,
@@ -82,12 +92,8 @@ fn props(p: &[Prop]) -> Arg {
     )
 }
 
-/// The socket of the system bus: $DBUS_SYSTEM_BUS_ADDRESS's unix:path=, or
-/// the well-known one.
-fn system_bus() -> Result<PathBuf> {
-    let Ok(addr) = std::env::var("DBUS_SYSTEM_BUS_ADDRESS") else {
-        return Ok(PathBuf::from(SYSTEM_BUS));
-    };
+/// The socket in a bus address's `unix:path=`.
+fn unix_path(var: &str, addr: &str) -> Result<PathBuf> {
     addr.split(';')
         .filter_map(|a| a.strip_prefix("unix:"))
         .flat_map(|a| a.split(','))
@@ -95,24 +101,56 @@ fn system_bus() -> Result<PathBuf> {
         .map(PathBuf::from)
         .ok_or_else(|| {
             err(
-                "connect to the system bus",
-                format!("DBUS_SYSTEM_BUS_ADDRESS={addr}: no unix:path= in it"),
+                "connect to the bus",
+                format!("{var}={addr}: no unix:path= in it"),
             )
         })
 }
 
+/// The bus socket and systemd's private socket of a manager: for the
+/// system, $DBUS_SYSTEM_BUS_ADDRESS or the well-known socket; for the
+/// user's, $DBUS_SESSION_BUS_ADDRESS or $XDG_RUNTIME_DIR/bus (what runc
+/// looks for), with systemd --user's own socket in $XDG_RUNTIME_DIR.
+fn sockets(m: Manager) -> Result<(PathBuf, PathBuf)> {
+    let env = |v: &str| std::env::var(v).ok().filter(|s| !s.is_empty());
+    match m {
+        Manager::System => {
+            let bus = match env("DBUS_SYSTEM_BUS_ADDRESS") {
+                Some(a) => unix_path("DBUS_SYSTEM_BUS_ADDRESS", &a)?,
+                None => PathBuf::from(SYSTEM_BUS),
+            };
+            Ok((bus, PathBuf::from(PRIVATE)))
+        }
+        Manager::User => {
+            let run = env("XDG_RUNTIME_DIR").map(PathBuf::from);
+            let bus = match (env("DBUS_SESSION_BUS_ADDRESS"), &run) {
+                (Some(a), _) => unix_path("DBUS_SESSION_BUS_ADDRESS", &a)?,
+                (None, Some(r)) => r.join("bus"),
+                (None, None) => {
+                    return Err(err(
+                        "connect to the user's systemd",
+                        "neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set (a rootless --systemd-cgroup needs the caller's user manager, systemd --user)",
+                    ))
+                }
+            };
+            let private = run.map_or_else(PathBuf::new, |r| r.join("systemd/private"));
+            Ok((bus, private))
+        }
+    }
+}
+
 impl Bus {
-    /// Connects to systemd (the system bus, else systemd's private socket)
-    /// and subscribes to job results. The bus first, as runc: there a match
-    /// rule gives this connection JobRemoved alone, while systemd sends
-    /// every client of its private socket every signal it emits, a flood
-    /// under load behind which replies came too late.
-    pub fn system() -> Result<Bus> {
-        let bus = system_bus()?;
-        let (path, daemon) = if bus.exists() || !std::path::Path::new(PRIVATE).exists() {
+    /// Connects to systemd (the manager's bus, else systemd's private
+    /// socket) and subscribes to job results. The bus first, as runc: there
+    /// a match rule gives this connection JobRemoved alone, while systemd
+    /// sends every client of its private socket every signal it emits, a
+    /// flood under load behind which replies came too late.
+    pub fn connect(m: Manager) -> Result<Bus> {
+        let (bus, private) = sockets(m)?;
+        let (path, daemon) = if bus.exists() || !private.exists() {
             (bus, true)
         } else {
-            (PathBuf::from(PRIVATE), false)
+            (private, false)
         };
         let what = format!("connect to {}", path.display());
         let sock = UnixStream::connect(&path).map_err(|e| io_err(&what, e))?;
@@ -140,10 +178,12 @@ impl Bus {
         Ok(bus)
     }
 
-    /// SASL EXTERNAL: the peer credentials say who we are.
+    /// SASL EXTERNAL: the peer credentials say who we are, as the bus
+    /// sees them: in a user namespace (rootless podman's) that is the host
+    /// uid our uid maps to, not our own.
     fn auth(&mut self) -> std::result::Result<(), String> {
         let deadline = Instant::now() + TIMEOUT;
-        let uid = nix::unistd::geteuid().as_raw().to_string();
+        let uid = crate::rootless::host_uid()?.to_string();
         let hex: String = uid.bytes().map(|b| format!("{b:02x}")).collect();
         let hello = format!("\0AUTH EXTERNAL {hex}\r\n");
         self.sock
@@ -295,6 +335,24 @@ impl Bus {
         Ok(())
     }
 
+    /// Moves `pid` into the running `unit`'s cgroup. A user manager that
+    /// may not move it itself (the common ancestor of the two cgroups is
+    /// not its own) asks pid 1 to, which is why this works where a write
+    /// to cgroup.procs does not.
+    pub fn attach(&mut self, unit: &str, pid: i32) -> Result<()> {
+        let args = [
+            Arg::Str(unit.into()),
+            Arg::Str(String::new()),
+            Arg::Array("u".into(), vec![Arg::U32(pid as u32)]),
+        ];
+        self.call(
+            &format!("attach pid {pid} to unit {unit}"),
+            "AttachProcessesToUnit",
+            &args,
+        )
+        .map(drop)
+    }
+
     /// Sets `props` on the running `unit` (not persisted: runtime=true).
     pub fn set(&mut self, unit: &str, p: &[Prop]) -> Result<()> {
         if p.is_empty() {
@@ -365,6 +423,25 @@ impl Bus {
                 Ok(_) => {}
                 Err(f) => return Err(err(&format!("{what}: look up its job"), f.text)),
             }
+        }
+    }
+
+    /// The manager's own cgroup (a user manager's is the one delegated to
+    /// it, e.g. /user.slice/user-1000.slice/user@1000.service).
+    pub fn manager_cgroup(&mut self) -> Result<String> {
+        let args = [Arg::Str(MANAGER.into()), Arg::Str("ControlGroup".into())];
+        let body = self
+            .call_on(DEST, PATH, "org.freedesktop.DBus.Properties", "Get", &args)
+            .map_err(|f| err("read the manager's ControlGroup", f.text))?;
+        match body.first() {
+            Some(Arg::Variant(v)) => v
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| err("read the manager's ControlGroup", "not a string")),
+            _ => Err(err(
+                "read the manager's ControlGroup",
+                "no value in the reply",
+            )),
         }
     }
 

@@ -4,7 +4,8 @@
 //! systemd knows become unit properties; every limit is also written to
 //! the unit's cgroup files as the cgroupfs driver writes them (runc does
 //! both), and freeze, pids and signals work on that directory as on any
-//! cgroup. cgroup v2 only.
+//! cgroup. cgroup v2 only. A rootless caller's units are its user
+//! manager's (systemd --user), in the cgroup delegated to it, as runc's.
 
 mod bus;
 pub mod name;
@@ -13,6 +14,7 @@ mod wire;
 
 use super::Cgroup;
 use crate::error::{Error, Result};
+use bus::{Bus, Manager};
 use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
@@ -23,6 +25,9 @@ pub struct Unit {
     pub name: String,
     /// Its Slice= (Wants= for a slice unit).
     pub slice: String,
+    /// The unit is the user manager's (a rootless caller's), not pid 1's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub user: bool,
     /// `create` ran and the unit is not started yet: it starts when the
     /// init is there to be its process (`add_pid`).
     #[serde(skip)]
@@ -37,18 +42,23 @@ impl Unit {
     pub fn starting(&self) -> bool {
         self.starting.get()
     }
+
+    fn bus(&self) -> Result<Bus> {
+        Bus::connect(if self.user {
+            Manager::User
+        } else {
+            Manager::System
+        })
+    }
 }
 
 /// The cgroup of the unit that `cgroups_path` names, on this pure
-/// cgroup v2 host, for a root caller.
+/// cgroup v2 host: pid 1's unit for root, the user manager's for a
+/// rootless caller (its path is below the manager's own cgroup).
 pub fn resolve(cgroups_path: Option<&std::path::Path>, id: &str) -> Result<Cgroup> {
-    if !nix::unistd::geteuid().is_root() {
-        return Err(Error::invalid(
-            "--systemd-cgroup: not supported rootless (a systemd user manager's units); use the cgroupfs driver (omit --systemd-cgroup)",
-        ));
-    }
+    let user = crate::rootless::active();
     let raw = cgroups_path.map(|p| p.to_string_lossy());
-    let place = name::parse(raw.as_deref(), id, false)?;
+    let place = name::parse(raw.as_deref(), id, user)?;
     let layout = super::Layout::detect()?;
     let v2 = match (&layout.v2, layout.v1.is_empty()) {
         (Some(h), true) => h.mount.clone(),
@@ -58,15 +68,23 @@ pub fn resolve(cgroups_path: Option<&std::path::Path>, id: &str) -> Result<Cgrou
             ))
         }
     };
-    let dir = v2.join(place.path.trim_start_matches('/'));
+    let path = if user {
+        // Asked of the manager now: where its slices are is its own cgroup.
+        let base = Bus::connect(Manager::User)?.manager_cgroup()?;
+        format!("{}{}", base.trim_end_matches('/'), place.path)
+    } else {
+        place.path.clone()
+    };
+    let dir = v2.join(path.trim_start_matches('/'));
     Ok(Cgroup {
-        path: place.path.clone(),
+        path,
         v2: Some(dir),
         v2_mount: Some(v2),
         made: vec![Cell::new(true)],
         unit: Some(Unit {
             name: place.unit,
             slice: place.slice,
+            user,
             ..Default::default()
         }),
         ..Default::default()
@@ -76,7 +94,6 @@ pub fn resolve(cgroups_path: Option<&std::path::Path>, id: &str) -> Result<Cgrou
 pub use driver::{finish, Scope};
 
 mod driver {
-    use super::bus::Bus;
     use super::props::{self, Prop, Val};
     use super::Unit;
     use crate::cgroups::{Cgroup, Deferred, Fs, Manager};
@@ -132,7 +149,7 @@ mod driver {
     /// the unit: the pids limit, then every cgroup file.
     pub fn finish(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
         if let (Some(u), Some(t)) = (&cg.unit, props::tasks_max(r)) {
-            Bus::system()?.set(&u.name, &[t])?;
+            u.bus()?.set(&u.name, &[t])?;
         }
         Fs(cg).apply(r)
     }
@@ -149,7 +166,7 @@ mod driver {
             let mut p = props::resources(r, &proc_devices())?;
             p.extend(props::tasks_max(r));
             if !p.is_empty() {
-                Bus::system()?.set(&self.unit.name, &p)?;
+                self.unit.bus()?.set(&self.unit.name, &p)?;
             }
             Fs(self.cg).apply(r)
         }
@@ -171,11 +188,22 @@ mod driver {
         /// cgroupfs.
         fn add_pid(&self, pid: i32, in_v1: bool, in_v2: bool) -> Result<()> {
             if !self.unit.starting.replace(false) {
-                return Fs(self.cg).add_pid(pid, in_v1, in_v2);
+                let joined = Fs(self.cg).add_pid(pid, in_v1, in_v2);
+                // Rootless exec from outside the manager's tree (a login
+                // shell's session scope): the kernel refuses the move, the
+                // manager can have it done.
+                return match joined {
+                    Err(e) if self.unit.user => self
+                        .unit
+                        .bus()?
+                        .attach(&self.unit.name, pid)
+                        .map_err(|a| crate::error::Error::invalid(format!("{e}; {a}"))),
+                    r => r,
+                };
             }
             let pending = self.unit.pending.borrow();
             let p = start_props(self.unit, pid, pending.as_ref())?;
-            Bus::system()?.start(&self.unit.name, &p)?;
+            self.unit.bus()?.start(&self.unit.name, &p)?;
             if self.unit.name.ends_with(".slice") {
                 return Fs(self.cg).add_pid(pid, in_v1, false);
             }
@@ -204,7 +232,7 @@ mod driver {
                     let _ = self.freeze(false);
                 }
             }
-            let stopped = Bus::system().and_then(|mut b| b.stop(&self.unit.name));
+            let stopped = self.unit.bus().and_then(|mut b| b.stop(&self.unit.name));
             let removed = Fs(self.cg).destroy(kill_all);
             stopped.and(removed)
         }
