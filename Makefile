@@ -17,7 +17,7 @@ CONFORMANCE_SRC   ?= ../shared/conformance
 CONFORMANCE_SUITE ?= /tmp/oci-validation
 CONFORMANCE_FLOOR := 30
 
-.PHONY: build-cri conformance integration bench-layers bench-hyperfine test-cgroupv2 test-cgroupv2-smoke test-cgroupv1 test-apparmor test-apparmor-smoke build build-tests demo test unit-test runtime-tests lint bench install clean
+.PHONY: build-cri conformance integration bench-layers bench-hyperfine test-cgroupv2 test-cgroupv2-smoke test-cgroupv1 test-apparmor test-apparmor-smoke test-criu build build-tests demo test unit-test runtime-tests lint bench install clean
 
 build:
 	$(STATIC) $(CARGO) build --release --target $(TARGET) -p strata
@@ -85,6 +85,12 @@ test-apparmor: build build-tests
 # CI's AppArmor subset, strata only: the lsm group (about 1 min; part of `make test`).
 test-apparmor-smoke: build build-tests
 	bash hack/cgroupv2-vm.sh --memory 1G --timeout 400 -- bash hack/apparmor-tests.sh --smoke
+
+# CRIU checkpoint/restore (hack/criu-tests.sh) in the 6.1 VM, strata then runc: CRIU 3.17 cannot run
+# on the 6.18 host. Slow under emulation (~15 min), so not part of `make test` or CI.
+test-criu: build
+	bash hack/cgroupv2-vm.sh --memory 2G --timeout 1800 -- bash hack/criu-tests.sh \
+	  --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
 
 lint:
 	$(CARGO) fmt --all -- --check
