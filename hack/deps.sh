@@ -9,7 +9,8 @@ usage() { echo "usage: $0 [--print] [build|test|bench|vm]...   (default: all gro
 declare -A group=(
   [build]="build-essential pkg-config libseccomp-dev curl ca-certificates"
   # protobuf-compiler: protoc, for the test-only CRI client (runtime-tests/cri-client)
-  [test]="busybox-static runc crun podman containerd docker.io criu skopeo umoci iproute2 util-linux strace jq protobuf-compiler"
+  # uidmap: newuidmap/newgidmap, for the rootless tests' subordinate id ranges; passwd: useradd
+  [test]="busybox-static runc crun podman containerd docker.io criu skopeo umoci iproute2 util-linux strace jq protobuf-compiler uidmap passwd"
   [bench]="hyperfine strace time binutils jq busybox-static runc crun shellcheck linux-perf gnuplot-nox gcc libc6-dev"
   # hack/cgroupv2-vm.sh; busybox-static goes into virtme-ng's initramfs (it loads the 9p/virtio modules);
   # apparmor: apparmor_parser for hack/apparmor-tests.sh

@@ -31,6 +31,10 @@ BUSYBOX=${BUSYBOX:-/bin/busybox}
 
 T=$(mktemp -d /tmp/strata-it.XXXXXX)
 tag=sit$$                        # names: containers, cgroup parent, containerd namespace
+RL=$(mktemp -d /tmp/strata-itrl.XXXXXX)   # the rootless user's home, runtime copy, image
+chmod 755 "$RL"
+RL_USER=$tag-rl                  # that user (removed by cleanup)
+RLPODMAN=()
 CGP=/$tag                        # podman --cgroup-parent (cgroupfs); containerd uses /$tag/<id>
 CTD_PID='' DKD_PID='' CRI_PID=''
 passed=0 failed=0
@@ -119,6 +123,20 @@ cleanup() {
   local m
   while read -r m; do umount -l "$m" 2>/dev/null; done < <(awk -v t="$T" '$2 == t || index($2, t "/") == 1 {print $2}' /proc/self/mounts | sort -r)
   rm -rf --one-file-system "$T"
+  # the rootless podman user: its processes (podman's pause process outlives podman), then
+  # the user and its subordinate ranges (userdel drops them), then its files
+  local uid
+  if uid=$(id -u "$RL_USER" 2>/dev/null) && ((uid >= 100)); then
+    ((${#RLPODMAN[@]})) && (cd / && timeout 60 "${RLPODMAN[@]}" rm -af -t 0 >/dev/null 2>&1)
+    local pids
+    for _ in $(seq 50); do
+      mapfile -t pids < <(pgrep -U "$uid")
+      ((${#pids[@]})) || break
+      kill -9 "${pids[@]}" 2>/dev/null; sleep 0.1
+    done
+    userdel "$RL_USER" >/dev/null 2>&1
+  fi
+  rm -rf --one-file-system "$RL"
   # cgroups under our parent (podman: /$tag/libpod-*, /$tag/conmon; containerd: /$tag/<id>)
   local d
   for d in /sys/fs/cgroup/"$tag" /sys/fs/cgroup/*/"$tag"; do
@@ -234,6 +252,70 @@ if [[ -x $PROBE ]]; then
   else fail podman-sdnotify-container "listener got '$(one_line "$(cat "$T/notify.out")")'; podman: $(one_line "$out")"; fi
 else
   echo "# skipped podman-sdnotify-container: no probe at $PROBE (make build-tests)"
+fi
+
+# ---------------------------------------------------------------- rootless podman
+# podman run by an unprivileged user made here (removed by cleanup): podman makes the user
+# namespace from /etc/subuid and /etc/subgid with newuidmap/newgidmap (package uidmap) and
+# runs the runtime as uid 0 in it, with no host privilege; cgroupfs with no delegated cgroup
+# means no cgroup at all. Storage, runroot and XDG_RUNTIME_DIR live in the user's home.
+RL_UID=$(id -u "$RL_USER" 2>/dev/null || true)
+if [[ -z $RL_UID ]]; then
+  if out=$(useradd --system --user-group --no-create-home --shell /usr/sbin/nologin \
+      --home-dir "$RL/home" "$RL_USER" 2>&1); then
+    RL_UID=$(id -u "$RL_USER")
+  else
+    fail rootless-podman-user "useradd: $(one_line "$out")"
+  fi
+fi
+if [[ -n $RL_UID ]]; then
+  RL_GID=$(id -g "$RL_USER")
+  # a subordinate range no real user has (they start at 100000), unique per uid
+  sub=$((1000000000 + (RL_UID % 40000) * 65536))
+  out=$(usermod --add-subuids "$sub-$((sub + 65535))" --add-subgids "$sub-$((sub + 65535))" "$RL_USER" 2>&1) ||
+    fail rootless-podman-subids "usermod: $(one_line "$out")"
+  mkdir -p "$RL"/{home,xdg,bin}
+  chown "$RL_UID:$RL_GID" "$RL/home" "$RL/xdg"
+  chmod 700 "$RL/home" "$RL/xdg"
+  # the user may not reach $RT where it was built, nor $T (0700): copies it can read
+  cp "$RT" "$RL/bin/runtime" && chmod 755 "$RL/bin/runtime"
+  cp "$T/rootfs.tar" "$RL/rootfs.tar" && chmod 644 "$RL/rootfs.tar"
+  RLPODMAN=(setpriv "--reuid=$RL_UID" "--regid=$RL_GID" --clear-groups
+    env -i "HOME=$RL/home" "USER=$RL_USER" "LOGNAME=$RL_USER" "XDG_RUNTIME_DIR=$RL/xdg"
+    "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+    podman --cgroup-manager cgroupfs --events-backend file --storage-driver vfs
+    --runtime "$RL/bin/runtime")
+  rlpm() { (cd / && timeout 120 "${RLPODMAN[@]}" "$@"); }
+  RLOPTS=(--ulimit nofile=1024:1024 --network none)
+  if out=$(rlpm import "$RL/rootfs.tar" "$IMG" 2>&1); then
+    out=$(rlpm run --rm "${RLOPTS[@]}" "$IMG" echo hello 2>&1) || true
+    expect rootless-podman-run-output hello "$out"
+
+    rc=0; rlpm run --rm "${RLOPTS[@]}" "$IMG" sh -c 'exit 42' >/dev/null 2>&1 || rc=$?
+    expect rootless-podman-run-exit-42 42 "$rc"
+
+    # uid 0 in the container is the user itself on the host
+    out=$(rlpm run --rm "${RLOPTS[@]}" "$IMG" sh -c 'head -1 /proc/self/uid_map' 2>&1) || true
+    expect rootless-podman-userns "0 $RL_UID 1" "$(tr -s ' ' <<<"${out# }" | sed 's/^ //')"
+
+    c=$tag-rl1
+    if out=$(rlpm run -d "${RLOPTS[@]}" --name "$c" "$IMG" sleep 1000 2>&1); then
+      expect rootless-podman-run-d running "$(rlpm inspect -f '{{.State.Status}}' "$c" 2>&1)"
+      out=$(rlpm exec "$c" sh -c 'echo from-exec' 2>&1) || true
+      expect rootless-podman-exec-output from-exec "$out"
+      if out=$(rlpm stop -t 2 "$c" 2>&1); then
+        expect rootless-podman-stop exited "$(rlpm inspect -f '{{.State.Status}}' "$c" 2>&1)"
+      else fail rootless-podman-stop "$(one_line "$out")"; fi
+      if out=$(rlpm rm "$c" 2>&1); then
+        if rlpm container exists "$c" 2>/dev/null; then fail rootless-podman-rm "container still exists"
+        else ok rootless-podman-rm; fi
+      else fail rootless-podman-rm "$(one_line "$out")"; fi
+    else
+      fail rootless-podman-run-d "$(one_line "$out")"
+    fi
+  else
+    fail rootless-podman-import "$(one_line "$out")"
+  fi
 fi
 
 # ---------------------------------------------------------------- containerd

@@ -1,5 +1,5 @@
 //! Removing everything a test made, and finding what a runtime left behind.
-use crate::{cgroups, sys};
+use crate::{account, cgroups, sys};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,7 +10,7 @@ const STRATA_CACHE: &str = ".seccomp-cache";
 const STRATA_LAYERS: &str = "layers";
 
 /// Undoes a test: `delete --force` every container in its state root, kill its tagged
-/// processes, remove its cgroups, unmount below its dir (deepest first, lazily) and remove the
+/// processes, remove its test user, remove its cgroups, unmount below its dir (deepest first, lazily) and remove the
 /// dir without crossing filesystems. Idempotent; returns what could not be cleaned.
 pub fn cleanup(runtime: &Path, dir: &Path, tag: &str) -> Vec<String> {
     let mut problems = vec![];
@@ -39,6 +39,8 @@ pub fn cleanup(runtime: &Path, dir: &Path, tag: &str) -> Vec<String> {
             sys::tagged_pids(tag)
         ));
     }
+    // A rootless test's user (its own drop removes it too, unless the test process died).
+    problems.extend(account::remove(&account::name_for(tag)));
     for dir in tagged_cgroups(tag) {
         if let Err(e) = cgroups::remove(&dir) {
             problems.push(e);

@@ -200,6 +200,7 @@ pub fn all_tests() -> Vec<Test> {
         security_rootfs::tests(),
         security_proc::tests(),
         security_race::tests(),
+        rootless::tests(),
         faults::tests(),
         faults_stages::tests(),
         strata_layers::tests(),

@@ -7,6 +7,7 @@
 //! the only way a panicking test cannot take its neighbours down or skip their cleanup: the
 //! child cleans up through `Drop` guards, and the parent cleans up again (idempotently)
 //! after every child, which also covers a child that aborted or was killed.
+mod account;
 mod bundle;
 mod cgroups;
 mod cleanup;
@@ -16,6 +17,7 @@ mod runner;
 mod runtime;
 mod sys;
 mod tests;
+mod user;
 
 use std::path::PathBuf;
 

@@ -4,7 +4,7 @@
 //! parent as `Error { errno, msg }` and the process exits.
 
 use super::channel::{Channel, Msg};
-use super::spawn::{Gate, Request};
+use super::request::{Gate, Request};
 use crate::container::Status;
 use crate::error::{Ctx as _, Error, Result};
 use crate::security::{caps, rlimits, user};

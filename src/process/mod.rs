@@ -16,5 +16,6 @@ pub mod init;
 pub mod notify;
 pub mod readonly_exe;
 pub mod relay;
+pub mod request;
 mod sched;
 pub mod spawn;

@@ -2,42 +2,12 @@
 
 use super::channel::{Channel, Msg};
 use super::init;
-use crate::cgroups::Cgroup;
+use super::request::Request;
 use crate::cgroups::Manager;
 use crate::error::{Ctx, Error, Result};
-use crate::namespaces::Plan;
 use crate::security::caps;
-use crate::spec::Bundle;
 use crate::sys::clone::{self, Forked};
 use std::os::fd::{AsRawFd, OwnedFd};
-
-/// How the container process learns it may exec.
-pub enum Gate {
-    /// `create`: it waits in accept() on this listening socket (start.sock).
-    Socket(OwnedFd),
-    /// `run`: the parent sends `Start` on the channel.
-    Channel,
-}
-
-pub struct Request<'a> {
-    pub bundle: &'a Bundle,
-    pub ns: &'a Plan,
-    pub cgroup: &'a Cgroup,
-    pub gate: Gate,
-    pub preserve_fds: u32,
-    pub no_pivot: bool,
-    pub no_new_keyring: bool,
-    pub console: Option<OwnedFd>,
-    /// fds of the parent the child must not keep, such as the state
-    /// directory's flock: held by a waiting init, it would block `start`.
-    pub close_in_child: Vec<std::os::fd::RawFd>,
-    /// linux.seccomp, compiled by the parent; the child loads it.
-    pub seccomp: Option<crate::security::seccomp::Filter>,
-    /// `exec`: join a running container; no rootfs, hostname or hooks.
-    pub exec: bool,
-    /// Image layers stacked on the rootfs (rootfs/layers.rs).
-    pub layers: Option<crate::rootfs::layers::Layers>,
-}
 
 pub struct Spawned {
     pub pid: i32,

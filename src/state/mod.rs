@@ -359,6 +359,17 @@ pub fn load_config(root: &Path, id: &str) -> Result<Option<oci_spec::runtime::Sp
         .map_err(|e| Error::invalid(format!("corrupt saved config {}: {e}", path.display())))
 }
 
+/// `load` for `list`: the state file of `id` under the open root `root`.
+pub fn load_at(root: std::os::fd::BorrowedFd, id: &str) -> Result<State> {
+    validate_id(id)?;
+    let rel = Path::new(id).join(STATE_FILE);
+    match fd::read_small_bytes_at(root, &rel) {
+        Ok(b) => parse_state(&b, &rel),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotExist(id.to_string())),
+        Err(e) => Err(Error::sys(format!("read {}", rel.display()), e)),
+    }
+}
+
 fn read_state_file(dir: &Path) -> Result<Option<State>> {
     let path = dir.join(STATE_FILE);
     // open, one read, close: File::read_to_end adds a statx, an lseek and a
@@ -369,8 +380,11 @@ fn read_state_file(dir: &Path) -> Result<Option<State>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::sys(format!("read {}", path.display()), e)),
     };
-    serde_json::from_slice(&buf)
-        .map(Some)
+    parse_state(&buf, &path).map(Some)
+}
+
+fn parse_state(buf: &[u8], path: &Path) -> Result<State> {
+    serde_json::from_slice(buf)
         .map_err(|e| Error::invalid(format!("corrupt state file {}: {e}", path.display())))
 }
 

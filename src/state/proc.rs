@@ -20,7 +20,17 @@ pub fn start_time(pid: i32) -> Option<u64> {
 /// True when `pid` exists, is not a zombie, and is the process that
 /// started at `start` (not a later process that reused the pid).
 pub fn process_alive(pid: i32, start: u64) -> bool {
-    pid > 0 && matches!(stat(pid), Some((st, t)) if t == start && st != b'Z' && st != b'X')
+    // kill(pid, 0) answers ESRCH for a gone pid without a /proc path walk:
+    // `list` asks this of every container, and most listed ones are gone.
+    // Any other answer (alive, or EPERM for a process of another user)
+    // still needs the start time, since pids are reused.
+    let gone = || {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+            == Err(nix::errno::Errno::ESRCH)
+    };
+    pid > 0
+        && !gone()
+        && matches!(stat(pid), Some((st, t)) if t == start && st != b'Z' && st != b'X')
 }
 
 #[cfg(test)]

@@ -425,6 +425,14 @@ pub fn read_small_bytes(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
     read_whole(path.as_ref(), true)
 }
 
+/// `read_small_bytes` of `path` relative to `dir`: `list` reads a state
+/// file per container, and walking the root's path again for each costs
+/// more than the read.
+pub fn read_small_bytes_at(dir: BorrowedFd, path: &Path) -> io::Result<Vec<u8>> {
+    let f = std::fs::File::from(openat(Some(dir), path, libc::O_RDONLY, 0)?);
+    read_file(f, true)
+}
+
 /// Reads a multi-record kernel file whole (/proc/self/mountinfo,
 /// cgroup.procs). seq_file fills one page of records per read and stops
 /// when the next record does not fit, so a short read is not the end:
@@ -438,8 +446,11 @@ fn utf8(b: Vec<u8>) -> io::Result<String> {
 }
 
 fn read_whole(path: &Path, short_read_is_eof: bool) -> io::Result<Vec<u8>> {
+    read_file(std::fs::File::open(path)?, short_read_is_eof)
+}
+
+fn read_file(mut f: std::fs::File, short_read_is_eof: bool) -> io::Result<Vec<u8>> {
     use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
     let mut buf = vec![0u8; 4096];
     let mut n = 0;
     loop {

@@ -32,6 +32,7 @@ pub mod linux_seccomp_default;
 pub mod linux_sysctl;
 pub mod lsm;
 pub mod notify_socket;
+pub mod rootless;
 pub mod security;
 pub mod security_proc;
 pub mod security_race;
