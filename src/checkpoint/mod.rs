@@ -29,6 +29,15 @@ pub fn check_kernel() -> std::result::Result<(), String> {
     ))
 }
 
+/// The CRIU to run, once `criu check` passes: checkpoint and restore
+/// call this before they touch the image directory or any state, so a
+/// kernel CRIU cannot work on fails with one line and leaves nothing.
+pub fn require(what: &str) -> Result<std::path::PathBuf> {
+    let exe = criu::find()?;
+    check_kernel().map_err(|why| Error::invalid(format!("cannot {what}: {why}")))?;
+    Ok(exe)
+}
+
 /// One line for `features`: the CRIU found and whether it works here.
 pub fn describe() -> String {
     let exe = match criu::find() {

@@ -30,7 +30,7 @@ pub fn run(g: &Global, a: &CheckpointArgs) -> Result<i32> {
         ))
     })?;
     refuse_unsupported(&spec, &st, a)?;
-    let exe = criu::find()?;
+    let exe = checkpoint::require(&format!("checkpoint container {}", a.id))?;
     let dirs = images::open(
         a.criu.image_path.as_deref(),
         a.criu.work_path.as_deref(),

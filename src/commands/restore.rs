@@ -21,7 +21,7 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<i32> {
     refuse_unsupported(&b.spec, a)?;
     let saved =
         serde_json::to_vec(&b.spec).map_err(|e| Error::invalid(format!("encode config: {e}")))?;
-    let exe = criu::find()?;
+    let exe = checkpoint::require(&format!("restore container {}", a.id))?;
     let dirs = images::open(
         a.criu.image_path.as_deref(),
         a.criu.work_path.as_deref(),
@@ -235,23 +235,13 @@ impl CriuRoot {
     fn bind(dir: &Path, rootfs: &Path) -> Result<CriuRoot> {
         crate::sys::clone::unshare(libc::CLONE_NEWNS)
             .ctx(|| "unshare a mount namespace for criu")?;
-        m::mount(
-            None,
-            Path::new("/"),
-            None,
-            libc::MS_REC | libc::MS_PRIVATE,
-        )
-        .ctx(|| "make / private for criu")?;
+        m::mount(None, Path::new("/"), None, libc::MS_REC | libc::MS_PRIVATE)
+            .ctx(|| "make / private for criu")?;
         let path = dir.join("criu-root");
         std::fs::create_dir(&path).ctx(|| format!("mkdir {}", path.display()))?;
         let r = CriuRoot { path };
-        m::mount(
-            Some(rootfs),
-            &r.path,
-            None,
-            libc::MS_BIND | libc::MS_REC,
-        )
-        .ctx(|| format!("bind {} on {}", rootfs.display(), r.path.display()))?;
+        m::mount(Some(rootfs), &r.path, None, libc::MS_BIND | libc::MS_REC)
+            .ctx(|| format!("bind {} on {}", rootfs.display(), r.path.display()))?;
         Ok(r)
     }
 }

@@ -38,7 +38,11 @@ fn checkpoint_unavailable_leaves_container(ctx: &Ctx) -> TResult {
         "the error does not name CRIU: {}",
         lines[0]
     );
-    ensure_eq!(ctx.status(&b.id)?, "running", "status after the failed checkpoint");
+    ensure_eq!(
+        ctx.status(&b.id)?,
+        "running",
+        "status after the failed checkpoint"
+    );
     // Still the same, working process: it handles a signal.
     ctx.rt(&["kill", &b.id, "USR1"])?.check()?;
     ctx.wait_status(&b.id, "stopped")?;
