@@ -15,10 +15,10 @@
 //! helper process with the maps written into it (the container's
 //! linux.uidMappings/gidMappings when the mount has none).
 
-use super::mounts::{self, Parsed};
+use super::mounts::{self, own_maps};
 use crate::error::{Ctx, Error, Result};
 use crate::sys::{self, clone, mount as m};
-use oci_spec::runtime::{LinuxIdMapping, Mount, Spec};
+use oci_spec::runtime::{LinuxIdMapping, Spec};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
@@ -31,43 +31,6 @@ impl Trees {
     pub fn get(&self, i: usize) -> Option<BorrowedFd<'_>> {
         self.0.get(i).and_then(|t| t.as_ref().map(|t| t.as_fd()))
     }
-}
-
-fn own_maps(mnt: &Mount) -> Option<(&[LinuxIdMapping], &[LinuxIdMapping])> {
-    match (mnt.uid_mappings().as_deref(), mnt.gid_mappings().as_deref()) {
-        (None, None) => None,
-        (u, g) => Some((u.unwrap_or_default(), g.unwrap_or_default())),
-    }
-}
-
-/// Config checks (bundle load): both maps or none, binds only, and either
-/// maps or a user namespace to take them from. Maps without idmap/ridmap
-/// mean idmap (mounts::parse), as with runc.
-pub fn validate(mnt: &Mount, p: &Parsed, userns: bool) -> Result<()> {
-    let dest = mnt.destination().display();
-    let wants = p.idmap || p.ridmap;
-    let maps = own_maps(mnt);
-    if let Some((u, g)) = maps {
-        if u.is_empty() || g.is_empty() {
-            return Err(Error::invalid(format!(
-                "mounts: {dest}: uidMappings and gidMappings must be given together"
-            )));
-        }
-    }
-    if !wants {
-        return Ok(());
-    }
-    if !p.bind {
-        return Err(Error::invalid(format!(
-            "mounts: {dest}: idmap/ridmap need a bind mount"
-        )));
-    }
-    if maps.is_none() && !userns {
-        return Err(Error::invalid(format!(
-            "mounts: {dest}: idmap/ridmap without uidMappings/gidMappings need a user namespace"
-        )));
-    }
-    Ok(())
 }
 
 /// Runs in the runtime before the container is cloned: one idmapped,

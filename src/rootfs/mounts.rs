@@ -5,7 +5,7 @@
 use super::resolve;
 use crate::error::{Ctx, Error, Result};
 use crate::sys::mount::{self as m, FsContext};
-use oci_spec::runtime::Mount;
+use oci_spec::runtime::{LinuxIdMapping, Mount};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -155,7 +155,45 @@ pub fn validate(mnt: &Mount, userns: bool) -> Result<()> {
             dest.display()
         )));
     }
-    super::idmap::validate(mnt, &p, userns)
+    validate_idmap(mnt, &p, userns)
+}
+
+pub(super) fn own_maps(mnt: &Mount) -> Option<(&[LinuxIdMapping], &[LinuxIdMapping])> {
+    match (mnt.uid_mappings().as_deref(), mnt.gid_mappings().as_deref()) {
+        (None, None) => None,
+        (u, g) => Some((u.unwrap_or_default(), g.unwrap_or_default())),
+    }
+}
+
+/// Config checks (bundle load): both maps or none, binds only, and either
+/// maps or a user namespace to take them from. Maps without idmap/ridmap
+/// mean idmap (parse), as with runc. Here rather than in idmap.rs, which
+/// builds on this module and must not be needed by it.
+fn validate_idmap(mnt: &Mount, p: &Parsed, userns: bool) -> Result<()> {
+    let dest = mnt.destination().display();
+    let wants = p.idmap || p.ridmap;
+    let maps = own_maps(mnt);
+    if let Some((u, g)) = maps {
+        if u.is_empty() || g.is_empty() {
+            return Err(Error::invalid(format!(
+                "mounts: {dest}: uidMappings and gidMappings must be given together"
+            )));
+        }
+    }
+    if !wants {
+        return Ok(());
+    }
+    if !p.bind {
+        return Err(Error::invalid(format!(
+            "mounts: {dest}: idmap/ridmap need a bind mount"
+        )));
+    }
+    if maps.is_none() && !userns {
+        return Err(Error::invalid(format!(
+            "mounts: {dest}: idmap/ridmap without uidMappings/gidMappings need a user namespace"
+        )));
+    }
+    Ok(())
 }
 
 /// `idmapped`: the bind tree the runtime already cloned and idmapped for
