@@ -7,7 +7,7 @@ use crate::harness::{TResult, Test};
 use crate::{ensure, ensure_eq};
 
 pub fn tests() -> Vec<Test> {
-    crate::tests!("cli_checkpoint"; checkpoint_unavailable_leaves_container)
+    crate::tests!("cli_checkpoint"; checkpoint_unavailable_leaves_container, restore_unavailable_leaves_nothing)
 }
 
 /// Whether CRIU works here (then this test has nothing to check).
@@ -27,8 +27,9 @@ fn checkpoint_unavailable_leaves_container(ctx: &Ctx) -> TResult {
     let (b, out) = sleeper(ctx)?;
     ctx.create_start(&b)?;
     wait_started(&out)?;
-    let img = ctx.host_dir(&format!("img-{}", b.id))?;
-    let img = img.to_string_lossy().into_owned();
+    // Not made yet: a failed checkpoint must not leave it behind.
+    let img_dir = ctx.host_dir(&format!("img-{}", b.id))?.join("images");
+    let img = img_dir.to_string_lossy().into_owned();
     let r = ctx.rt(&["checkpoint", "--image-path", &img, &b.id])?;
     ensure!(!r.ok(), "checkpoint succeeded where `criu check` fails");
     let lines: Vec<&str> = r.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -37,6 +38,11 @@ fn checkpoint_unavailable_leaves_container(ctx: &Ctx) -> TResult {
         lines[0].to_lowercase().contains("criu"),
         "the error does not name CRIU: {}",
         lines[0]
+    );
+    ensure!(
+        !img_dir.exists(),
+        "the failed checkpoint left {}",
+        img_dir.display()
     );
     ensure_eq!(
         ctx.status(&b.id)?,
@@ -47,4 +53,28 @@ fn checkpoint_unavailable_leaves_container(ctx: &Ctx) -> TResult {
     ctx.rt(&["kill", &b.id, "USR1"])?.check()?;
     ctx.wait_status(&b.id, "stopped")?;
     Ok(ctx.destroy(&b.id)?)
+}
+
+/// `restore` where CRIU cannot work: one line naming CRIU, and no container state.
+fn restore_unavailable_leaves_nothing(ctx: &Ctx) -> TResult {
+    if criu_works() {
+        return Ok(());
+    }
+    let (b, _out) = sleeper(ctx)?;
+    b.write()?;
+    let img = ctx.host_dir(&format!("img-{}", b.id))?;
+    let img = img.to_string_lossy().into_owned();
+    let bundle = b.dir.to_string_lossy().into_owned();
+    let r = ctx.rt(&["restore", "-d", "--image-path", &img, "--bundle", &bundle, &b.id])?;
+    ensure!(!r.ok(), "restore succeeded where `criu check` fails");
+    let lines: Vec<&str> = r.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    ensure_eq!(lines.len(), 1, "restore's error lines: {:?}", r.stderr);
+    ensure!(
+        lines[0].to_lowercase().contains("criu"),
+        "the error does not name CRIU: {}",
+        lines[0]
+    );
+    let st = ctx.rt(&["state", &b.id])?;
+    ensure!(!st.ok(), "state exists after the failed restore: {}", st.stdout);
+    Ok(())
 }
