@@ -87,7 +87,7 @@ test-apparmor-smoke: build build-tests
 	bash hack/cgroupv2-vm.sh --memory 1G --timeout 400 -- bash hack/apparmor-tests.sh --smoke
 
 # CRIU checkpoint/restore (hack/criu-tests.sh) in the 6.1 VM, strata then runc: CRIU 3.17 cannot run
-# on the 6.18 host. Slow under emulation (~15 min), so not part of `make test` or CI.
+# on the 6.18 host. Slow under emulation and never run yet, so not part of `make test` or CI.
 test-criu: build
 	bash hack/cgroupv2-vm.sh --memory 2G --timeout 1800 -- bash hack/criu-tests.sh \
 	  --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
