@@ -17,7 +17,7 @@ CONFORMANCE_SRC   ?= ../shared/conformance
 CONFORMANCE_SUITE ?= /tmp/oci-validation
 CONFORMANCE_FLOOR := 30
 
-.PHONY: build-cri conformance integration bench-layers bench-hyperfine test-cgroupv2 test-cgroupv2-smoke test-cgroupv1 test-apparmor test-apparmor-smoke test-criu build build-tests demo test unit-test runtime-tests lint bench install clean
+.PHONY: test-systemd test-systemd-smoke build-cri conformance integration bench-layers bench-hyperfine test-cgroupv2 test-cgroupv2-smoke test-cgroupv1 test-apparmor test-apparmor-smoke test-selinux test-criu build build-tests demo test unit-test runtime-tests lint bench install clean
 
 build:
 	$(STATIC) $(CARGO) build --release --target $(TARGET) -p strata
@@ -70,6 +70,18 @@ test-cgroupv2: build build-tests
 test-cgroupv2-smoke: build build-tests
 	bash hack/cgroupv2-vm.sh --memory 1G --timeout 600 -- bash hack/cgroupv2-tests.sh --smoke
 
+# The systemd cgroup driver (--systemd-cgroup) on a systemd host: the same VM booting systemd
+# (vng --systemd), the cgroup, lifecycle, devices, resources, pause and exec groups with systemd
+# cgroupsPaths, then no unit and no cgroup left (hack/systemd-tests.sh), strata then runc. Not in
+# CI: ~6 min. The smoke target: strata only, a few groups.
+test-systemd: build build-tests
+	bash hack/cgroupv2-vm.sh --systemd --memory 2G --timeout 1500 -- bash hack/systemd-tests.sh \
+	  --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
+
+test-systemd-smoke: build build-tests
+	bash hack/cgroupv2-vm.sh --systemd --memory 1G --timeout 900 -- bash hack/systemd-tests.sh --smoke \
+	  --runtime $(abspath $(STRATA))
+
 # The cgroup, lifecycle, devices, resources and pause groups on a pure cgroup v1
 # host (the same VM, v1 hierarchies mounted by the guest script), strata then runc.
 test-cgroupv1: build build-tests
@@ -91,6 +103,13 @@ test-apparmor-smoke: build build-tests
 test-criu: build
 	bash hack/cgroupv2-vm.sh --memory 2G --timeout 1800 -- bash hack/criu-tests.sh \
 	  --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
+
+# SELinux (selinux-policy-default, permissive: the guest's files are unlabelled 9p):
+# selinuxLabel, exec --process-label, mountLabel and the keyring label (hack/selinux-tests.sh),
+# strata then runc.
+test-selinux: build build-tests
+	bash hack/cgroupv2-vm.sh --memory 1G --timeout 600 --append "selinux=1 security=selinux enforcing=0" \
+	  -- bash hack/selinux-tests.sh --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs inside the AppArmor VM (make test-apparmor, test-apparmor-smoke; Debian's kernel enables
 # AppArmor by default): the lsm and config_misc groups on a tmpfs, then the OCI conformance file
-# linux_process_apparmor_profile with its profile (acme_secure_profile) loaded. --smoke: the lsm
+# linux_process_apparmor_profile with its profile (acme_secure_profile) loaded, then
+# hack/docker-apparmor-tests.sh (docker run --runtime gets docker-default). --smoke: the lsm
 # group only, no conformance. --runtime PATH (repeatable) picks the runtimes (default: strata).
 # CONFORMANCE: the suite's run.sh (default /work/shared/conformance/run.sh; skipped if missing).
 set -euo pipefail
@@ -46,5 +47,10 @@ if ((!smoke)); then
   else
     echo "apparmor-tests: no conformance suite ($conformance, $suite): linux_process_apparmor_profile not run" >&2
   fi
+fi
+if ((!smoke)); then  # docker-default through dockerd, for the same runtimes
+  rtargs=()
+  for rt in "${runtimes[@]}"; do rtargs+=(--runtime "$rt"); done
+  bash hack/docker-apparmor-tests.sh "${rtargs[@]}" || rc=1
 fi
 exit $rc

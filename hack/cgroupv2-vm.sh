@@ -2,11 +2,13 @@
 # Run CMD as root inside a throwaway cgroup VM (virtme-ng + qemu TCG), in the repo root. By default the
 # guest is pure cgroup v2 (cgroup_no_v1=all); with --v1 the v1 controllers stay free, for a guest script
 # that mounts a v1 layout itself (hack/cgroupv1-tests.sh). The guest sees the host's filesystem
-# read-only, except the repo (--rwdir) and an overlay on /tmp. Options before `--` other than --kernel,
-# --timeout and --v1 go to vng (e.g. --memory 2G). Exit code is CMD's; 124 if the VM ran out of time.
+# read-only, except the repo (--rwdir) and an overlay on /tmp. With --systemd the guest boots systemd
+# (vng --systemd) and CMD runs as a service of it (hack/systemd-tests.sh). Options before `--` other
+# than --kernel, --timeout, --v1 and --systemd go to vng (e.g. --memory 2G). Exit code is CMD's; 124 if
+# the VM ran out of time.
 set -euo pipefail
 
-usage() { echo "usage: $0 [--kernel VMLINUZ] [--timeout SECS] [--v1] [VNG_OPTIONS...] -- CMD [ARGS...]   (env VNG_VENV, default /tmp/strata-vng-env)" >&2; exit 2; }
+usage() { echo "usage: $0 [--kernel VMLINUZ] [--timeout SECS] [--v1] [--systemd] [VNG_OPTIONS...] -- CMD [ARGS...]   (env VNG_VENV, default /tmp/strata-vng-env)" >&2; exit 2; }
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 venv=${VNG_VENV:-/tmp/strata-vng-env}
@@ -16,6 +18,12 @@ while (($#)); do
     --kernel) kernel=${2:?--kernel needs a path}; shift 2 ;;
     --timeout) timeout=${2:?--timeout needs seconds}; shift 2 ;;
     --v1) append=''; shift ;;
+    # The guest root is the host's, /.dockerenv included. An empty $container tells systemd
+    # (pid 1) it is not in a container, but its generators still see /.dockerenv, take
+    # themselves for in one and read pid 1's argv for kernel options: no serial getty, which vng
+    # runs the command on, and no systemd.mask=. So the serial getty is the boot's one goal
+    # (the host's services never start; the guest script starts dbus).
+    --systemd) vng_opts+=(--systemd --append container= --append systemd.unit=serial-getty@ttyS0.service); shift ;;
     --) shift; break ;;
     -h | --help) usage ;;
     *) vng_opts+=("$1"); shift ;;

@@ -13,8 +13,10 @@ declare -A group=(
   [test]="busybox-static runc crun podman containerd docker.io criu skopeo umoci iproute2 util-linux strace jq protobuf-compiler uidmap passwd"
   [bench]="hyperfine strace time binutils jq busybox-static runc crun shellcheck linux-perf gnuplot-nox gcc libc6-dev"
   # hack/cgroupv2-vm.sh; busybox-static goes into virtme-ng's initramfs (it loads the 9p/virtio modules);
-  # apparmor: apparmor_parser for hack/apparmor-tests.sh; criu: hack/criu-tests.sh (make test-criu)
-  [vm]="qemu-system-x86 linux-image-amd64 python3-venv busybox-static apparmor criu"
+  # apparmor: apparmor_parser for hack/apparmor-tests.sh; selinux-*: the SELinux policy a guest booted
+  # with selinux=1 security=selinux loads (load_policy);
+  # criu: hack/criu-tests.sh (make test-criu)
+  [vm]="qemu-system-x86 linux-image-amd64 python3-venv busybox-static apparmor selinux-basics selinux-policy-default criu"
 )
 print=0 groups=()
 for a in "$@"; do

@@ -86,13 +86,19 @@ fn run() {
         }
     };
     if cli.version {
-        println!(
-            "strata version {}\nspec: {}",
+        let mut v = format!(
+            "strata version {}\nspec: {}\n",
             env!("CARGO_PKG_VERSION"),
             strata::SPEC_VERSION
         );
         if let Some(c) = option_env!("STRATA_COMMIT") {
-            println!("commit: {c}");
+            v.push_str(&format!("commit: {c}\n"));
+        }
+        // One write, and a reader gone (`strata --version | head -1`) is
+        // no error: println! would panic on the closed pipe.
+        if let Err(e) = strata::commands::emit(&v, "the version") {
+            eprintln!("strata: {e}");
+            std::process::exit(1);
         }
         return;
     }

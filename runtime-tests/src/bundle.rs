@@ -45,7 +45,12 @@ impl Bundle {
             "root:x:0:\ntty:x:5:\nnogroup:x:65534:\n",
         )
         .ctx("write group")?;
-        let config = template(tag, &format!("/runtime-tests/{id}"));
+        let cg = if crate::systemd::on() {
+            crate::systemd::cgroups_path(id)
+        } else {
+            format!("/runtime-tests/{id}")
+        };
+        let config = template(tag, &cg);
         Ok(Bundle {
             id: id.to_string(),
             dir: dir.to_path_buf(),
@@ -57,11 +62,14 @@ impl Bundle {
         self.dir.join("rootfs")
     }
 
+    /// The cgroup directory's path below each hierarchy's root (with `--systemd`, where
+    /// systemd puts the unit).
     pub fn cgroups_path(&self) -> String {
-        self.config["linux"]["cgroupsPath"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
+        crate::systemd::expand(
+            self.config["linux"]["cgroupsPath"]
+                .as_str()
+                .unwrap_or_default(),
+        )
     }
 
     pub fn write(&self) -> Result<(), String> {

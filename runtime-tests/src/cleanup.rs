@@ -20,6 +20,9 @@ pub fn cleanup(runtime: &Path, dir: &Path, tag: &str) -> Vec<String> {
             continue;
         }
         let mut cmd = Command::new(runtime);
+        if crate::systemd::on() {
+            cmd.arg("--systemd-cgroup");
+        }
         cmd.arg("--root")
             .arg(&root)
             .args(["delete", "--force"])
@@ -39,6 +42,12 @@ pub fn cleanup(runtime: &Path, dir: &Path, tag: &str) -> Vec<String> {
             sys::tagged_pids(tag)
         ));
     }
+    if crate::systemd::on() {
+        let left = crate::systemd::stop_tagged(tag);
+        if !left.is_empty() {
+            problems.push(format!("systemd units left: {left:?}"));
+        }
+    }
     // A rootless test's user (its own drop removes it too, unless the test process died).
     problems.extend(account::remove(&account::name_for(tag)));
     for dir in tagged_cgroups(tag) {
@@ -56,12 +65,17 @@ pub fn cleanup(runtime: &Path, dir: &Path, tag: &str) -> Vec<String> {
     problems
 }
 
-/// Cgroup dirs `<hierarchy>/runtime-tests/<tag>-*` in every hierarchy.
+/// Cgroup dirs `<hierarchy>/runtime-tests/<tag>-*` in every hierarchy (with `--systemd`,
+/// `<slice>/rt-<tag>-*.scope`).
 pub fn tagged_cgroups(tag: &str) -> Vec<std::path::PathBuf> {
-    let prefix = format!("{tag}-");
+    let (parent, prefix) = if crate::systemd::on() {
+        (crate::systemd::SLICE, format!("rt-{tag}-"))
+    } else {
+        ("runtime-tests", format!("{tag}-"))
+    };
     let mut out = vec![];
     for m in cgroups::bases() {
-        for e in std::fs::read_dir(m.join("runtime-tests"))
+        for e in std::fs::read_dir(m.join(parent))
             .into_iter()
             .flatten()
             .flatten()
@@ -76,6 +90,9 @@ pub fn tagged_cgroups(tag: &str) -> Vec<std::path::PathBuf> {
 
 /// Removes the (empty) `runtime-tests` parent cgroups once a run is over.
 pub fn remove_parent_cgroups() {
+    if crate::systemd::on() {
+        crate::systemd::stop_slice();
+    }
     for m in cgroups::bases() {
         let _ = std::fs::remove_dir(m.join("runtime-tests"));
     }
@@ -131,6 +148,13 @@ pub fn leftovers(dir: &Path, tag: &str, id: Option<&str>, cg: &str) -> Vec<Strin
                 }
             }
             _ => {}
+        }
+        if let Some(u) = crate::systemd::unit_of(cg).filter(|_| crate::systemd::on()) {
+            found.extend(
+                crate::systemd::units(u)
+                    .into_iter()
+                    .map(|u| format!("unit {u}")),
+            );
         }
         found.extend(
             cgroups::dirs(cg)

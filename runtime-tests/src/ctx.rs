@@ -70,6 +70,9 @@ impl Ctx {
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(&self.rt.path);
         cmd.current_dir("/").env("RUNTIME_TESTS_TAG", &self.tag);
+        if crate::systemd::on() {
+            cmd.arg("--systemd-cgroup");
+        }
         cmd
     }
 

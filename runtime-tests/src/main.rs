@@ -1,6 +1,7 @@
 //! Conformance tests for runc-compatible OCI runtimes.
 //!
-//! `runtime-tests --runtime PATH [--probe PATH] [--filter SUBSTR] [--jobs N] [--list] [--workdir DIR]`
+//! `runtime-tests --runtime PATH [--probe PATH] [--filter SUBSTR] [--jobs N] [--list] [--workdir DIR]
+//! [--systemd]` (`--systemd`: the systemd cgroup driver, see `systemd.rs`)
 //!
 //! Each test runs in a child process of the harness (the same binary with `--child NAME`),
 //! `--jobs` at a time. The workspace builds with `panic = "abort"`, so a separate process is
@@ -16,6 +17,7 @@ mod harness;
 mod runner;
 mod runtime;
 mod sys;
+mod systemd;
 mod tests;
 mod user;
 
@@ -33,7 +35,7 @@ pub struct Opts {
 }
 
 const USAGE: &str =
-    "usage: runtime-tests --runtime PATH [--probe PATH] [--filter SUBSTR]... [--jobs N] [--list] [--workdir DIR]";
+    "usage: runtime-tests --runtime PATH [--probe PATH] [--filter SUBSTR]... [--jobs N] [--list] [--workdir DIR] [--systemd]";
 
 fn parse_args() -> Result<Opts, String> {
     let default_probe = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -54,6 +56,10 @@ fn parse_args() -> Result<Opts, String> {
             Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
             _ => (a.clone(), None),
         };
+        if flag == "--systemd" {
+            systemd::set();
+            continue;
+        }
         if flag == "--list" {
             o.list = true;
             continue;

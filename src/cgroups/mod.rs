@@ -8,6 +8,7 @@ mod layout;
 mod manager;
 mod path;
 pub mod resources;
+pub mod systemd;
 
 pub use layout::{Hierarchy, Layout};
 pub use manager::Manager;
@@ -51,6 +52,10 @@ pub struct Cgroup {
     /// by `create`; missing entries (older state files) count as not made.
     #[serde(default)]
     made: Vec<std::cell::Cell<bool>>,
+    /// The systemd unit holding the cgroup2 directory (the systemd
+    /// driver); None for the cgroupfs driver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<systemd::Unit>,
 }
 
 /// The calling thread inside the container's v1 cgroups (`enter_v1`);
@@ -79,12 +84,11 @@ fn join_self(dir: &Path) -> std::io::Result<()> {
 /// Validates `cgroupsPath` and resolves it against the host layout.
 /// Absolute paths are under each hierarchy's root; relative ones are
 /// under strata's own cgroup; absent means `/<id>`, as runc does for the
-/// cgroupfs driver.
+/// cgroupfs driver. With `systemd`, cgroupsPath is the systemd driver's
+/// `slice:prefix:name` (`systemd::resolve`).
 pub fn resolve(cgroups_path: Option<&Path>, id: &str, systemd: bool) -> Result<Cgroup> {
     if systemd {
-        return Err(Error::invalid(
-            "--systemd-cgroup: the systemd cgroup driver is not implemented yet; use the cgroupfs driver (omit --systemd-cgroup)",
-        ));
+        return systemd::resolve(cgroups_path, id);
     }
     let raw = path::checked(cgroups_path, id)?;
     let mut cg = path::place(&raw, &Layout::detect()?);
@@ -145,6 +149,16 @@ impl Cgroup {
         }
     }
 
+    /// What `apply` would refuse (a bad field, checkBeforeUpdate), refused
+    /// with nothing written: the systemd driver asks before it sets unit
+    /// properties, since systemd applies a memory limit below the usage at
+    /// once and the kernel then kills the container.
+    pub(crate) fn check(&self, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
+        let host = self.host(r);
+        resources::writes(r, &host)?;
+        resources::check_before_update(r, &host)
+    }
+
     fn write_plan(
         &self,
         r: &oci_spec::runtime::LinuxResources,
@@ -171,7 +185,7 @@ impl Cgroup {
             })?;
             let f = dir.join(&wr.file);
             if defer_pids && wr.controller == "pids" {
-                deferred.0.push((f, wr.value, wr.field));
+                deferred.writes.push((f, wr.value, wr.field));
                 continue;
             }
             let file = match last.take() {
@@ -187,8 +201,12 @@ impl Cgroup {
         Ok(deferred)
     }
 
-    /// An O_PATH|O_DIRECTORY fd for CLONE_INTO_CGROUP (cgroup2 only).
+    /// An O_PATH|O_DIRECTORY fd for CLONE_INTO_CGROUP (cgroup2 only;
+    /// none while a systemd unit waits for the init to start with).
     pub fn open_v2(&self) -> Option<OwnedFd> {
+        if self.unit.as_ref().is_some_and(|u| u.starting()) {
+            return None;
+        }
         let d = self.v2.as_ref()?;
         crate::sys::fd::openat(None, d, libc::O_PATH | libc::O_DIRECTORY, 0).ok()
     }
@@ -270,9 +288,60 @@ impl Cgroup {
     }
 }
 
+/// The driver of a cgroup: the systemd driver's when a unit holds it.
+macro_rules! driver {
+    ($cg:ident . $op:ident ( $($arg:expr),* )) => {
+        match &$cg.unit {
+            Some(unit) => systemd::Scope { cg: $cg, unit }.$op($($arg),*),
+            _ => Fs($cg).$op($($arg),*),
+        }
+    };
+}
+
+impl Manager for Cgroup {
+    fn create(&self) -> Result<bool> {
+        driver!(self.create())
+    }
+    fn apply(&self, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
+        driver!(self.apply(r))
+    }
+    fn apply_before_init(&self, r: &oci_spec::runtime::LinuxResources) -> Result<Deferred> {
+        driver!(self.apply_before_init(r))
+    }
+    fn add_pid(&self, pid: i32, in_v1_already: bool, in_v2_already: bool) -> Result<()> {
+        driver!(self.add_pid(pid, in_v1_already, in_v2_already))
+    }
+    fn is_frozen(&self) -> bool {
+        driver!(self.is_frozen())
+    }
+    fn freeze(&self, on: bool) -> Result<()> {
+        driver!(self.freeze(on))
+    }
+    fn pids(&self) -> Vec<i32> {
+        driver!(self.pids())
+    }
+    fn signal_all(&self, sig: i32) {
+        driver!(self.signal_all(sig))
+    }
+    fn destroy(&self, kill_all: bool) -> Result<()> {
+        driver!(self.destroy(kill_all))
+    }
+}
+
+/// A cgroup seen by the cgroupfs driver (the systemd driver uses it for
+/// what works on any cgroup directory).
+pub(crate) struct Fs<'a>(pub &'a Cgroup);
+
+impl std::ops::Deref for Fs<'_> {
+    type Target = Cgroup;
+    fn deref(&self) -> &Cgroup {
+        self.0
+    }
+}
+
 /// The cgroupfs driver (v1, hybrid and v2 alike): each operation on the
 /// directories `resolve` chose.
-impl Manager for Cgroup {
+impl Manager for Fs<'_> {
     /// Creates every directory. cpuset (v1) needs cpus/mems before a task
     /// can join, so they are copied down from the parent. True when what
     /// was made differs from `resolve`'s prediction (a race with another
@@ -697,13 +766,19 @@ fn attach_device_filter(dir: &Path, rules: &[oci_spec::runtime::LinuxDeviceCgrou
 }
 
 /// Cgroup writes held back by `Cgroup::apply_before_init`: (file, value,
-/// spec field).
+/// spec field); for the systemd driver, the cgroup and all its resources.
 #[derive(Default)]
-pub struct Deferred(Vec<(PathBuf, String, &'static str)>);
+pub struct Deferred {
+    writes: Vec<(PathBuf, String, &'static str)>,
+    systemd: Option<(Cgroup, oci_spec::runtime::LinuxResources)>,
+}
 
 impl Deferred {
     pub fn finish(self) -> Result<()> {
-        for (f, value, field) in self.0 {
+        if let Some((cg, r)) = &self.systemd {
+            return systemd::finish(cg, r);
+        }
+        for (f, value, field) in self.writes {
             write_file(&open_file(&f, field)?, &f, &value, field)?;
         }
         Ok(())

@@ -89,6 +89,7 @@ pub fn new_state(
     cgroup: &Cgroup,
     own_pid_ns: bool,
     layer_upper: Option<PathBuf>,
+    no_new_keyring: bool,
 ) -> State {
     State {
         oci_version: crate::SPEC_VERSION.to_string(),
@@ -111,6 +112,7 @@ pub fn new_state(
         own_pid_ns,
         hooks: b.spec.hooks().clone(),
         layer_upper,
+        no_new_keyring,
     }
 }
 
@@ -194,6 +196,7 @@ pub fn create(g: &Global, o: &CreateArgs, for_run: bool, relay: bool) -> Result<
         &cgroup,
         own_pid_ns,
         layers.as_ref().map(|l| l.upper.clone()),
+        o.no_new_keyring,
     );
     // The cgroup path is on disk before the cgroup exists, so a create
     // killed from here on can still be cleaned up by `delete --force`.
@@ -233,6 +236,7 @@ pub fn create(g: &Global, o: &CreateArgs, for_run: bool, relay: bool) -> Result<
         preserve_fds: o.preserve_fds + listen,
         no_pivot: o.no_pivot,
         no_new_keyring: o.no_new_keyring,
+        id: &o.id,
         console,
         close_in_child: vec![locked.fd.as_raw_fd()],
         seccomp,

@@ -43,7 +43,7 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<i32> {
     let mut cleanup = create::Cleanup::new(own_pid_ns, &hooks_started);
     let locked = state::claim(&g.root, &a.id)?;
     cleanup.dir = Some(locked.dir.clone());
-    let mut st = create::new_state(&a.id, &b, &cgroup, own_pid_ns, None);
+    let mut st = create::new_state(&a.id, &b, &cgroup, own_pid_ns, None, false);
     locked.write(&st)?;
     locked.write_config(&saved)?;
     cleanup.cgroup = Some(&cgroup);

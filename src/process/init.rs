@@ -82,6 +82,9 @@ fn steps(ctx: &Child) -> Result<Error> {
         sys::prctl(libc::PR_SET_DUMPABLE, 0, 0).ctx(|| "prctl PR_SET_DUMPABLE")?;
     }
     nix::unistd::setsid().map_err(|e| Error::sys("setsid", e.into()))?;
+    if !req.no_new_keyring {
+        session_keyring(req.id, process, !req.exec && req.ns.user())?;
+    }
     let state_json = if req.exec {
         String::new()
     } else {
@@ -372,8 +375,30 @@ fn load_seccomp(ctx: &Child, f: &crate::security::seccomp::Filter) -> Result<()>
     Ok(())
 }
 
-/// What only a new container needs (not `exec`): cgroup namespace, session
-/// keyring, the rootfs with its hook points, hostname and domainname.
+/// The session keyring `_ses.ID`, as with runc: init makes it (labelled
+/// with its SELinux label, searchable so that `exec` can find it) and
+/// `exec` joins it, so the caller's keys stay out of reach of both.
+fn session_keyring(id: &str, process: &oci_spec::runtime::Process, userns: bool) -> Result<()> {
+    let label = crate::security::lsm::Labels::of(process).selinux;
+    crate::security::lsm::set_keycreate(label)?;
+    // Search for the keyring's own uid, or for "other" in a user
+    // namespace, where the caller's uid does not map to the owner's.
+    let search = if userns { 0x08 } else { 0x08_0000 };
+    let joined = sys::tty::join_session_keyring(&format!("_ses.{id}"), search);
+    // Only the session keyring gets the label, as with runc: keys made
+    // later (until execve resets it) get the default again.
+    if label.is_some() {
+        crate::security::lsm::clear_keycreate()?;
+    }
+    match joined {
+        Err(e) if e.raw_os_error() != Some(libc::ENOSYS) => {
+            Err(Error::sys("join a new session keyring", e))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// What only a new container needs (not `exec`): cgroup namespace, the rootfs with its hook points, hostname and domainname.
 /// Returns the state JSON the container's own hooks get.
 fn build_container(ctx: &Child) -> Result<String> {
     let req = ctx.req;
@@ -381,20 +406,6 @@ fn build_container(ctx: &Child) -> Result<String> {
     if req.ns.new & libc::CLONE_NEWCGROUP != 0 {
         // Now that we sit in our cgroup, it becomes the namespace's root.
         clone::unshare(libc::CLONE_NEWCGROUP).ctx(|| "unshare the cgroup namespace")?;
-    }
-    if !req.no_new_keyring {
-        // The keyring gets the process label, as with runc.
-        let label = spec
-            .process()
-            .as_ref()
-            .and_then(|p| crate::security::lsm::Labels::of(p).selinux);
-        crate::security::lsm::set_keycreate(label)?;
-        match sys::tty::join_session_keyring() {
-            Err(e) if e.raw_os_error() != Some(libc::ENOSYS) => {
-                return Err(Error::sys("join a new session keyring", e))
-            }
-            _ => {}
-        }
     }
     sys::umask(0);
     let opts = crate::rootfs::Options {

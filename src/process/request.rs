@@ -23,6 +23,8 @@ pub struct Request<'a> {
     pub preserve_fds: u32,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
+    /// The container id: names the session keyring init makes and exec joins.
+    pub id: &'a str,
     pub console: Option<OwnedFd>,
     /// fds of the parent the child must not keep, such as the state
     /// directory's flock: held by a waiting init, it would block `start`.

@@ -213,6 +213,19 @@ pub fn mount(
     if !p.bind && (typ == "cgroup" || typ == "cgroup2") {
         return cgroup_mount(root, dest, &p, cg);
     }
+    if let Some(l) = label.filter(|_| !p.bind && typ == "mqueue") {
+        // mqueue takes no context= option: runc mounts it unlabelled and
+        // then labels its root directory with the mount label.
+        mount(root, mnt, bundle, cg, idmapped, None)?;
+        let target = resolve_target(root, dest, false, typ)?;
+        return crate::sys::xattr::set_fd_inode(target.as_fd(), "security.selinux", l.as_bytes())
+            .ctx(|| {
+                format!(
+                    "linux.mountLabel {l:?}: label the mqueue on {}",
+                    dest.display()
+                )
+            });
+    }
     // SELinux labels the fresh filesystems runc labels (tmpfs, devpts,
     // shm...): not binds, which keep their files' labels, nor proc, sysfs,
     // mqueue or cgroups. Quoted: an MCS label has commas.

@@ -182,6 +182,14 @@ pub fn set_keycreate(label: Option<&str>) -> Result<()> {
     })
 }
 
+/// Back to the default key label (SELinux takes a lone newline as "none";
+/// an empty write would not reach the kernel).
+pub fn clear_keycreate() -> Result<()> {
+    let proc = procfs()?;
+    write_attr(&proc, "attr/keycreate", "\n")
+        .map_err(|e| Error::sys("clear /proc/thread-self/attr/keycreate", e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -56,6 +56,10 @@ pub struct State {
     /// The container layer (overlay upper dir) when the rootfs is layered.
     #[serde(default)]
     pub layer_upper: Option<PathBuf>,
+    /// Created with --no-new-keyring: `exec` keeps the caller's session
+    /// keyring too, as with runc.
+    #[serde(default)]
+    pub no_new_keyring: bool,
 }
 
 /// Default state root: /run/strata as root, $XDG_RUNTIME_DIR/strata when

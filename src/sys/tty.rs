@@ -44,16 +44,41 @@ pub fn make_controlling(fd: BorrowedFd) -> io::Result<()> {
     Ok(())
 }
 
-pub fn join_session_keyring() -> io::Result<()> {
-    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
-    // SAFETY: NULL name asks for a new anonymous session keyring.
-    super::check(unsafe {
+/// Joins (making it if none is found) the session keyring `name`, and
+/// adds the permission bits `add` to it.
+pub fn join_session_keyring(name: &str, add: u32) -> io::Result<()> {
+    let n = super::cstring(name)?;
+    // SAFETY: a valid C string.
+    let id = super::check(unsafe {
         libc::syscall(
             libc::SYS_keyctl,
-            KEYCTL_JOIN_SESSION_KEYRING,
-            std::ptr::null::<u8>(),
+            libc::KEYCTL_JOIN_SESSION_KEYRING,
+            n.as_ptr(),
         )
     })?;
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer and its length are passed together.
+    let len = super::check(unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            libc::KEYCTL_DESCRIBE,
+            id,
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    })?;
+    // "type;uid;gid;perm;description", perm in hex.
+    let desc = String::from_utf8_lossy(&buf[..(len as usize).min(buf.len())]);
+    let perm = desc
+        .split(';')
+        .nth(3)
+        .and_then(|p| u32::from_str_radix(p, 16).ok())
+        .ok_or_else(|| io::Error::other(format!("keyctl describe: unexpected {desc:?}")))?;
+    if perm & add == add {
+        return Ok(());
+    }
+    // SAFETY: plain integer arguments.
+    super::check(unsafe { libc::syscall(libc::SYS_keyctl, libc::KEYCTL_SETPERM, id, perm | add) })?;
     Ok(())
 }
 

@@ -62,6 +62,7 @@ fn main() {
         (Some("personality"), Some(n)) => ops::personality(n).map(|v| println!("{v}")),
         (Some("open"), Some(path)) => ops::open(path, arg(3).unwrap_or("r")).map(|v| println!("{v}")),
         (Some("stat"), Some(path)) => ops::stat(path).map(|v| println!("{v}")),
+        (Some("keylabel"), _) => ops::keylabel().map(|v| println!("{v}")),
         (Some("vmsplice"), _) => ops::vmsplice().map(|v| println!("{v}")),
         (Some("exe-attack"), _) => match (opt(&args, "--only"), opt(&args, "--out"), opt(&args, "--stop")) {
             (Some(only), Some(out), Some(stop)) => {

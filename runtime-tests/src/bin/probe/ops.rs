@@ -268,3 +268,26 @@ pub fn kind_and_dev(m: &fs::Metadata) -> (&'static str, u64, u64) {
     let minor = ((rdev >> 12) & 0xffff_ff00) | (rdev & 0xff);
     (kind, major, minor)
 }
+
+/// The SELinux label of the session keyring the runtime gave us
+/// (`keyctl security @s`), or the errno.
+pub fn keylabel() -> Result<Value, String> {
+    let mut buf = [0u8; 512];
+    // SAFETY: the buffer and its length are passed together.
+    let n = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            libc::KEYCTL_GET_SECURITY,
+            libc::KEY_SPEC_SESSION_KEYRING,
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        let e = std::io::Error::last_os_error();
+        return Ok(json!({"ok": false, "errno": e.raw_os_error()}));
+    }
+    let len = (n as usize).min(buf.len());
+    let label = String::from_utf8_lossy(&buf[..len]);
+    Ok(json!({"ok": true, "label": label.trim_end_matches('\0')}))
+}
