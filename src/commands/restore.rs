@@ -22,6 +22,10 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<i32> {
     let saved =
         serde_json::to_vec(&b.spec).map_err(|e| Error::invalid(format!("encode config: {e}")))?;
     let exe = checkpoint::require(&format!("restore container {}", a.id))?;
+    // Before any directory is opened: CRIU works in the work directory
+    // through our fd and mounts its cgroup yard there, and the kernel
+    // refuses a mount (EINVAL) on a mount of another namespace.
+    private_mount_ns()?;
     let dirs = images::open(
         a.criu.image_path.as_deref(),
         a.criu.work_path.as_deref(),
@@ -231,12 +235,17 @@ struct CriuRoot {
     path: PathBuf,
 }
 
+/// strata's own mount namespace, private, for criu: the root bind below
+/// (and anything criu leaves mounted) goes with strata, never on the host.
+fn private_mount_ns() -> Result<()> {
+    crate::sys::clone::unshare(libc::CLONE_NEWNS).ctx(|| "unshare a mount namespace for criu")?;
+    m::mount(None, Path::new("/"), None, libc::MS_REC | libc::MS_PRIVATE)
+        .ctx(|| "make / private for criu")
+}
+
 impl CriuRoot {
+    /// In the namespace of `private_mount_ns`.
     fn bind(dir: &Path, rootfs: &Path) -> Result<CriuRoot> {
-        crate::sys::clone::unshare(libc::CLONE_NEWNS)
-            .ctx(|| "unshare a mount namespace for criu")?;
-        m::mount(None, Path::new("/"), None, libc::MS_REC | libc::MS_PRIVATE)
-            .ctx(|| "make / private for criu")?;
         let path = dir.join("criu-root");
         std::fs::create_dir(&path).ctx(|| format!("mkdir {}", path.display()))?;
         let r = CriuRoot { path };
