@@ -3,7 +3,8 @@
 # for each runtime (--runtime PATH, repeatable; default strata), a busybox container that holds
 # memory state (a shell counter), an open file (fd 3, appended each tick), a bound unix socket
 # (syslogd's /dev/log) and a bind mount of a host directory is checkpointed, restored (stdio:
-# pipes, as engines give them), exec'd into and killed and deleted. Prints PASS/FAIL per step.
+# pipes, as engines give them), exec'd into, checkpointed again with --leave-running, and killed
+# and deleted. Prints PASS/FAIL per step.
 set -uo pipefail
 out=${OUT:-target/x86_64-unknown-linux-gnu/release}
 runtimes=()
@@ -61,6 +62,14 @@ for rt in "${runtimes[@]}"; do
   log=$("$rt" --root "$R" exec "$id" cat /tmp/sys.log)
   grep -q hello-before <<<"$log" && grep -q hello-after <<<"$log" &&
     ok "syslogd's unix socket works after restore" || bad "syslog: $log"
+  # --leave-running: the images are written and the container goes on
+  if "$rt" --root "$R" checkpoint --leave-running --image-path "$w/img2" --work-path "$w/work2" "$id" 2>"$w/ck2.err"; then
+    at=$(cat "$w/share/count"); sleep 3
+    [[ $("$rt" --root "$R" state "$id" | jq -r .status) == running && $(cat "$w/share/count") -gt $at && -s $w/img2/inventory.img ]] &&
+      ok "checkpoint --leave-running: images written, still running" || bad "after --leave-running: count $at -> $(cat "$w/share/count")"
+  else
+    bad "checkpoint --leave-running: $(cat "$w/ck2.err")"
+  fi
   "$rt" --root "$R" kill "$id" KILL || bad "kill"
   for _ in $(seq 50); do [[ $("$rt" --root "$R" state "$id" | jq -r .status) == stopped ]] && break; sleep 0.2; done
   "$rt" --root "$R" delete "$id" && ok "kill + delete" || bad "delete"
