@@ -17,7 +17,7 @@ CONFORMANCE_SRC   ?= ../shared/conformance
 CONFORMANCE_SUITE ?= /tmp/oci-validation
 CONFORMANCE_FLOOR := 30
 
-.PHONY: test-systemd test-systemd-smoke build-cri conformance integration bench-layers bench-hyperfine test-cgroupv2 test-cgroupv2-smoke test-cgroupv1 test-apparmor test-apparmor-smoke test-selinux test-criu test-criu-smoke build build-tests demo test unit-test runtime-tests lint bench install clean
+.PHONY: test-systemd test-systemd-smoke test-systemd-engines build-cri conformance integration bench-layers bench-hyperfine test-cgroupv2 test-cgroupv2-smoke test-cgroupv1 test-apparmor test-apparmor-smoke test-selinux test-criu test-criu-smoke build build-tests demo test unit-test runtime-tests lint bench install clean
 
 build:
 	$(STATIC) $(CARGO) build --release --target $(TARGET) -p strata
@@ -76,6 +76,12 @@ test-cgroupv2-smoke: build build-tests
 # CI: ~25 min under emulation. The smoke target (in `make test`, ~3 min): strata only, a few groups.
 test-systemd: build build-tests
 	bash hack/cgroupv2-vm.sh --systemd --memory 2G --timeout 1500 -- bash hack/systemd-tests.sh \
+	  --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
+
+# podman, containerd (ctr, CRI) and Docker with their systemd cgroup managers, in the same guest
+# (hack/integration.sh --systemd), strata then runc. Not in CI: ~25 min per runtime under emulation.
+test-systemd-engines: build build-tests build-cri
+	bash hack/cgroupv2-vm.sh --systemd --memory 2G --timeout 3600 -- bash hack/systemd-tests.sh --engines \
 	  --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
 
 test-systemd-smoke: build build-tests

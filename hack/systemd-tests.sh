@@ -4,15 +4,19 @@
 # command, cgroupsPath runtime_tests.slice:rt:<id>), on a tmpfs, then checks that nothing is left:
 # no rt-*.scope unit (systemctl list-units) and no cgroup below runtime_tests.slice. --runtime PATH
 # (repeatable) picks the runtimes (default: strata); --smoke runs a short subset. Other arguments
-# go to runtime-tests.
+# go to runtime-tests. --engines runs podman, containerd (ctr and its CRI) and Docker instead, each
+# with its systemd cgroup manager (hack/integration.sh --systemd), and checks that none of their
+# units is left.
 set -euo pipefail
 out=${OUT:-target/x86_64-unknown-linux-gnu/release}
 filters=(--filter linux_cgroups:: --filter lifecycle --filter linux_devices --filter linux_resources::
   --filter linux_resources_update --filter linux_resources_controllers --filter cli_pause
   --filter cli_exec --filter cli::)
 runtimes=()
+engines=false
 while (($#)); do
   case $1 in
+    --engines) engines=true; shift ;;
     --smoke) filters=(--filter linux_cgroups:: --filter cli_pause::pause_resume --filter linux_resources_update); shift ;;
     --runtime) runtimes+=("${2:?--runtime needs a path}"); shift 2 ;;
     *) break ;;
@@ -41,6 +45,21 @@ leftovers() {  # units and cgroups the tests' containers had
   { find /sys/fs/cgroup/runtime_tests.slice -mindepth 1 -maxdepth 1 -type d -name 'rt-*' 2>/dev/null || true; } | sed 's/^/cgroup /'
 }
 rc=0
+if $engines; then
+  # integration.sh's names all start with sit<pid>: its slices, and the units in them
+  for rt in "${runtimes[@]}"; do
+    TMPDIR=/run/rt bash hack/integration.sh --systemd --runtime "$rt" || rc=1
+    left=$({ systemctl list-units --all --plain --no-legend 'sit*' || true; })
+    if [[ -n $left ]]; then
+      printf 'systemd-tests: %s left behind:\n%s\n' "$rt" "$left" >&2
+      rc=1
+    else
+      echo "systemd-tests: $rt: the engines left no unit"
+    fi
+  done
+  systemctl stop runtime_tests.slice || true
+  exit $rc
+fi
 for rt in "${runtimes[@]}"; do  # every runtime runs, even after a failure; any failure fails the script
   if [[ $("$rt" --version | head -1) == strata* ]]; then
     "$rt" features | grep -q '"systemd": *true' || { echo "systemd-tests: $rt features: systemd is not true" >&2; rc=1; }
