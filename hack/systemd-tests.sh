@@ -3,7 +3,8 @@
 # touch cgroups with the systemd cgroup driver (runtime-tests --systemd: --systemd-cgroup on every
 # command, cgroupsPath runtime_tests.slice:rt:<id>), on a tmpfs, then checks that nothing is left:
 # no rt-*.scope unit (systemctl list-units) and no cgroup below runtime_tests.slice. --runtime PATH
-# (repeatable) picks the runtimes (default: strata); --smoke runs a short subset. Other arguments
+# (repeatable) picks the runtimes (default: strata); --smoke runs a short subset, --only SUBSTR
+# (repeatable) the tests whose names hold one of them, in place of the groups. Other arguments
 # go to runtime-tests. --engines runs podman, containerd (ctr and its CRI) and Docker instead, each
 # with its systemd cgroup manager (hack/integration.sh --systemd), and checks that none of their
 # units is left.
@@ -12,17 +13,19 @@ out=${OUT:-target/x86_64-unknown-linux-gnu/release}
 filters=(--filter linux_cgroups:: --filter lifecycle --filter linux_devices --filter linux_resources::
   --filter linux_resources_update --filter linux_resources_controllers --filter cli_pause
   --filter cli_exec --filter cli::)
-runtimes=()
+runtimes=() only=()
 engines=false
 while (($#)); do
   case $1 in
     --engines) engines=true; shift ;;
     --smoke) filters=(--filter linux_cgroups:: --filter cli_pause::pause_resume --filter linux_resources_update); shift ;;
     --runtime) runtimes+=("${2:?--runtime needs a path}"); shift 2 ;;
+    --only) only+=(--filter "${2:?--only needs a test name part}"); shift 2 ;;
     *) break ;;
   esac
 done
 ((${#runtimes[@]})) || runtimes=("$PWD/$out/strata")
+((${#only[@]})) && filters=("${only[@]}")
 fail() { echo "systemd-tests: $*" >&2; exit 1; }
 [[ $(cat /proc/1/comm) == systemd ]] || fail "pid 1 is $(cat /proc/1/comm), not systemd (boot with hack/cgroupv2-vm.sh --systemd)"
 [[ $(stat -fc %T /sys/fs/cgroup) == cgroup2fs ]] || fail "/sys/fs/cgroup is not cgroup2"
