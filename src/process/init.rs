@@ -63,6 +63,10 @@ fn steps(ctx: &Child) -> Result<Error> {
         fd::close_inherited_from(3 + req.preserve_fds);
     }
     ctx.chan.expect(Msg::Go)?;
+    if req.exec {
+        // Through the host's cgroupfs: before any chroot or namespace join.
+        req.cgroup.join_v1_self()?;
+    }
     if let Some(root) = &req.ns.root {
         // `exec` into a container without a mount namespace: enter its
         // root as the init did, or the process would run in the host's;

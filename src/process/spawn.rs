@@ -131,7 +131,8 @@ pub fn spawn(
     let spec = &req.bundle.spec;
     let born_in_v1 = in_v1.is_some();
     drop(in_v1);
-    req.cgroup.add_pid(pid, born_in_v1, in_v2)?;
+    // `exec`'s process joins its v1 cgroups itself (init.rs).
+    req.cgroup.add_pid(pid, born_in_v1 || req.exec, in_v2)?;
     if single {
         on_pid(pid)?;
         if req.ns.new & libc::CLONE_NEWUSER != 0 {
