@@ -19,6 +19,8 @@ pub struct Child<'a> {
     /// SigIgn, read by the runtime before the clone (we inherited it).
     pub ignored: Option<u64>,
     pub single: bool,
+    /// The parent joined the pid namespace before the clone (`exec`).
+    pub pid_joined: bool,
     /// (dev, inode) of the strata binary, which must never run inside.
     pub runtime: (u64, u64),
     pub idmapped: &'a crate::rootfs::idmap::Trees,
@@ -193,6 +195,9 @@ fn join_namespaces(ctx: &Child) -> Result<()> {
     let ns = ctx.req.ns;
     // Non-user namespaces first, while we still hold the host's privileges.
     for j in &ns.join {
+        if ctx.pid_joined && j.flag == libc::CLONE_NEWPID {
+            continue;
+        }
         clone::setns(j.fd.as_raw_fd(), j.flag).ctx(|| format!("join the {} namespace", j.name))?;
     }
     if let Some(u) = &ns.join_user {
@@ -209,10 +214,11 @@ fn join_namespaces(ctx: &Child) -> Result<()> {
     if ns.new & crate::namespaces::CLONE_NEWTIME != 0 {
         write_time_offsets(ctx)?;
     }
-    let joined_pid_or_time = ns
-        .join
-        .iter()
-        .any(|j| j.flag == libc::CLONE_NEWPID || j.flag == crate::namespaces::CLONE_NEWTIME);
+    let joined_pid_or_time = !ctx.pid_joined
+        && ns
+            .join
+            .iter()
+            .any(|j| j.flag == libc::CLONE_NEWPID || j.flag == crate::namespaces::CLONE_NEWTIME);
     if ns.new & (libc::CLONE_NEWPID | crate::namespaces::CLONE_NEWTIME) != 0 || joined_pid_or_time {
         // CLONE_PARENT: the init becomes the runtime's child (and so, after
         // the runtime exits, the caller's), not ours.
