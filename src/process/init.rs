@@ -162,13 +162,22 @@ fn steps(ctx: &Child) -> Result<Error> {
             None
         }
     };
-    let hooks = spec.hooks().clone().unwrap_or_default();
-    let start_hooks = hooks.start_container().as_deref().unwrap_or_default();
-    let err = match crate::hooks::run(
-        "startContainer",
-        start_hooks,
-        &with_status(&state_json, Status::Created),
-    ) {
+    let start_hooks = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.start_container().as_deref())
+        .unwrap_or_default();
+    // The state document is only built for a hook that gets it.
+    let started = if start_hooks.is_empty() {
+        Ok(())
+    } else {
+        crate::hooks::run(
+            "startContainer",
+            start_hooks,
+            &with_status(&state_json, Status::Created),
+        )
+    };
+    let err = match started {
         Ok(()) => match seccomp.filter(|_| early.is_none()).map(|f| f.load()) {
             Some(Err(e)) => e,
             _ => match target {
