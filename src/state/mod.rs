@@ -62,6 +62,20 @@ pub struct State {
     pub no_new_keyring: bool,
 }
 
+/// What `list` prints of a state file: decoded without the cgroup block
+/// (most of a state file) and the hooks, which only a live container's
+/// status needs (`container::listed_status`).
+#[derive(Debug, Deserialize)]
+pub struct Summary {
+    pub id: String,
+    pub status: Status,
+    pub pid: i32,
+    pub start_time: u64,
+    pub bundle: PathBuf,
+    pub created: String,
+    pub owner: String,
+}
+
 /// Default state root: /run/strata as root, $XDG_RUNTIME_DIR/strata when
 /// rootless (runc's rule: `rootless::honor_xdg_runtime_dir`)
 /// (/tmp/strata-UID without it). A non-root fallback is made
@@ -407,6 +421,18 @@ pub fn load_at(root: std::os::fd::BorrowedFd, id: &str) -> Result<State> {
     let rel = Path::new(id).join(STATE_FILE);
     match fd::read_small_bytes_at(root, &rel) {
         Ok(b) => parse_state(&b, &rel),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotExist(id.to_string())),
+        Err(e) => Err(Error::sys(format!("read {}", rel.display()), e)),
+    }
+}
+
+/// `load_at`, decoding only the `Summary`.
+pub fn load_summary_at(root: std::os::fd::BorrowedFd, id: &str) -> Result<Summary> {
+    validate_id(id)?;
+    let rel = Path::new(id).join(STATE_FILE);
+    match fd::read_small_bytes_at(root, &rel) {
+        Ok(b) => serde_json::from_slice(&b)
+            .map_err(|e| Error::invalid(format!("corrupt state file {}: {e}", rel.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotExist(id.to_string())),
         Err(e) => Err(Error::sys(format!("read {}", rel.display()), e)),
     }
