@@ -16,6 +16,8 @@ pub struct Child<'a> {
     pub req: &'a Request<'a>,
     pub chan: &'a Channel,
     pub caps: caps::Sets,
+    /// The bounding set held at the drop, when known (`caps::held`).
+    pub bounding_held: Option<u64>,
     /// SigIgn, read by the runtime before the clone (we inherited it).
     pub ignored: Option<u64>,
     pub single: bool,
@@ -127,7 +129,7 @@ fn steps(ctx: &Child) -> Result<Error> {
     if let Some(f) = seccomp.filter(|_| !nnp) {
         load_seccomp(ctx, f)?;
     }
-    caps::drop_bounding(&ctx.caps)?;
+    caps::drop_bounding(&ctx.caps, ctx.bounding_held)?;
     user::switch(process.user(), setgroups_allowed)?;
     caps::apply(&ctx.caps)?;
     if nnp {

@@ -53,7 +53,12 @@ pub fn spawn(
         Ok(s)
     };
     let status = crate::sys::self_status();
-    let available = caps::available(status.cap_bnd, req.ns.user());
+    let userns = req.ns.user();
+    let kernel = (userns || status.cap_bnd.is_none())
+        .then(caps::kernel_set)
+        .flatten();
+    let available = caps::available(status.cap_bnd, userns, kernel);
+    let bounding_held = caps::held(status.cap_bnd, userns, kernel);
     let mut sets = caps::Sets::from_spec(
         req.bundle
             .spec
@@ -125,6 +130,7 @@ pub fn spawn(
                 req: &req,
                 chan: &child,
                 caps: sets,
+                bounding_held,
                 ignored: status.sig_ign,
                 single,
                 pid_joined,
