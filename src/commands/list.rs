@@ -47,7 +47,7 @@ fn states(dir: BorrowedFd, root: &Path, ids: &[String]) -> Vec<(State, Status)> 
 fn summaries(dir: BorrowedFd, root: &Path, ids: &[String]) -> Vec<(Summary, Status)> {
     read_all(ids, |id| {
         let s = state::load_summary_at(dir, id).ok()?;
-        let status = container::listed_status(&s, dir, &root.join(&s.id));
+        let status = container::listed_status(&s, dir, &root.join(&s.id))?;
         Some((s, status))
     })
 }
