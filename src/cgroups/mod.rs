@@ -246,6 +246,18 @@ impl Cgroup {
         Some(InV1 { own: &self.v1_own })
     }
 
+    /// `exec`'s process, in the child right after the clone: moves itself
+    /// into every v1 hierarchy, for the same reason as `enter_v1` (the
+    /// parent writing its pid to cgroup.procs waits for an RCU grace
+    /// period). Only the new process moves, so a frozen cgroup or one at its
+    /// pids limit catches it as the parent's write would, never the runtime.
+    pub fn join_v1_self(&self) -> Result<()> {
+        for d in &self.v1 {
+            join_self(d).ctx(|| format!("join cgroup {}", d.display()))?;
+        }
+        Ok(())
+    }
+
     /// The freezer of this cgroup: v1 freezer.state or v2 cgroup.freeze.
     fn freezer(&self) -> Option<(PathBuf, &'static str, &'static str)> {
         if let Some(d) = self

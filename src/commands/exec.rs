@@ -145,7 +145,7 @@ pub fn run(g: &Global, o: &ExecArgs) -> Result<i32> {
     }
     // The config `create` used gives the defaults; the bundle's config.json
     // may have changed since (runtime.md: no effect on the container).
-    let mut spec = match state::load_config(&g.root, &o.id)? {
+    let mut spec = match state::load_exec_config(&g.root, &o.id)? {
         Some(spec) => spec,
         None => {
             tracing::warn!(

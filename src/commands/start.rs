@@ -12,7 +12,7 @@ pub fn run(g: &Global, id: &str) -> Result<i32> {
         .read()?
         .ok_or_else(|| Error::NotExist(id.to_string()))?;
     container::status(&st, &locked.dir).check_start()?;
-    if state::load_config(&g.root, id)?.is_some_and(|c| c.process().is_none()) {
+    if state::config_has_process(&g.root, id)? == Some(false) {
         // config.md: process is REQUIRED when start is called. The init
         // waiting at the gate has nothing to run: stop it.
         let _ = super::kill::signal_init(st.pid, st.start_time, libc::SIGKILL);

@@ -16,9 +16,13 @@ pub struct Child<'a> {
     pub req: &'a Request<'a>,
     pub chan: &'a Channel,
     pub caps: caps::Sets,
+    /// The bounding set held at the drop, when known (`caps::held`).
+    pub bounding_held: Option<u64>,
     /// SigIgn, read by the runtime before the clone (we inherited it).
     pub ignored: Option<u64>,
     pub single: bool,
+    /// The parent joined the pid namespace before the clone (`exec`).
+    pub pid_joined: bool,
     /// (dev, inode) of the strata binary, which must never run inside.
     pub runtime: (u64, u64),
     pub idmapped: &'a crate::rootfs::idmap::Trees,
@@ -63,6 +67,10 @@ fn steps(ctx: &Child) -> Result<Error> {
         fd::close_inherited_from(3 + req.preserve_fds);
     }
     ctx.chan.expect(Msg::Go)?;
+    if req.exec {
+        // Through the host's cgroupfs: before any chroot or namespace join.
+        req.cgroup.join_v1_self()?;
+    }
     if let Some(root) = &req.ns.root {
         // `exec` into a container without a mount namespace: enter its
         // root as the init did, or the process would run in the host's;
@@ -121,7 +129,7 @@ fn steps(ctx: &Child) -> Result<Error> {
     if let Some(f) = seccomp.filter(|_| !nnp) {
         load_seccomp(ctx, f)?;
     }
-    caps::drop_bounding(&ctx.caps)?;
+    caps::drop_bounding(&ctx.caps, ctx.bounding_held)?;
     user::switch(process.user(), setgroups_allowed)?;
     caps::apply(&ctx.caps)?;
     if nnp {
@@ -156,13 +164,22 @@ fn steps(ctx: &Child) -> Result<Error> {
             None
         }
     };
-    let hooks = spec.hooks().clone().unwrap_or_default();
-    let start_hooks = hooks.start_container().as_deref().unwrap_or_default();
-    let err = match crate::hooks::run(
-        "startContainer",
-        start_hooks,
-        &with_status(&state_json, Status::Created),
-    ) {
+    let start_hooks = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.start_container().as_deref())
+        .unwrap_or_default();
+    // The state document is only built for a hook that gets it.
+    let started = if start_hooks.is_empty() {
+        Ok(())
+    } else {
+        crate::hooks::run(
+            "startContainer",
+            start_hooks,
+            &with_status(&state_json, Status::Created),
+        )
+    };
+    let err = match started {
         Ok(()) => match seccomp.filter(|_| early.is_none()).map(|f| f.load()) {
             Some(Err(e)) => e,
             _ => match target {
@@ -189,6 +206,9 @@ fn join_namespaces(ctx: &Child) -> Result<()> {
     let ns = ctx.req.ns;
     // Non-user namespaces first, while we still hold the host's privileges.
     for j in &ns.join {
+        if ctx.pid_joined && j.flag == libc::CLONE_NEWPID {
+            continue;
+        }
         clone::setns(j.fd.as_raw_fd(), j.flag).ctx(|| format!("join the {} namespace", j.name))?;
     }
     if let Some(u) = &ns.join_user {
@@ -205,10 +225,11 @@ fn join_namespaces(ctx: &Child) -> Result<()> {
     if ns.new & crate::namespaces::CLONE_NEWTIME != 0 {
         write_time_offsets(ctx)?;
     }
-    let joined_pid_or_time = ns
-        .join
-        .iter()
-        .any(|j| j.flag == libc::CLONE_NEWPID || j.flag == crate::namespaces::CLONE_NEWTIME);
+    let joined_pid_or_time = !ctx.pid_joined
+        && ns
+            .join
+            .iter()
+            .any(|j| j.flag == libc::CLONE_NEWPID || j.flag == crate::namespaces::CLONE_NEWTIME);
     if ns.new & (libc::CLONE_NEWPID | crate::namespaces::CLONE_NEWTIME) != 0 || joined_pid_or_time {
         // CLONE_PARENT: the init becomes the runtime's child (and so, after
         // the runtime exits, the caller's), not ours.

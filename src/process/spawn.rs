@@ -53,7 +53,12 @@ pub fn spawn(
         Ok(s)
     };
     let status = crate::sys::self_status();
-    let available = caps::available(status.cap_bnd, req.ns.user());
+    let userns = req.ns.user();
+    let kernel = (userns || status.cap_bnd.is_none())
+        .then(caps::kernel_set)
+        .flatten();
+    let available = caps::available(status.cap_bnd, userns, kernel);
+    let bounding_held = caps::held(status.cap_bnd, userns, kernel);
     let mut sets = caps::Sets::from_spec(
         req.bundle
             .spec
@@ -100,6 +105,16 @@ pub fn spawn(
     } else {
         req.cgroup.enter_v1()
     };
+    // A joined pid namespace only takes the caller's children: `exec`, which
+    // runs no hooks and starts nothing else, enters it here, so its process
+    // is born inside and needs no second fork.
+    let pid_joined = match pid_ns_to_enter(req.ns).filter(|_| req.exec) {
+        Some(j) => {
+            clone::setns(j.fd.as_raw_fd(), libc::CLONE_NEWPID).ctx(|| "join the pid namespace")?;
+            true
+        }
+        None => false,
+    };
     let (forked, in_v2) = clone::clone(flags, cgfd.as_ref().map(|f| f.as_raw_fd()))
         .ctx(|| "clone the container process")?;
     let pid = match forked {
@@ -115,8 +130,10 @@ pub fn spawn(
                 req: &req,
                 chan: &child,
                 caps: sets,
+                bounding_held,
                 ignored: status.sig_ign,
                 single,
+                pid_joined,
                 runtime,
                 idmapped: &idmapped,
             };
@@ -131,15 +148,17 @@ pub fn spawn(
     let spec = &req.bundle.spec;
     let born_in_v1 = in_v1.is_some();
     drop(in_v1);
-    req.cgroup.add_pid(pid, born_in_v1, in_v2)?;
-    if single {
+    // `exec`'s process joins its v1 cgroups itself (init.rs).
+    req.cgroup.add_pid(pid, born_in_v1 || req.exec, in_v2)?;
+    let direct = single || pid_joined;
+    if direct {
         on_pid(pid)?;
-        if req.ns.new & libc::CLONE_NEWUSER != 0 {
-            write_maps(pid, spec)?;
-        }
+    }
+    if single && req.ns.new & libc::CLONE_NEWUSER != 0 {
+        write_maps(pid, spec)?;
     }
     parent.send(&Msg::Go)?;
-    let mut init_pid = if single { Some(pid) } else { None };
+    let mut init_pid = if direct { Some(pid) } else { None };
     // The init (forked by the intermediate) shares the channel and can get
     // its Hooks or Ready in before the intermediate's Pid: hold them until then.
     let (mut early_hooks, mut early_ready) = (false, false);
@@ -205,6 +224,16 @@ pub fn spawn(
         pid: init_pid,
         chan: parent,
     })
+}
+
+/// The joined pid namespace, when it is the only reason the child would
+/// fork again (no new pid namespace, no time namespace new or joined).
+fn pid_ns_to_enter(ns: &crate::namespaces::Plan) -> Option<&crate::namespaces::Joined> {
+    let time = crate::namespaces::CLONE_NEWTIME;
+    if ns.new & (libc::CLONE_NEWPID | time) != 0 || ns.join.iter().any(|j| j.flag == time) {
+        return None;
+    }
+    ns.join.iter().find(|j| j.flag == libc::CLONE_NEWPID)
 }
 
 /// Writes uid_map and gid_map of `pid` (the process that made the user
