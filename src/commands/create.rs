@@ -43,12 +43,8 @@ struct Cleanup<'a> {
 impl Drop for Cleanup<'_> {
     fn drop(&mut self) {
         if let Some(pid) = self.init {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
             // Reaped when it is our child; ECHILD otherwise.
-            let _ = crate::sys::clone::waitpid(pid, 0);
+            crate::sys::clone::kill_and_reap(pid);
         }
         if let Some(cg) = self.cgroup {
             if let Err(e) = cg.destroy(!self.own_pid_ns) {

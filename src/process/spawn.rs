@@ -14,21 +14,6 @@ pub struct Spawned {
     pub chan: Channel,
 }
 
-/// Kills and reaps a half-started child when setup fails.
-struct Guard(Vec<i32>);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        for &pid in &self.0 {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            let _ = clone::waitpid(pid, 0);
-        }
-    }
-}
-
 /// Starts the container process and drives it to `Ready`. `on_pid` is
 /// called as soon as the init's pid is known, so the state can record it
 /// before anything else is made.
@@ -127,7 +112,8 @@ pub fn spawn(
     drop(child);
     drop(cgfd);
     drop(idmapped);
-    let mut guard = Guard(vec![pid]);
+    // Kills and reaps the half-started children when setup fails.
+    let mut guard = clone::Reaper::one(pid);
     let spec = &req.bundle.spec;
     let born_in_v1 = in_v1.is_some();
     drop(in_v1);
@@ -211,14 +197,8 @@ pub fn spawn(
 /// namespace). Written by the parent: only a process outside the namespace
 /// holding CAP_SETUID there may map arbitrary ids.
 fn write_maps(pid: i32, spec: &oci_spec::runtime::Spec) -> Result<()> {
-    let linux = spec.linux().as_ref();
-    let uid = linux
-        .and_then(|l| l.uid_mappings().as_deref())
-        .unwrap_or_default();
-    let gid = linux
-        .and_then(|l| l.gid_mappings().as_deref())
-        .unwrap_or_default();
-    crate::rootless::write_maps(pid, uid, gid)
+    let (uid, gid) = crate::rootless::container_maps(spec);
+    crate::rootless::write_maps(pid, uid, gid, crate::rootless::CONTAINER_MAPS)
 }
 
 /// Hands the seccomp notify fd to linux.seccomp.listenerPath with the
