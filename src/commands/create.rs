@@ -226,7 +226,7 @@ pub fn create(g: &Global, o: &CreateArgs, for_run: bool, relay: bool) -> Result<
         req,
         |pid| {
             st.pid = pid;
-            st.start_time = state::start_time(pid).unwrap_or(0);
+            st.start_time = state::start_time(pid)?;
             Ok(())
         },
         on_hooks,
