@@ -416,14 +416,16 @@ impl Manager for Fs<'_> {
         loop {
             std::fs::write(&f, want).ctx(|| format!("write {want} to {}", f.display()))?;
             let now = if f.ends_with("cgroup.freeze") {
-                let ev = crate::sys::fd::read_small(f.with_file_name("cgroup.events"))
-                    .unwrap_or_default();
+                let events = f.with_file_name("cgroup.events");
+                let ev = crate::sys::fd::read_small(&events)
+                    .ctx(|| format!("read {}", events.display()))?;
                 ev.lines()
                     .any(|l| l == format!("frozen {}", if on { 1 } else { 0 }))
             } else {
                 crate::sys::fd::read_small(&f)
-                    .map(|s| s.trim() == want)
-                    .unwrap_or(false)
+                    .ctx(|| format!("read {}", f.display()))?
+                    .trim()
+                    == want
             };
             if now {
                 return Ok(());
