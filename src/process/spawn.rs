@@ -215,7 +215,8 @@ fn send_to_listener(
             "linux.seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath",
         ));
     };
-    let state: serde_json::Value = serde_json::from_str(state).unwrap_or_default();
+    let state: serde_json::Value = serde_json::from_str(state)
+        .map_err(|e| Error::invalid(format!("seccomp listener: the container state: {e}")))?;
     let msg = serde_json::json!({
         "ociVersion": crate::SPEC_VERSION,
         "fds": ["seccompFd"],
