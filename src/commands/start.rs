@@ -45,13 +45,13 @@ pub fn run(g: &Global, id: &str) -> Result<i32> {
     if !msg.is_empty() {
         // A failed startContainer hook (or execve): runtime.md says stop
         // the container and destroy it (poststop hooks included).
-        let _ = super::delete::destroy(locked, &st);
+        super::delete::destroy_after_failure(locked, &st);
         return Err(Error::Child { errno: 0, msg });
     }
     st.status = Status::Running;
     locked.write(&st)?;
     if let Err(e) = poststart(&st) {
-        let _ = super::delete::destroy(locked, &st);
+        super::delete::destroy_after_failure(locked, &st);
         return Err(e);
     }
     if let Some(r) = relay {
