@@ -52,6 +52,7 @@ impl Drop for Cleanup<'_> {
             }
         }
         if let Some(d) = &self.dir {
+            // Best effort while unwinding: the create's own error is reported.
             let _ = std::fs::remove_dir_all(d);
         }
         if let Some(st) = self.poststop.as_ref().filter(|_| self.hooks_started.get()) {

@@ -14,7 +14,8 @@ pub fn run(g: &Global, id: &str) -> Result<i32> {
     container::status(&st, &locked.dir).check_start()?;
     if state::load_config(&g.root, id)?.is_some_and(|c| c.process().is_none()) {
         // config.md: process is REQUIRED when start is called. The init
-        // waiting at the gate has nothing to run: stop it.
+        // waiting at the gate has nothing to run: stop it (one already
+        // gone is as good; the error below is the one to report).
         let _ = super::kill::signal_init(st.pid, st.start_time, libc::SIGKILL);
         return Err(Error::invalid(format!(
             "cannot start container {id}: config.json has no process (REQUIRED for start); the container is stopped"

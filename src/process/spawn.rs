@@ -140,7 +140,8 @@ pub fn spawn(
                 guard.0.insert(0, p);
                 init_pid = Some(p);
                 on_pid(p)?;
-                // The intermediate exits right after sending this.
+                // The intermediate exits right after sending this; its
+                // status says nothing (its errors come over the channel).
                 let _ = clone::waitpid(pid, 0);
                 guard.0.retain(|&x| x != pid);
                 if std::mem::take(&mut early_hooks) {

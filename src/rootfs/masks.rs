@@ -41,6 +41,8 @@ pub fn mask(root: BorrowedFd, paths: &[String]) -> Result<()> {
         let Some(target) = open_existing(root, p)? else {
             continue;
         };
+        // Not fatal yet: a directory needs no /dev/null, and for a file
+        // mask_new_api opens it again and reports why it cannot.
         if null.is_none() {
             null = dev_null().ok();
         }

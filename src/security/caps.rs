@@ -108,6 +108,7 @@ pub fn available(cap_bnd: Option<u64>, userns: bool) -> u64 {
     let last: u32 = crate::sys::fd::read_small("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|s| s.trim().parse().ok())
+        // Without /proc/sys: CAP_CHECKPOINT_RESTORE (40), the last since 5.9.
         .unwrap_or(40);
     if last >= 63 {
         u64::MAX
