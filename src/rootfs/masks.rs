@@ -19,7 +19,7 @@ fn dev_null() -> Result<OwnedFd> {
     )
     .ctx(|| "open /dev/null")?;
     let st = fd::fstat(f.as_fd()).ctx(|| "stat /dev/null")?;
-    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != libc::makedev(1, 3) {
+    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != nix::sys::stat::makedev(1, 3) {
         return Err(Error::invalid(
             "/dev/null is not the null device; refusing to mask with it",
         ));
