@@ -13,18 +13,20 @@ out=${OUT:-target/x86_64-unknown-linux-gnu/release}
 filters=(--filter linux_cgroups:: --filter lifecycle --filter linux_devices --filter linux_resources::
   --filter linux_resources_update --filter linux_resources_controllers --filter cli_pause
   --filter cli_exec --filter cli::)
-runtimes=() only=()
+only=()
 engines=false
-while (($#)); do
+# shellcheck source=hack/lib/args.sh
+source "$(dirname "$0")/lib/args.sh"
+script_opt() {
   case $1 in
-    --engines) engines=true; shift ;;
-    --smoke) filters=(--filter linux_cgroups:: --filter cli_pause::pause_resume --filter linux_resources_update); shift ;;
-    --runtime) runtimes+=("${2:?--runtime needs a path}"); shift 2 ;;
-    --only) only+=(--filter "${2:?--only needs a test name part}"); shift 2 ;;
-    *) break ;;
+    --smoke) filters=(--filter linux_cgroups:: --filter cli_pause::pause_resume --filter linux_resources_update) ;;
+    --engines) engines=true ;;
+    --only) only+=(--filter "${2:?--only needs a test name part}"); took=2 ;;
+    *) return 1 ;;
   esac
-done
-((${#runtimes[@]})) || runtimes=("$PWD/$out/strata")
+}
+parse_runtime_args "$@"
+shift "$nparsed"
 ((${#only[@]})) && filters=("${only[@]}")
 fail() { echo "systemd-tests: $*" >&2; exit 1; }
 [[ $(cat /proc/1/comm) == systemd ]] || fail "pid 1 is $(cat /proc/1/comm), not systemd (boot with hack/cgroupv2-vm.sh --systemd)"

@@ -81,6 +81,7 @@ fn run() {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 1 } else { 0 };
+            // Nothing better to do if the usage cannot be printed.
             let _ = e.print();
             std::process::exit(code);
         }

@@ -119,12 +119,8 @@ pub fn new_state(
 impl Drop for Cleanup<'_> {
     fn drop(&mut self) {
         if let Some(pid) = self.init {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
             // Reaped when it is our child; ECHILD otherwise.
-            let _ = crate::sys::clone::waitpid(pid, 0);
+            crate::sys::clone::kill_and_reap(pid);
         }
         if let Some(cg) = self.cgroup {
             if let Err(e) = cg.destroy(!self.own_pid_ns) {
@@ -132,6 +128,7 @@ impl Drop for Cleanup<'_> {
             }
         }
         if let Some(d) = &self.dir {
+            // Best effort while unwinding: the create's own error is reported.
             let _ = std::fs::remove_dir_all(d);
         }
         if let Some(st) = self.poststop.as_ref().filter(|_| self.hooks_started.get()) {
@@ -273,7 +270,7 @@ pub fn create(g: &Global, o: &CreateArgs, for_run: bool, relay: bool) -> Result<
         req,
         |pid| {
             st.pid = pid;
-            st.start_time = state::start_time(pid).unwrap_or(0);
+            st.start_time = state::start_time(pid)?;
             Ok(())
         },
         on_hooks,

@@ -38,6 +38,7 @@ fn default_user(data: Vec<u8>) -> Vec<u8> {
     match serde_json::from_slice::<serde_json::Value>(&data) {
         Ok(mut v) if v.is_object() && v.get("user").is_none() => {
             v["user"] = serde_json::json!({"uid": 0, "gid": 0});
+            // Encoding a Value cannot fail; the input is the fallback anyway.
             serde_json::to_vec(&v).unwrap_or(data)
         }
         _ => data,

@@ -33,6 +33,7 @@ pub fn run(ctx: &Child) -> ! {
     let err = match steps(ctx) {
         Ok(e) | Err(e) => e,
     };
+    // Best effort: a parent that cannot be told is gone, and we exit anyway.
     let _ = ctx.chan.send(&Msg::Error {
         errno: err.errno(),
         msg: err.to_string(),
@@ -192,7 +193,8 @@ fn steps(ctx: &Child) -> Result<Error> {
         Err(e) => e,
     };
     if let Some(conn) = report {
-        // The `start` command reads this and reports it.
+        // The `start` command reads this and reports it; with `start` gone
+        // there is no one to tell, and we exit 1 either way.
         let _ = fd::write_all_fd(conn.as_fd(), err.to_string().as_bytes());
         sys::exit_now(1);
     }
@@ -235,6 +237,8 @@ fn join_namespaces(ctx: &Child) -> Result<()> {
         // the runtime exits, the caller's), not ours.
         match clone::clone(libc::CLONE_PARENT as u64, None).ctx(|| "fork the container init")? {
             (clone::Forked::Parent(pid), _) => {
+                // A runtime that cannot be told is gone, and the init finds
+                // the channel closed at its next step.
                 let _ = ctx.chan.send(&Msg::Pid(pid));
                 sys::exit_now(0);
             }

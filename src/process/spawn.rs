@@ -14,21 +14,6 @@ pub struct Spawned {
     pub chan: Channel,
 }
 
-/// Kills and reaps a half-started child when setup fails.
-struct Guard(Vec<i32>);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        for &pid in &self.0 {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            let _ = clone::waitpid(pid, 0);
-        }
-    }
-}
-
 /// Starts the container process and drives it to `Ready`. `on_pid` is
 /// called as soon as the init's pid is known, so the state can record it
 /// before anything else is made.
@@ -144,7 +129,8 @@ pub fn spawn(
     drop(child);
     drop(cgfd);
     drop(idmapped);
-    let mut guard = Guard(vec![pid]);
+    // Kills and reaps the half-started children when setup fails.
+    let mut guard = clone::Reaper::one(pid);
     let spec = &req.bundle.spec;
     let born_in_v1 = in_v1.is_some();
     drop(in_v1);
@@ -173,7 +159,8 @@ pub fn spawn(
                 guard.0.insert(0, p);
                 init_pid = Some(p);
                 on_pid(p)?;
-                // The intermediate exits right after sending this.
+                // The intermediate exits right after sending this; its
+                // status says nothing (its errors come over the channel).
                 let _ = clone::waitpid(pid, 0);
                 guard.0.retain(|&x| x != pid);
                 if std::mem::take(&mut early_hooks) {
@@ -240,14 +227,8 @@ fn pid_ns_to_enter(ns: &crate::namespaces::Plan) -> Option<&crate::namespaces::J
 /// namespace). Written by the parent: only a process outside the namespace
 /// holding CAP_SETUID there may map arbitrary ids.
 fn write_maps(pid: i32, spec: &oci_spec::runtime::Spec) -> Result<()> {
-    let linux = spec.linux().as_ref();
-    let uid = linux
-        .and_then(|l| l.uid_mappings().as_deref())
-        .unwrap_or_default();
-    let gid = linux
-        .and_then(|l| l.gid_mappings().as_deref())
-        .unwrap_or_default();
-    crate::rootless::write_maps(pid, uid, gid)
+    let (uid, gid) = crate::rootless::container_maps(spec);
+    crate::rootless::write_maps(pid, uid, gid, crate::rootless::CONTAINER_MAPS)
 }
 
 /// Hands the seccomp notify fd to linux.seccomp.listenerPath with the
@@ -264,7 +245,8 @@ fn send_to_listener(
             "linux.seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath",
         ));
     };
-    let state: serde_json::Value = serde_json::from_str(state).unwrap_or_default();
+    let state: serde_json::Value = serde_json::from_str(state)
+        .map_err(|e| Error::invalid(format!("seccomp listener: the container state: {e}")))?;
     let msg = serde_json::json!({
         "ociVersion": crate::SPEC_VERSION,
         "fds": ["seccompFd"],
