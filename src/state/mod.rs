@@ -394,6 +394,11 @@ fn load_config_as<T: serde::de::DeserializeOwned>(root: &Path, id: &str) -> Resu
         .map_err(|e| Error::invalid(format!("corrupt saved config {}: {e}", path.display())))
 }
 
+/// The whole saved config (`checkpoint`: mounts, masked paths, terminal).
+pub fn load_config(root: &Path, id: &str) -> Result<Option<oci_spec::runtime::Spec>> {
+    load_config_as(root, id)
+}
+
 /// The saved config as `exec` needs it: a `Spec` with only `process` and
 /// `linux` set.
 pub fn load_exec_config(root: &Path, id: &str) -> Result<Option<oci_spec::runtime::Spec>> {
