@@ -17,7 +17,7 @@ CONFORMANCE_SRC   ?= ../shared/conformance
 CONFORMANCE_SUITE ?= /tmp/oci-validation
 CONFORMANCE_FLOOR := 30
 
-.PHONY: test-systemd test-systemd-smoke test-systemd-user build-cri conformance integration bench-layers bench-hyperfine test-cgroupv2 test-cgroupv2-smoke test-cgroupv1 test-apparmor test-apparmor-smoke test-selinux build build-tests demo test unit-test runtime-tests lint bench install clean
+.PHONY: test-systemd test-systemd-smoke test-systemd-user test-systemd-engines build-cri conformance integration bench-layers bench-hyperfine test-cgroupv2 test-cgroupv2-smoke test-cgroupv1 test-apparmor test-apparmor-smoke test-selinux test-criu test-criu-smoke build build-tests demo test unit-test runtime-tests lint bench install clean
 
 build:
 	$(STATIC) $(CARGO) build --release --target $(TARGET) -p strata
@@ -56,7 +56,7 @@ integration: build build-tests build-cri
 	bash hack/integration.sh --runtime $(abspath $(STRATA))
 	@if [ -n "$(RUNC)" ]; then bash hack/integration.sh --runtime $(RUNC); fi
 
-test: lint unit-test runtime-tests conformance integration test-cgroupv2-smoke test-apparmor-smoke test-systemd-smoke
+test: lint unit-test runtime-tests conformance integration test-cgroupv2-smoke test-apparmor-smoke test-systemd-smoke test-criu-smoke
 
 # The cgroup, lifecycle, devices, resources and security groups on a pure cgroup v2
 # host: a virtme-ng VM under software emulation (hack/deps.sh vm installs it),
@@ -84,6 +84,12 @@ test-systemd-user: build
 	bash hack/cgroupv2-vm.sh --systemd --memory 1G --timeout 1500 -- bash hack/systemd-tests.sh \
 	  --user --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
 
+# podman, containerd (ctr, CRI) and Docker with their systemd cgroup managers, in the same guest
+# (hack/integration.sh --systemd), strata then runc. Not in CI: ~25 min per runtime under emulation.
+test-systemd-engines: build build-tests build-cri
+	bash hack/cgroupv2-vm.sh --systemd --memory 2G --timeout 3600 -- bash hack/systemd-tests.sh --engines \
+	  --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
+
 test-systemd-smoke: build build-tests
 	bash hack/cgroupv2-vm.sh --systemd --memory 1G --timeout 900 -- bash hack/systemd-tests.sh --smoke \
 	  --runtime $(abspath $(STRATA))
@@ -103,6 +109,15 @@ test-apparmor: build build-tests
 # CI's AppArmor subset, strata only: the lsm group (about 1 min; part of `make test`).
 test-apparmor-smoke: build build-tests
 	bash hack/cgroupv2-vm.sh --memory 1G --timeout 400 -- bash hack/apparmor-tests.sh --smoke
+
+# CRIU checkpoint/restore (hack/criu-tests.sh) in the 6.1 VM, strata then runc: CRIU 3.17 cannot run
+# on the 6.18 host. ~6 min under emulation; the smoke (strata alone, ~3 min) is in `make test`.
+test-criu: build
+	bash hack/cgroupv2-vm.sh --memory 2G --timeout 1800 -- bash hack/criu-tests.sh \
+	  --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
+
+test-criu-smoke: build
+	bash hack/cgroupv2-vm.sh --memory 1G --timeout 900 -- bash hack/criu-tests.sh --runtime $(abspath $(STRATA))
 
 # SELinux (selinux-policy-default, permissive: the guest's files are unlabelled 9p):
 # selinuxLabel, exec --process-label, mountLabel and the keyring label (hack/selinux-tests.sh),

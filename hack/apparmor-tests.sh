@@ -8,15 +8,12 @@
 set -euo pipefail
 out=${OUT:-target/x86_64-unknown-linux-gnu/release}
 filters=(--filter lsm:: --filter config_misc::)
-smoke=0 runtimes=()
-while (($#)); do
-  case $1 in
-    --smoke) smoke=1 filters=(--filter lsm::); shift ;;
-    --runtime) runtimes+=("${2:?--runtime needs a path}"); shift 2 ;;
-    *) break ;;
-  esac
-done
-((${#runtimes[@]})) || runtimes=("$PWD/$out/strata")
+smoke=0
+# shellcheck source=hack/lib/args.sh
+source "$(dirname "$0")/lib/args.sh"
+script_opt() { case $1 in --smoke) smoke=1 filters=(--filter lsm::) ;; *) return 1 ;; esac; }
+parse_runtime_args "$@"
+shift "$nparsed"
 die() { echo "apparmor-tests: $*" >&2; exit 1; }
 [[ $(cat /sys/module/apparmor/parameters/enabled 2>/dev/null) == Y ]] ||
   die "AppArmor is not enabled in this kernel (boot it with apparmor=1 security=apparmor)"

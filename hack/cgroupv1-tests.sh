@@ -6,9 +6,10 @@
 # (repeatable) picks the runtimes (default: strata). Other arguments go to runtime-tests.
 set -euo pipefail
 out=${OUT:-target/x86_64-unknown-linux-gnu/release}
-runtimes=()
-while [[ ${1:-} == --runtime ]]; do runtimes+=("${2:?--runtime needs a path}"); shift 2; done
-((${#runtimes[@]})) || runtimes=("$PWD/$out/strata")
+# shellcheck source=hack/lib/args.sh
+source "$(dirname "$0")/lib/args.sh"
+parse_runtime_args "$@"
+shift "$nparsed"
 cg=/sys/fs/cgroup
 # virtme-ng's init mounts cgroup2 here; no controller is enabled in it, so all are free for v1.
 while mountpoint -q $cg; do umount $cg; done

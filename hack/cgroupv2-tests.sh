@@ -8,18 +8,18 @@ set -euo pipefail
 out=${OUT:-target/x86_64-unknown-linux-gnu/release}
 filters=(--filter linux_cgroups --filter lifecycle --filter security --filter linux_devices
   --filter linux_resources --filter cli_pause)
-runtimes=()
-while (($#)); do
+# shellcheck source=hack/lib/args.sh
+source "$(dirname "$0")/lib/args.sh"
+script_opt() {
   case $1 in
     --smoke)
       filters=(--filter linux_cgroups --filter devices_deny_listed_last --filter cli_pause::pause_resume
-        --filter cli_pause::delete_force_paused --filter cli_pause::events_oom)
-      shift ;;
-    --runtime) runtimes+=("${2:?--runtime needs a path}"); shift 2 ;;
-    *) break ;;
+        --filter cli_pause::delete_force_paused --filter cli_pause::events_oom) ;;
+    *) return 1 ;;
   esac
-done
-((${#runtimes[@]})) || runtimes=("$PWD/$out/strata")
+}
+parse_runtime_args "$@"
+shift "$nparsed"
 [[ $(stat -fc %T /sys/fs/cgroup) == cgroup2fs ]] || { echo "cgroupv2-tests: /sys/fs/cgroup is not cgroup2" >&2; exit 1; }
 mkdir -p /run/rt
 mountpoint -q /run/rt || mount -t tmpfs tmpfs /run/rt

@@ -15,8 +15,8 @@ declare -A group=(
   # hack/cgroupv2-vm.sh; busybox-static goes into virtme-ng's initramfs (it loads the 9p/virtio modules);
   # apparmor: apparmor_parser for hack/apparmor-tests.sh; selinux-*: the SELinux policy a guest booted
   # with selinux=1 security=selinux loads (load_policy); systemd, dbus: PID 1 and the system bus of
-  # the systemd guest (hack/cgroupv2-vm.sh --systemd)
-  [vm]="qemu-system-x86 linux-image-amd64 python3-venv busybox-static apparmor selinux-basics selinux-policy-default systemd dbus"
+  # the systemd guest (hack/cgroupv2-vm.sh --systemd); criu: hack/criu-tests.sh (make test-criu)
+  [vm]="qemu-system-x86 linux-image-amd64 python3-venv busybox-static apparmor selinux-basics selinux-policy-default systemd dbus criu"
 )
 print=0 groups=()
 for a in "$@"; do

@@ -5,14 +5,11 @@
 # attr/current reads "docker-default (enforce)". Everything lives on a tmpfs; vfs storage, no
 # network (the guest has none).
 set -euo pipefail
-runtimes=()
-while (($#)); do
-  case $1 in
-    --runtime) runtimes+=("${2:?--runtime needs a path}"); shift 2 ;;
-    *) echo "usage: $0 [--runtime PATH]..." >&2; exit 2 ;;
-  esac
-done
-((${#runtimes[@]})) || runtimes=("$PWD/target/x86_64-unknown-linux-gnu/release/strata")
+# shellcheck source=hack/lib/args.sh
+source "$(dirname "$0")/lib/args.sh"
+parse_runtime_args "$@"
+shift "$nparsed"
+no_more_args "$0" "$@"
 die() { echo "docker-apparmor-tests: $*" >&2; exit 1; }
 command -v dockerd >/dev/null || die "dockerd missing (hack/deps.sh installs docker.io)"
 [[ $(cat /sys/module/apparmor/parameters/enabled 2>/dev/null) == Y ]] || die "AppArmor is not enabled"

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Integration checks: drive a runc-compatible runtime through podman, containerd and Docker.
-#   hack/integration.sh [--runtime PATH] [--probe PATH]
+#   hack/integration.sh [--runtime PATH] [--probe PATH] [--systemd]
 #   (default: the strata release binary and runtime-tests' static probe; needs root)
+# --systemd: every engine uses its systemd cgroup manager (the runtime gets --systemd-cgroup and
+# slice:prefix:name cgroupsPaths; needs systemd as pid 1 and the system bus: hack/systemd-tests.sh
+# --engines runs it so in the systemd VM); the rootless podman checks are left out.
 # Everything lives under a fresh temp dir: podman storage/runroot, a private containerd, a
 # private dockerd (its own containerd, data-root, exec-root, socket), the image. Each check prints `ok NAME` or `FAILED NAME: reason`; the last line is
 # `N passed, N failed` and the exit status is non-zero if anything failed.
@@ -11,13 +14,16 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 RT=$repo/target/x86_64-unknown-linux-gnu/release/strata
 PROBE=$repo/target/x86_64-unknown-linux-gnu/release/probe   # sends/receives sd_notify
 CRI_CLIENT=${CRI_CLIENT:-$repo/runtime-tests/cri-client/target/release/cri-client}
+SYSTEMD=false
+usage="usage: $0 [--runtime PATH] [--probe PATH] [--systemd]"
 while (($#)); do
   case $1 in
     --runtime) RT=${2:?--runtime needs a PATH}; shift 2 ;;
     --runtime=*) RT=${1#--runtime=}; shift ;;
     --probe) PROBE=${2:?--probe needs a PATH}; shift 2 ;;
-    -h | --help) echo "usage: $0 [--runtime PATH] [--probe PATH]"; exit 0 ;;
-    *) echo "usage: $0 [--runtime PATH] [--probe PATH]" >&2; exit 2 ;;
+    --systemd) SYSTEMD=true; shift ;;
+    -h | --help) echo "$usage"; exit 0 ;;
+    *) echo "$usage" >&2; exit 2 ;;
   esac
 done
 RT=$(readlink -f "$RT")
@@ -29,18 +35,24 @@ done
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 [[ -x $BUSYBOX ]] || { echo "missing $BUSYBOX (apt-get install busybox-static)" >&2; exit 2; }
 
-T=$(mktemp -d /tmp/strata-it.XXXXXX)
+T=$(mktemp -d "${TMPDIR:-/tmp}/strata-it.XXXXXX")
 tag=sit$$                        # names: containers, cgroup parent, containerd namespace
-RL=$(mktemp -d /tmp/strata-itrl.XXXXXX)   # the rootless user's home, runtime copy, image
+RL=$(mktemp -d "${TMPDIR:-/tmp}/strata-itrl.XXXXXX")   # the rootless user's home, runtime copy, image
 chmod 755 "$RL"
 RL_USER=$tag-rl                  # that user (removed by cleanup)
 RLPODMAN=()
 CGP=/$tag                        # podman --cgroup-parent (cgroupfs); containerd uses /$tag/<id>
+CGMGR=cgroupfs CRICGP=$CGP/cri
+CGDIR=$tag                       # the cgroup (v2) or per-controller dir everything goes under
+if $SYSTEMD; then
+  # systemd's parents are slices: sitN.slice, and sitN-cri.slice inside it for the CRI pod
+  CGP=$tag.slice CGMGR=systemd CRICGP=$tag-cri.slice CGDIR=$tag.slice
+fi
 CTD_PID='' DKD_PID='' CRI_PID=''
 passed=0 failed=0
 
 PODMAN=(podman --root "$T/storage" --runroot "$T/run" --tmpdir "$T/tmp"
-  --network-config-dir "$T/net" --cgroup-manager cgroupfs --events-backend file
+  --network-config-dir "$T/net" --cgroup-manager "$CGMGR" --events-backend file
   --runtime "$RT")
 # the ulimits: podman asks for 1048576 by default and no runtime can raise that on this host
 RUNOPTS=(--ulimit nofile=1024:1024 --ulimit nproc=4096:4096 --network none --cgroup-parent "$CGP")
@@ -61,6 +73,13 @@ dk() { timeout 60 "${DOCKER[@]}" "$@"; }
 drun() { dk run "${DKOPTS[@]}" "$@"; }
 prun() { pm run "${RUNOPTS[@]}" "$@"; }
 ctr_() { timeout 60 "${CTR[@]}" "$@"; }
+# ctrrun ID ARGS...: ctr run with ctr's default cgroup (/<namespace>/ID) or, --systemd, a unit
+ctrrun() {
+  local cg=()
+  if $SYSTEMD; then cg=(--runc-systemd-cgroup --cgroup "$tag.slice:ctr:$1"); fi
+  shift
+  ctr_ run "${CTRRUN[@]}" "${cg[@]}" "$@"
+}
 
 ok() { echo "ok $1"; passed=$((passed + 1)); }
 fail() { echo "FAILED $1: $2"; failed=$((failed + 1)); }
@@ -137,9 +156,13 @@ cleanup() {
     userdel "$RL_USER" >/dev/null 2>&1
   fi
   rm -rf --one-file-system "$RL"
+  # the slices and every unit in them (systemd removes their cgroups itself)
+  if $SYSTEMD; then
+    systemctl stop "$tag-cri.slice" "$tag.slice" >/dev/null 2>&1
+  fi
   # cgroups under our parent (podman: /$tag/libpod-*, /$tag/conmon; containerd: /$tag/<id>)
   local d
-  for d in /sys/fs/cgroup/"$tag" /sys/fs/cgroup/*/"$tag"; do
+  for d in /sys/fs/cgroup/"$CGDIR" /sys/fs/cgroup/*/"$CGDIR"; do
     [[ -d $d ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
   done
 }
@@ -215,6 +238,33 @@ out=$(prun --rm --pids-limit 50 "$IMG" sh -c \
   'cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max' 2>&1) || true
 expect podman-pids-limit 50 "$out"
 
+# unit_check NAME UNIT MEMORYMAX: the container's systemd unit is in our slice with the limit as a
+# property (not only in the cgroup file), as runc's systemd driver makes it
+unit_check() {
+  local got
+  got="$(systemctl show -p Slice --value "$2" 2>&1) $(systemctl show -p MemoryMax --value "$2" 2>&1)"
+  expect "$1" "$CGP $3" "$got"
+}
+# unit_gone NAME UNIT: stopped and unloaded once the engine removed the container
+unit_gone() {
+  local st
+  for _ in $(seq 50); do
+    st=$(systemctl show -p LoadState --value "$2" 2>&1)
+    [[ $st == not-found ]] && break
+    sleep 0.1
+  done
+  expect "$1" not-found "$st"
+}
+if $SYSTEMD; then
+  c=$tag-sd1
+  if out=$(prun -d --name "$c" --memory 64m "$IMG" sleep 1000 2>&1); then
+    unit=libpod-$(pm inspect -f '{{.Id}}' "$c" 2>&1).scope
+    unit_check podman-systemd-unit "$unit" 67108864
+    pm rm -f -t 0 "$c" >/dev/null 2>&1 || true
+    unit_gone podman-systemd-unit-gone "$unit"
+  else fail podman-systemd-unit "run -d: $(one_line "$out")"; fi
+fi
+
 out=$(prun --rm --read-only "$IMG" sh -c \
   'if touch /rootfile 2>/dev/null; then echo root-writable; else echo root-ro; fi; touch /tmp/x && echo tmp-rw' 2>&1) || true
 expect podman-read-only "root-ro
@@ -259,13 +309,18 @@ fi
 # namespace from /etc/subuid and /etc/subgid with newuidmap/newgidmap (package uidmap) and
 # runs the runtime as uid 0 in it, with no host privilege; cgroupfs with no delegated cgroup
 # means no cgroup at all. Storage, runroot and XDG_RUNTIME_DIR live in the user's home.
-RL_UID=$(id -u "$RL_USER" 2>/dev/null || true)
-if [[ -z $RL_UID ]]; then
-  if out=$(useradd --system --user-group --no-create-home --shell /usr/sbin/nologin \
-      --home-dir "$RL/home" "$RL_USER" 2>&1); then
-    RL_UID=$(id -u "$RL_USER")
-  else
-    fail rootless-podman-user "useradd: $(one_line "$out")"
+RL_UID=''
+if $SYSTEMD; then
+  echo "# skipped rootless-podman-*: --systemd (a user's podman with systemd needs its user manager)"
+else
+  RL_UID=$(id -u "$RL_USER" 2>/dev/null || true)
+  if [[ -z $RL_UID ]]; then
+    if out=$(useradd --system --user-group --no-create-home --shell /usr/sbin/nologin \
+        --home-dir "$RL/home" "$RL_USER" 2>&1); then
+      RL_UID=$(id -u "$RL_USER")
+    else
+      fail rootless-podman-user "useradd: $(one_line "$out")"
+    fi
   fi
 fi
 if [[ -n $RL_UID ]]; then
@@ -343,14 +398,14 @@ elif ! out=$(pm save --format oci-archive -o "$T/img.tar" "$IMG" 2>&1 &&
   ctr_ image import --base-name "localhost/$tag" "$T/img.tar" 2>&1); then
   fail ctr-image-import "$(one_line "$out")"
 else
-  out=$(ctr_ run "${CTRRUN[@]}" --rm "$IMG" "$tag-c1" echo hello 2>&1) || true
+  out=$(ctrrun "$tag-c1" --rm "$IMG" "$tag-c1" echo hello 2>&1) || true
   expect ctr-run-output hello "${out//$'\r'/}"
 
-  rc=0; ctr_ run "${CTRRUN[@]}" --rm "$IMG" "$tag-c2" sh -c 'exit 42' >/dev/null 2>&1 || rc=$?
+  rc=0; ctrrun "$tag-c2" --rm "$IMG" "$tag-c2" sh -c 'exit 42' >/dev/null 2>&1 || rc=$?
   expect ctr-run-exit-42 42 "$rc"
 
   c=$tag-d1
-  if out=$(ctr_ run "${CTRRUN[@]}" -d "$IMG" "$c" sleep 1000 2>&1); then
+  if out=$(ctrrun "$c" -d "$IMG" "$c" sleep 1000 2>&1); then
     out=$(ctr_ task exec --exec-id e1 "$c" sh -c 'echo from-exec' 2>&1) || true
     expect ctr-exec-output from-exec "$out"
     rc=0; ctr_ task exec --exec-id e2 "$c" sh -c 'exit 7' >/dev/null 2>&1 || rc=$?
@@ -380,7 +435,7 @@ else
     fail ctr-run-d "$(one_line "$out")"
   fi
 
-  rc=0; out=$(ctr_ run "${CTRRUN[@]}" --rm "$IMG" "$tag-e1" nonexistent-prog 2>&1) || rc=$?
+  rc=0; out=$(ctrrun "$tag-e1" --rm "$IMG" "$tag-e1" nonexistent-prog 2>&1) || rc=$?
   if ((rc != 0)) && [[ $out == *"executable file not found"* ]]; then
     ok ctr-error-missing-program
     echo "# ctr said: $(one_line "$out")"
@@ -430,7 +485,7 @@ state = "$CRI/state"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.rt.options]
         BinaryName = "$RT"
         Root = "$CRI/runc"
-        SystemdCgroup = false
+        SystemdCgroup = $SYSTEMD
 TOML
   containerd --config "$CRI/config.toml" >"$CRI/log" 2>&1 &
   CRI_PID=$!
@@ -453,13 +508,14 @@ TOML
         *) echo "$line" ;;
       esac
     done < <(timeout 180 "$CRI_CLIENT" --socket "$CRI_SOCK" --image "$IMG" \
-      --cgroup-parent "$CGP/cri" --log-dir "$CRI/logs" --name "$tag" 2>&1 || true)
+      --cgroup-parent "$CRICGP" --log-dir "$CRI/logs" --name "$tag" 2>&1 || true)
     # Nothing left: no shim, no container state in the runtime's root, no cgroup, no mount.
     sleep 0.5
     left=""
     pgrep -f "containerd-shim-runc-v2 .*-address $CRI_SOCK" >/dev/null && left+=" shim"
     [[ -n $(ls -A "$CRI/runc/k8s.io" 2>/dev/null) ]] && left+=" runtime-state:$(ls "$CRI/runc/k8s.io" | head -3 | tr '\n' ' ')"
-    for d in /sys/fs/cgroup/*/"$tag"/cri /sys/fs/cgroup/"$tag"/cri; do
+    cri_cg=$tag/cri; $SYSTEMD && cri_cg=$tag.slice/$tag-cri.slice
+    for d in /sys/fs/cgroup/*/"$cri_cg" /sys/fs/cgroup/"$cri_cg"; do
       [[ -d $d && -n $(find "$d" -mindepth 1 -type d 2>/dev/null) ]] && left+=" cgroup:$d"
     done
     grep -q " $CRI/state/" /proc/self/mounts && left+=" mount:$(grep -o " $CRI/state/[^ ]*" /proc/self/mounts | head -1)"
@@ -476,7 +532,7 @@ printf '{"deprecated-key-path": "%s"}\n' "$DK/key.json" >"$DK/daemon.json"
 dockerd --config-file "$DK/daemon.json" --data-root "$DK/data" --exec-root "$DK/exec" \
   --pidfile "$DK/dockerd.pid" -H "unix://$DSOCK" --iptables=false --ip-masq=false \
   --ip-forward=false --bridge=none --storage-driver overlay2 \
-  --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent "$CGP" \
+  --exec-opt native.cgroupdriver="$CGMGR" --cgroup-parent "$CGP" \
   --add-runtime "it=$RT" --default-runtime it >"$DK/log" 2>&1 &
 DKD_PID=$!
 up=false
@@ -559,6 +615,11 @@ else
     # the cpu limit set first is still there after the other updates
     out=$(dk exec "$d1" sh -c "$(cg cpu/cpu.cfs_quota_us cpu.max)" 2>&1) || true
     expect docker-update-keeps-cpus 100000 "${out%% *}"
+    # the updated limit reached the unit too (SetUnitProperties), so a daemon-reload keeps it
+    if $SYSTEMD; then
+      dunit=docker-$(dk inspect -f '{{.Id}}' "$d1" 2>&1).scope
+      unit_check docker-systemd-unit-updated "$dunit" 67108864
+    fi
     if [[ -e /sys/fs/cgroup/blkio/blkio.weight || -e /sys/fs/cgroup/blkio/blkio.bfq.weight ]]; then
       upd blkio-weight "--blkio-weight 300" 300 blkio/blkio.weight io.weight
     else echo "# skipped docker-update-blkio-weight: no blkio weight (no CFQ/BFQ) on this host"; fi
@@ -598,8 +659,10 @@ else
     done
     expect docker-health healthy "$h"
   else fail docker-health "run -d: $(one_line "$out")"; fi
+  d3unit=docker-$(dk inspect -f '{{.Id}}' "$d3" 2>&1).scope
   if out=$(dk rm -f "$d3" 2>&1) && ! dk inspect "$d3" >/dev/null 2>&1; then ok docker-rm-f
   else fail docker-rm-f "$(one_line "$out")"; fi
+  if $SYSTEMD; then unit_gone docker-systemd-unit-gone "$d3unit"; fi
 
   d4=$tag-dk4
   out=$(drun --name "$d4" "$DIMG" sh -c 'echo to-stdout; echo to-stderr >&2' 2>&1) || true

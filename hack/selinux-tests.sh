@@ -10,14 +10,11 @@
 #         (runc mounts mqueue without context= and labels its root directory)
 set -euo pipefail
 out=${OUT:-target/x86_64-unknown-linux-gnu/release}
-runtimes=()
-while (($#)); do
-  case $1 in
-    --runtime) runtimes+=("${2:?--runtime needs a path}"); shift 2 ;;
-    *) echo "usage: $0 [--runtime PATH]..." >&2; exit 2 ;;
-  esac
-done
-((${#runtimes[@]})) || runtimes=("$PWD/$out/strata")
+# shellcheck source=hack/lib/args.sh
+source "$(dirname "$0")/lib/args.sh"
+parse_runtime_args "$@"
+shift "$nparsed"
+no_more_args "$0" "$@"
 die() { echo "selinux-tests: $*" >&2; exit 1; }
 mountpoint -q /sys/kernel/security || mount -t securityfs securityfs /sys/kernel/security
 grep -qw selinux /sys/kernel/security/lsm ||

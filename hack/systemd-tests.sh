@@ -3,25 +3,33 @@
 # touch cgroups with the systemd cgroup driver (runtime-tests --systemd: --systemd-cgroup on every
 # command, cgroupsPath runtime_tests.slice:rt:<id>), on a tmpfs, then checks that nothing is left:
 # no rt-*.scope unit (systemctl list-units) and no cgroup below runtime_tests.slice. --runtime PATH
-# (repeatable) picks the runtimes (default: strata); --smoke runs a short subset. Other arguments
-# go to runtime-tests. --user runs hack/systemd-user-tests.sh instead: rootless containers whose
-# units are a user manager's.
+# (repeatable) picks the runtimes (default: strata); --smoke runs a short subset, --only SUBSTR
+# (repeatable) the tests whose names hold one of them, in place of the groups. Other arguments
+# go to runtime-tests. --engines runs podman, containerd (ctr and its CRI) and Docker instead, each
+# with its systemd cgroup manager (hack/integration.sh --systemd), and checks that none of their
+# units is left; --user runs hack/systemd-user-tests.sh instead: rootless containers whose units
+# are a user manager's.
 set -euo pipefail
 out=${OUT:-target/x86_64-unknown-linux-gnu/release}
 filters=(--filter linux_cgroups:: --filter lifecycle --filter linux_devices --filter linux_resources::
   --filter linux_resources_update --filter linux_resources_controllers --filter cli_pause
   --filter cli_exec --filter cli::)
-runtimes=()
-user=false
-while (($#)); do
+only=()
+engines=false user=false
+# shellcheck source=hack/lib/args.sh
+source "$(dirname "$0")/lib/args.sh"
+script_opt() {
   case $1 in
-    --user) user=true; shift ;;
-    --smoke) filters=(--filter linux_cgroups:: --filter cli_pause::pause_resume --filter linux_resources_update); shift ;;
-    --runtime) runtimes+=("${2:?--runtime needs a path}"); shift 2 ;;
-    *) break ;;
+    --smoke) filters=(--filter linux_cgroups:: --filter cli_pause::pause_resume --filter linux_resources_update) ;;
+    --engines) engines=true ;;
+    --user) user=true ;;
+    --only) only+=(--filter "${2:?--only needs a test name part}"); took=2 ;;
+    *) return 1 ;;
   esac
-done
-((${#runtimes[@]})) || runtimes=("$PWD/$out/strata")
+}
+parse_runtime_args "$@"
+shift "$nparsed"
+((${#only[@]})) && filters=("${only[@]}")
 fail() { echo "systemd-tests: $*" >&2; exit 1; }
 [[ $(cat /proc/1/comm) == systemd ]] || fail "pid 1 is $(cat /proc/1/comm), not systemd (boot with hack/cgroupv2-vm.sh --systemd)"
 [[ $(stat -fc %T /sys/fs/cgroup) == cgroup2fs ]] || fail "/sys/fs/cgroup is not cgroup2"
@@ -46,6 +54,21 @@ leftovers() {  # units and cgroups the tests' containers had
 rc=0
 if $user; then
   bash hack/systemd-user-tests.sh "${runtimes[@]}" || rc=1
+  systemctl stop runtime_tests.slice || true
+  exit $rc
+fi
+if $engines; then
+  # integration.sh's names all start with sit<pid>: its slices, and the units in them
+  for rt in "${runtimes[@]}"; do
+    TMPDIR=/run/rt bash hack/integration.sh --systemd --runtime "$rt" || rc=1
+    left=$({ systemctl list-units --all --plain --no-legend 'sit*' || true; })
+    if [[ -n $left ]]; then
+      printf 'systemd-tests: %s left behind:\n%s\n' "$rt" "$left" >&2
+      rc=1
+    else
+      echo "systemd-tests: $rt: the engines left no unit"
+    fi
+  done
   systemctl stop runtime_tests.slice || true
   exit $rc
 fi

@@ -97,6 +97,8 @@ fn run_one(h: &Hook, state: &str) -> std::result::Result<(), String> {
         .spawn()
         .map_err(|e| format!("start: {}", crate::error::errstr(&e)))?;
     let pid = child.id() as i32;
+    // On an error path, best effort: the hook's error is the one reported,
+    // and the kill and the wait below only make sure nothing is left.
     let killpg = || {
         let _ = nix::sys::signal::killpg(
             nix::unistd::Pid::from_raw(pid),

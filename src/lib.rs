@@ -7,6 +7,7 @@
 
 pub mod bundle;
 pub mod cgroups;
+pub mod checkpoint;
 pub mod cli;
 pub mod commands;
 pub mod container;

@@ -42,6 +42,7 @@ impl Sink {
         } else {
             format!("strata: {lvl}: {msg}\n")
         };
+        // A log line that cannot be written has nowhere to be reported.
         if let Ok(mut o) = self.out.lock() {
             let _ = o.write_all(line.as_bytes());
             let _ = o.flush();

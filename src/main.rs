@@ -13,7 +13,7 @@
 use clap::Parser;
 use strata::cli::{argv, Cli, Command, LayerCommand};
 use strata::commands::{self, Global};
-use strata::error::{Error, Result};
+use strata::error::Result;
 
 fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
     strata::rootless::init(cli.rootless.as_deref())?;
@@ -46,9 +46,8 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
         }
         Command::Features => commands::features::run()?,
         Command::Events(a) => commands::events::run(&g, a)?,
-        Command::Checkpoint { .. } | Command::Restore { .. } => return Err(Error::invalid(
-            "checkpoint/restore: not implemented (strata does not drive CRIU; docs/usage.md says why)"
-        )),
+        Command::Checkpoint(a) => commands::checkpoint::run(&g, a)?,
+        Command::Restore(a) => commands::restore::run(&g, a)?,
         Command::Layer(LayerCommand::Diff { id, dest }) => commands::image::diff(&g, id, dest)?,
         Command::Layer(LayerCommand::Unpack { tar, dir }) => commands::image::unpack(tar, dir)?,
         Command::Update(a) => commands::update::run(&g, a)?,
@@ -82,6 +81,7 @@ fn run() {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 1 } else { 0 };
+            // Nothing better to do if the usage cannot be printed.
             let _ = e.print();
             std::process::exit(code);
         }

@@ -10,7 +10,7 @@
 
 use crate::cgroups::Cgroup;
 use crate::error::{Ctx, Error, Result};
-use oci_spec::runtime::{LinuxIdMapping, LinuxResources, Mount};
+use oci_spec::runtime::{LinuxIdMapping, LinuxResources, Mount, Spec};
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -210,15 +210,47 @@ fn own_only(maps: &[LinuxIdMapping], id: u32) -> bool {
 /// (root, or a rootless caller's own single id, after setgroups "deny"
 /// as the kernel requires of an unprivileged gid_map writer); otherwise,
 /// for a rootless caller, through newuidmap/newgidmap, which grant the
-/// ranges /etc/subuid and /etc/subgid give the caller.
-pub fn write_maps(pid: i32, uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<()> {
-    write_map(pid, "uid_map", "newuidmap", uid, "linux.uidMappings")?;
+/// ranges /etc/subuid and /etc/subgid give the caller. `fields` name the
+/// config fields the uid and gid maps came from, for errors.
+pub fn write_maps(
+    pid: i32,
+    uid: &[LinuxIdMapping],
+    gid: &[LinuxIdMapping],
+    fields: MapFields,
+) -> Result<()> {
+    write_map(pid, "uid_map", "newuidmap", uid, fields.uid)?;
     if active() && own_only(gid, nix::unistd::getegid().as_raw()) {
         std::fs::write(format!("/proc/{pid}/setgroups"), "deny")
             .ctx(|| "write setgroups \"deny\" before gid_map (rootless)")?;
     }
-    write_map(pid, "gid_map", "newgidmap", gid, "linux.gidMappings")
+    write_map(pid, "gid_map", "newgidmap", gid, fields.gid)
 }
+
+/// The container's linux.uidMappings and gidMappings, empty when absent.
+pub fn container_maps(spec: &Spec) -> (&[LinuxIdMapping], &[LinuxIdMapping]) {
+    let linux = spec.linux().as_ref();
+    (
+        linux
+            .and_then(|l| l.uid_mappings().as_deref())
+            .unwrap_or_default(),
+        linux
+            .and_then(|l| l.gid_mappings().as_deref())
+            .unwrap_or_default(),
+    )
+}
+
+/// The config fields a pair of id maps came from.
+#[derive(Clone, Copy)]
+pub struct MapFields {
+    pub uid: &'static str,
+    pub gid: &'static str,
+}
+
+/// The container's own maps (linux.uidMappings/gidMappings).
+pub const CONTAINER_MAPS: MapFields = MapFields {
+    uid: "linux.uidMappings",
+    gid: "linux.gidMappings",
+};
 
 /// The text of a uid_map or gid_map: one "inside outside count" line a
 /// mapping.

@@ -168,6 +168,7 @@ pub fn all_tests() -> Vec<Test> {
         cli::tests(),
         cli_exec::tests(),
         cli_listen_fds::tests(),
+        cli_checkpoint::tests(),
         cli_pause::tests(),
         notify_socket::tests(),
         config_root::tests(),

@@ -208,6 +208,8 @@ impl Cgroup {
             return None;
         }
         let d = self.v2.as_ref()?;
+        // None only costs the fast path: the pid is then moved in by a
+        // cgroup.procs write, whose failure is reported.
         crate::sys::fd::openat(None, d, libc::O_PATH | libc::O_DIRECTORY, 0).ok()
     }
 
@@ -244,6 +246,18 @@ impl Cgroup {
             }
         }
         Some(InV1 { own: &self.v1_own })
+    }
+
+    /// `exec`'s process, in the child right after the clone: moves itself
+    /// into every v1 hierarchy, for the same reason as `enter_v1` (the
+    /// parent writing its pid to cgroup.procs waits for an RCU grace
+    /// period). Only the new process moves, so a frozen cgroup or one at its
+    /// pids limit catches it as the parent's write would, never the runtime.
+    pub fn join_v1_self(&self) -> Result<()> {
+        for d in &self.v1 {
+            join_self(d).ctx(|| format!("join cgroup {}", d.display()))?;
+        }
+        Ok(())
     }
 
     /// The freezer of this cgroup: v1 freezer.state or v2 cgroup.freeze.
@@ -416,14 +430,16 @@ impl Manager for Fs<'_> {
         loop {
             std::fs::write(&f, want).ctx(|| format!("write {want} to {}", f.display()))?;
             let now = if f.ends_with("cgroup.freeze") {
-                let ev = crate::sys::fd::read_small(f.with_file_name("cgroup.events"))
-                    .unwrap_or_default();
+                let events = f.with_file_name("cgroup.events");
+                let ev = crate::sys::fd::read_small(&events)
+                    .ctx(|| format!("read {}", events.display()))?;
                 ev.lines()
                     .any(|l| l == format!("frozen {}", if on { 1 } else { 0 }))
             } else {
                 crate::sys::fd::read_small(&f)
-                    .map(|s| s.trim() == want)
-                    .unwrap_or(false)
+                    .ctx(|| format!("read {}", f.display()))?
+                    .trim()
+                    == want
             };
             if now {
                 return Ok(());
@@ -483,7 +499,8 @@ impl Manager for Fs<'_> {
         loop {
             if kill_all {
                 self.signal_all(libc::SIGKILL);
-                // Killed tasks in a frozen cgroup only die once thawed.
+                // Killed tasks in a frozen cgroup only die once thawed. A
+                // failed thaw leaves them there: the rmdir's EBUSY says so.
                 if self.is_frozen() {
                     let _ = self.freeze(false);
                 }
@@ -677,6 +694,8 @@ fn init_cpuset(mount: &Path, d: &Path, made: usize) -> Result<()> {
     for k in 1..levels.len() {
         for (f, known) in FILES.iter().zip(above.iter_mut()) {
             if k < first_made {
+                // Unreadable counts as empty: the parent's value is then
+                // written, and a real problem fails that write.
                 let cur = crate::sys::fd::read_small(levels[k].join(f)).unwrap_or_default();
                 if !cur.trim().is_empty() {
                     *known = Some(cur.trim().to_string());
@@ -713,6 +732,8 @@ fn enable_controllers(dir: &Path) {
         .collect();
     chain.reverse();
     for p in chain {
+        // Best effort (see above): a controller that cannot be enabled is
+        // absent below, as on a host without it.
         let avail = crate::sys::fd::read_small(p.join("cgroup.controllers")).unwrap_or_default();
         for c in avail.split_whitespace() {
             let _ = std::fs::write(p.join("cgroup.subtree_control"), format!("+{c}"));

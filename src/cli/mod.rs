@@ -125,16 +125,10 @@ pub enum Command {
     /// Image layers: export a container layer, apply a layer tar.
     #[command(subcommand)]
     Layer(LayerCommand),
-    /// Checkpoint a container with CRIU (not implemented yet: a clear error).
-    Checkpoint {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
-    /// Restore a container with CRIU (not implemented yet: a clear error).
-    Restore {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
+    /// Checkpoint a running container with CRIU (docs/usage.md).
+    Checkpoint(CheckpointArgs),
+    /// Restore a container from a CRIU checkpoint.
+    Restore(RestoreArgs),
     /// Print cgroup statistics and OOM kills (runc's JSON envelope): stats once with --stats.
     Events(EventsArgs),
     /// Run a process in a running container.
@@ -189,6 +183,72 @@ pub struct ExecArgs {
     pub id: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
+}
+
+/// CRIU options checkpoint and restore share (runc's flags).
+#[derive(Args, Debug, Clone, Default)]
+pub struct CriuArgs {
+    /// Directory of the checkpoint images (default ./checkpoint).
+    #[arg(long = "image-path")]
+    pub image_path: Option<PathBuf>,
+    /// Directory for CRIU's logs (default: the image path).
+    #[arg(long = "work-path")]
+    pub work_path: Option<PathBuf>,
+    /// Allow established TCP connections.
+    #[arg(long = "tcp-established")]
+    pub tcp_established: bool,
+    /// Allow unix sockets connected outside the container.
+    #[arg(long = "ext-unix-sk")]
+    pub ext_unix_sk: bool,
+    /// Allow a shell job (a terminal from outside the container).
+    #[arg(long = "shell-job")]
+    pub shell_job: bool,
+    /// Handle file locks.
+    #[arg(long = "file-locks")]
+    pub file_locks: bool,
+    /// soft, full, strict or ignore (CRIU's --manage-cgroups).
+    #[arg(long = "manage-cgroups-mode")]
+    pub manage_cgroups_mode: Option<String>,
+    /// Namespace to leave empty (only "network"), repeatable.
+    #[arg(long = "empty-ns")]
+    pub empty_ns: Vec<String>,
+    /// Deduplicate the images of previous dumps.
+    #[arg(long = "auto-dedup")]
+    pub auto_dedup: bool,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct CheckpointArgs {
+    #[command(flatten)]
+    pub criu: CriuArgs,
+    /// Keep the container running after the checkpoint.
+    #[arg(long = "leave-running")]
+    pub leave_running: bool,
+    /// Dump memory only, for a later full dump with --parent-path.
+    #[arg(long = "pre-dump")]
+    pub pre_dump: bool,
+    /// The previous (pre-dump) images, relative to the image path.
+    #[arg(long = "parent-path")]
+    pub parent_path: Option<String>,
+    pub id: String,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub criu: CriuArgs,
+    /// Bundle directory (holds config.json).
+    #[arg(short = 'b', long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Return once restored instead of waiting for the container.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket to send the restored pty master to.
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    pub id: String,
 }
 
 #[derive(Args, Debug, Clone, Default)]

@@ -29,26 +29,98 @@ pub struct Created {
 /// runs poststop hooks once the create hooks have started (runtime.md:
 /// a failed prestart/createRuntime/createContainer hook continues the
 /// lifecycle at destroy + poststop).
-struct Cleanup<'a> {
-    cgroup: Option<&'a Cgroup>,
+/// (Also restore's, with the restored process as `init`.)
+pub struct Cleanup<'a> {
+    pub cgroup: Option<&'a Cgroup>,
     /// The init once `spawn` returned it (before, spawn kills its own).
-    init: Option<i32>,
+    pub init: Option<i32>,
     own_pid_ns: bool,
-    dir: Option<PathBuf>,
+    pub dir: Option<PathBuf>,
     /// The state for poststop, and whether the create hooks have started.
-    poststop: Option<State>,
+    pub poststop: Option<State>,
     hooks_started: &'a std::cell::Cell<bool>,
+}
+
+impl<'a> Cleanup<'a> {
+    /// Nothing to undo yet; each field is set once its object exists.
+    pub fn new(own_pid_ns: bool, hooks_started: &'a std::cell::Cell<bool>) -> Self {
+        Cleanup {
+            cgroup: None,
+            init: None,
+            own_pid_ns,
+            dir: None,
+            poststop: None,
+            hooks_started,
+        }
+    }
+
+    /// Success: undo nothing.
+    pub fn disarm(&mut self) {
+        self.cgroup = None;
+        self.init = None;
+        self.dir = None;
+        self.poststop = None;
+    }
+}
+
+/// The container's cgroup from the config, and whether it has one at all
+/// (rootless without a cgroup: an empty one, nothing to make or join).
+pub fn resolve_cgroup(
+    g: &Global,
+    spec: &oci_spec::runtime::Spec,
+    id: &str,
+) -> Result<(Cgroup, bool)> {
+    let cgroups_path = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_deref());
+    let cgroup = cgroups::resolve(cgroups_path, id, g.systemd_cgroup)?;
+    let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+    let explicit_path = cgroups_path.is_some_and(|p| !p.as_os_str().is_empty());
+    let rootless_cg = crate::rootless::cgroup(cgroup, resources, explicit_path)?;
+    let with_cgroup = rootless_cg.is_some();
+    Ok((rootless_cg.unwrap_or_default(), with_cgroup))
+}
+
+/// The state a new container starts with: `creating`, no pid yet.
+pub fn new_state(
+    id: &str,
+    b: &crate::spec::Bundle,
+    cgroup: &Cgroup,
+    own_pid_ns: bool,
+    layer_upper: Option<PathBuf>,
+    no_new_keyring: bool,
+) -> State {
+    State {
+        oci_version: crate::SPEC_VERSION.to_string(),
+        id: id.to_string(),
+        status: Status::Creating,
+        pid: 0,
+        start_time: 0,
+        bundle: b.dir.clone(),
+        rootfs: b.rootfs.clone(),
+        created: state::now_rfc3339(),
+        owner: String::new(),
+        annotations: b
+            .spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        cgroup: cgroup.clone(),
+        own_pid_ns,
+        hooks: b.spec.hooks().clone(),
+        layer_upper,
+        no_new_keyring,
+    }
 }
 
 impl Drop for Cleanup<'_> {
     fn drop(&mut self) {
         if let Some(pid) = self.init {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
             // Reaped when it is our child; ECHILD otherwise.
-            let _ = crate::sys::clone::waitpid(pid, 0);
+            crate::sys::clone::kill_and_reap(pid);
         }
         if let Some(cg) = self.cgroup {
             if let Err(e) = cg.destroy(!self.own_pid_ns) {
@@ -56,6 +128,7 @@ impl Drop for Cleanup<'_> {
             }
         }
         if let Some(d) = &self.dir {
+            // Best effort while unwinding: the create's own error is reported.
             let _ = std::fs::remove_dir_all(d);
         }
         if let Some(st) = self.poststop.as_ref().filter(|_| self.hooks_started.get()) {
@@ -96,18 +169,7 @@ pub fn create(g: &Global, o: &CreateArgs, for_run: bool, relay: bool) -> Result<
         .and_then(|l| l.seccomp().as_ref())
         .map(|s| crate::security::seccomp::cache::compile(s, &g.root))
         .transpose()?;
-    let cgroups_path = b
-        .spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.cgroups_path().as_deref());
-    let cgroup = cgroups::resolve(cgroups_path, &o.id, g.systemd_cgroup)?;
-    let resources = b.spec.linux().as_ref().and_then(|l| l.resources().as_ref());
-    let explicit_path = cgroups_path.is_some_and(|p| !p.as_os_str().is_empty());
-    // Rootless without a cgroup: an empty one (nothing to make or join).
-    let rootless_cg = crate::rootless::cgroup(cgroup, resources, explicit_path)?;
-    let with_cgroup = rootless_cg.is_some();
-    let cgroup = rootless_cg.unwrap_or_default();
+    let (cgroup, with_cgroup) = resolve_cgroup(g, &b.spec, &o.id)?;
     let terminal = b
         .spec
         .process()
@@ -121,40 +183,18 @@ pub fn create(g: &Global, o: &CreateArgs, for_run: bool, relay: bool) -> Result<
     // closed before the directory is removed (under EMFILE that fd is the
     // one the removal needs).
     let own_pid_ns = ns.new & libc::CLONE_NEWPID != 0;
-    let mut cleanup = Cleanup {
-        cgroup: None,
-        init: None,
-        own_pid_ns,
-        dir: None,
-        poststop: None,
-        hooks_started: &hooks_started,
-    };
+    let mut cleanup = Cleanup::new(own_pid_ns, &hooks_started);
     let locked = state::claim(&g.root, &o.id)?;
     cleanup.dir = Some(locked.dir.clone());
     crate::process::notify::prepare(&mut b.spec, &locked.dir)?;
-    let mut st = State {
-        oci_version: crate::SPEC_VERSION.to_string(),
-        id: o.id.clone(),
-        status: Status::Creating,
-        pid: 0,
-        start_time: 0,
-        bundle: b.dir.clone(),
-        rootfs: b.rootfs.clone(),
-        created: state::now_rfc3339(),
-        owner: String::new(),
-        annotations: b
-            .spec
-            .annotations()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
-        cgroup: cgroup.clone(),
+    let mut st = new_state(
+        &o.id,
+        &b,
+        &cgroup,
         own_pid_ns,
-        hooks: b.spec.hooks().clone(),
-        layer_upper: layers.as_ref().map(|l| l.upper.clone()),
-        no_new_keyring: o.no_new_keyring,
-    };
+        layers.as_ref().map(|l| l.upper.clone()),
+        o.no_new_keyring,
+    );
     // The cgroup path is on disk before the cgroup exists, so a create
     // killed from here on can still be cleaned up by `delete --force`.
     locked.write(&st)?;
@@ -230,7 +270,7 @@ pub fn create(g: &Global, o: &CreateArgs, for_run: bool, relay: bool) -> Result<
         req,
         |pid| {
             st.pid = pid;
-            st.start_time = state::start_time(pid).unwrap_or(0);
+            st.start_time = state::start_time(pid)?;
             Ok(())
         },
         on_hooks,
@@ -245,10 +285,7 @@ pub fn create(g: &Global, o: &CreateArgs, for_run: bool, relay: bool) -> Result<
     if let Some(p) = &o.pidfd_socket {
         send_pidfd(p, spawned.pid)?;
     }
-    cleanup.cgroup = None;
-    cleanup.init = None;
-    cleanup.dir = None;
-    cleanup.poststop = None;
+    cleanup.disarm();
     Ok(Created {
         pid: spawned.pid,
         chan: spawned.chan,

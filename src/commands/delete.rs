@@ -36,6 +36,14 @@ pub fn destroy(locked: Locked, st: &State) -> Result<()> {
     destroy_as(locked, st, status)
 }
 
+/// `destroy` on the way out of a command that failed: the command's own
+/// error is the one returned, so a failure here is logged, not lost.
+pub fn destroy_after_failure(locked: Locked, st: &State) {
+    if let Err(e) = destroy(locked, st) {
+        tracing::warn!("destroy container {} after the failure: {e}", st.id);
+    }
+}
+
 /// `destroy` for a caller that knows the live status already (delete
 /// computed it under the lock; `run` reaped the init).
 pub fn destroy_as(locked: Locked, st: &State, status: Status) -> Result<()> {

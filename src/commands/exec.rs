@@ -38,6 +38,7 @@ fn default_user(data: Vec<u8>) -> Vec<u8> {
     match serde_json::from_slice::<serde_json::Value>(&data) {
         Ok(mut v) if v.is_object() && v.get("user").is_none() => {
             v["user"] = serde_json::json!({"uid": 0, "gid": 0});
+            // Encoding a Value cannot fail; the input is the fallback anyway.
             serde_json::to_vec(&v).unwrap_or(data)
         }
         _ => data,
@@ -145,7 +146,7 @@ pub fn run(g: &Global, o: &ExecArgs) -> Result<i32> {
     }
     // The config `create` used gives the defaults; the bundle's config.json
     // may have changed since (runtime.md: no effect on the container).
-    let mut spec = match state::load_config(&g.root, &o.id)? {
+    let mut spec = match state::load_exec_config(&g.root, &o.id)? {
         Some(spec) => spec,
         None => {
             tracing::warn!(

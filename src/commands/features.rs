@@ -99,6 +99,9 @@ pub fn run() -> crate::error::Result<i32> {
         },
         "annotations": {
             "io.github.strata.version": env!("CARGO_PKG_VERSION"),
+            // checkpoint/restore: the CRIU found and whether `criu check`
+            // passes on this kernel (docs/usage.md).
+            "io.github.strata.criu": crate::checkpoint::describe(),
         },
         // They change how the rootfs is built (docs/layers.md).
         "potentiallyUnsafeConfigAnnotations": [crate::rootfs::layers::LAYERS, crate::rootfs::layers::WRITABLE]

@@ -97,6 +97,8 @@ pub fn unpack(tar: &Path, dir: &Path) -> Result<i32> {
             .take()
             .ok_or_else(|| Error::invalid("gzip: no output"))?;
         let r = crate::image::unpack::unpack(std::io::BufReader::new(out), dir);
+        // gzip may still be writing (an unpack error stops reading) or be
+        // done already; its status below is what counts.
         let _ = child.kill();
         let status = child.wait().ctx(|| "wait for gzip")?;
         r?;

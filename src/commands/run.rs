@@ -38,7 +38,7 @@ pub fn run(g: &Global, o: &CreateArgs, detach: bool, keep: bool) -> Result<i32> 
     let tty = match c.tty.take().map(|p| p.attach()).transpose() {
         Ok(t) => t,
         Err(e) => {
-            let _ = super::delete::destroy(c.locked, &c.state);
+            super::delete::destroy_after_failure(c.locked, &c.state);
             return Err(e);
         }
     };
@@ -53,12 +53,12 @@ pub fn run(g: &Global, o: &CreateArgs, detach: bool, keep: bool) -> Result<i32> 
         }
     })();
     if let Err(e) = start {
-        let _ = super::delete::destroy(c.locked, &c.state);
+        super::delete::destroy_after_failure(c.locked, &c.state);
         return Err(e);
     }
     // No state write: with no start socket the live status reads running.
     if let Err(e) = super::start::poststart(&c.state) {
-        let _ = super::delete::destroy(c.locked, &c.state);
+        super::delete::destroy_after_failure(c.locked, &c.state);
         return Err(e);
     }
     // Let `kill`, `state` and `delete` in while the container runs; the
@@ -70,7 +70,7 @@ pub fn run(g: &Global, o: &CreateArgs, detach: bool, keep: bool) -> Result<i32> 
             // Like a failed poststart hook: `run` leaves nothing behind.
             if let Ok(l) = state::lock(&g.root, &o.id) {
                 if let Ok(Some(st)) = l.read() {
-                    let _ = super::delete::destroy(l, &st);
+                    super::delete::destroy_after_failure(l, &st);
                 }
             }
             return Err(e);
@@ -107,6 +107,7 @@ pub fn wait_init(pid: i32, set: &libc::sigset_t) -> Result<i32> {
             }
         }
         let (sig, _) = sys::sigwaitinfo(set).map_err(|e| Error::sys("sigwaitinfo", e))?;
+        // Forwarded; ESRCH is a container that just exited, reaped above.
         if sig != libc::SIGCHLD {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid),

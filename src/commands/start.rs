@@ -12,9 +12,10 @@ pub fn run(g: &Global, id: &str) -> Result<i32> {
         .read()?
         .ok_or_else(|| Error::NotExist(id.to_string()))?;
     container::status(&st, &locked.dir).check_start()?;
-    if state::load_config(&g.root, id)?.is_some_and(|c| c.process().is_none()) {
+    if state::config_has_process(&g.root, id)? == Some(false) {
         // config.md: process is REQUIRED when start is called. The init
-        // waiting at the gate has nothing to run: stop it.
+        // waiting at the gate has nothing to run: stop it (one already
+        // gone is as good; the error below is the one to report).
         let _ = super::kill::signal_init(st.pid, st.start_time, libc::SIGKILL);
         return Err(Error::invalid(format!(
             "cannot start container {id}: config.json has no process (REQUIRED for start); the container is stopped"
@@ -45,13 +46,13 @@ pub fn run(g: &Global, id: &str) -> Result<i32> {
     if !msg.is_empty() {
         // A failed startContainer hook (or execve): runtime.md says stop
         // the container and destroy it (poststop hooks included).
-        let _ = super::delete::destroy(locked, &st);
+        super::delete::destroy_after_failure(locked, &st);
         return Err(Error::Child { errno: 0, msg });
     }
     st.status = Status::Running;
     locked.write(&st)?;
     if let Err(e) = poststart(&st) {
-        let _ = super::delete::destroy(locked, &st);
+        super::delete::destroy_after_failure(locked, &st);
         return Err(e);
     }
     if let Some(r) = relay {

@@ -49,8 +49,9 @@ fn entry(path: String, kind: Kind, st: &libc::stat) -> Entry {
         size: 0,
         mtime: st.st_mtime.max(0) as u64,
         link: String::new(),
-        major: libc::major(st.st_rdev),
-        minor: libc::minor(st.st_rdev),
+        // Each is 32 bits at most in a dev_t.
+        major: nix::sys::stat::major(st.st_rdev) as u32,
+        minor: nix::sys::stat::minor(st.st_rdev) as u32,
         xattrs: Vec::new(),
     }
 }

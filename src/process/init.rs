@@ -16,9 +16,13 @@ pub struct Child<'a> {
     pub req: &'a Request<'a>,
     pub chan: &'a Channel,
     pub caps: caps::Sets,
+    /// The bounding set held at the drop, when known (`caps::held`).
+    pub bounding_held: Option<u64>,
     /// SigIgn, read by the runtime before the clone (we inherited it).
     pub ignored: Option<u64>,
     pub single: bool,
+    /// The parent joined the pid namespace before the clone (`exec`).
+    pub pid_joined: bool,
     /// (dev, inode) of the strata binary, which must never run inside.
     pub runtime: (u64, u64),
     pub idmapped: &'a crate::rootfs::idmap::Trees,
@@ -29,6 +33,7 @@ pub fn run(ctx: &Child) -> ! {
     let err = match steps(ctx) {
         Ok(e) | Err(e) => e,
     };
+    // Best effort: a parent that cannot be told is gone, and we exit anyway.
     let _ = ctx.chan.send(&Msg::Error {
         errno: err.errno(),
         msg: err.to_string(),
@@ -63,6 +68,10 @@ fn steps(ctx: &Child) -> Result<Error> {
         fd::close_inherited_from(3 + req.preserve_fds);
     }
     ctx.chan.expect(Msg::Go)?;
+    if req.exec {
+        // Through the host's cgroupfs: before any chroot or namespace join.
+        req.cgroup.join_v1_self()?;
+    }
     if let Some(root) = &req.ns.root {
         // `exec` into a container without a mount namespace: enter its
         // root as the init did, or the process would run in the host's;
@@ -121,7 +130,7 @@ fn steps(ctx: &Child) -> Result<Error> {
     if let Some(f) = seccomp.filter(|_| !nnp) {
         load_seccomp(ctx, f)?;
     }
-    caps::drop_bounding(&ctx.caps)?;
+    caps::drop_bounding(&ctx.caps, ctx.bounding_held)?;
     user::switch(process.user(), setgroups_allowed)?;
     caps::apply(&ctx.caps)?;
     if nnp {
@@ -156,13 +165,22 @@ fn steps(ctx: &Child) -> Result<Error> {
             None
         }
     };
-    let hooks = spec.hooks().clone().unwrap_or_default();
-    let start_hooks = hooks.start_container().as_deref().unwrap_or_default();
-    let err = match crate::hooks::run(
-        "startContainer",
-        start_hooks,
-        &with_status(&state_json, Status::Created),
-    ) {
+    let start_hooks = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.start_container().as_deref())
+        .unwrap_or_default();
+    // The state document is only built for a hook that gets it.
+    let started = if start_hooks.is_empty() {
+        Ok(())
+    } else {
+        crate::hooks::run(
+            "startContainer",
+            start_hooks,
+            &with_status(&state_json, Status::Created),
+        )
+    };
+    let err = match started {
         Ok(()) => match seccomp.filter(|_| early.is_none()).map(|f| f.load()) {
             Some(Err(e)) => e,
             _ => match target {
@@ -175,7 +193,8 @@ fn steps(ctx: &Child) -> Result<Error> {
         Err(e) => e,
     };
     if let Some(conn) = report {
-        // The `start` command reads this and reports it.
+        // The `start` command reads this and reports it; with `start` gone
+        // there is no one to tell, and we exit 1 either way.
         let _ = fd::write_all_fd(conn.as_fd(), err.to_string().as_bytes());
         sys::exit_now(1);
     }
@@ -189,6 +208,9 @@ fn join_namespaces(ctx: &Child) -> Result<()> {
     let ns = ctx.req.ns;
     // Non-user namespaces first, while we still hold the host's privileges.
     for j in &ns.join {
+        if ctx.pid_joined && j.flag == libc::CLONE_NEWPID {
+            continue;
+        }
         clone::setns(j.fd.as_raw_fd(), j.flag).ctx(|| format!("join the {} namespace", j.name))?;
     }
     if let Some(u) = &ns.join_user {
@@ -205,15 +227,18 @@ fn join_namespaces(ctx: &Child) -> Result<()> {
     if ns.new & crate::namespaces::CLONE_NEWTIME != 0 {
         write_time_offsets(ctx)?;
     }
-    let joined_pid_or_time = ns
-        .join
-        .iter()
-        .any(|j| j.flag == libc::CLONE_NEWPID || j.flag == crate::namespaces::CLONE_NEWTIME);
+    let joined_pid_or_time = !ctx.pid_joined
+        && ns
+            .join
+            .iter()
+            .any(|j| j.flag == libc::CLONE_NEWPID || j.flag == crate::namespaces::CLONE_NEWTIME);
     if ns.new & (libc::CLONE_NEWPID | crate::namespaces::CLONE_NEWTIME) != 0 || joined_pid_or_time {
         // CLONE_PARENT: the init becomes the runtime's child (and so, after
         // the runtime exits, the caller's), not ours.
         match clone::clone(libc::CLONE_PARENT as u64, None).ctx(|| "fork the container init")? {
             (clone::Forked::Parent(pid), _) => {
+                // A runtime that cannot be told is gone, and the init finds
+                // the channel closed at its next step.
                 let _ = ctx.chan.send(&Msg::Pid(pid));
                 sys::exit_now(0);
             }

@@ -121,6 +121,7 @@ impl Host {
 
 impl Drop for Host {
     fn drop(&mut self) {
+        // Best effort on the way out: a terminal gone has nothing to restore.
         let _ = termios::tcsetattr(self.fd(), SetArg::TCSANOW, &self.saved);
     }
 }
@@ -149,6 +150,7 @@ impl Tty {
         if let Some(h) = &self.host {
             // 0x0 is "unknown" (a terminal nobody sized): keep consoleSize.
             if let Some((rows, cols)) = sys::tty::get_size(h.fd()).ok().filter(|s| *s != (0, 0)) {
+                // A missed resize only leaves the old size; the next SIGWINCH retries.
                 let _ = sys::tty::set_size(self.master.as_fd(), rows, cols);
             }
         }
@@ -234,6 +236,8 @@ impl Tty {
                     match si.ssi_signo as i32 {
                         libc::SIGCHLD => {}
                         libc::SIGWINCH => self.resize(),
+                        // Forwarded; ESRCH is a container that just exited,
+                        // which the reap below sees.
                         s => {
                             let _ = nix::sys::signal::kill(
                                 nix::unistd::Pid::from_raw(pid),

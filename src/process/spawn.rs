@@ -14,21 +14,6 @@ pub struct Spawned {
     pub chan: Channel,
 }
 
-/// Kills and reaps a half-started child when setup fails.
-struct Guard(Vec<i32>);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        for &pid in &self.0 {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            let _ = clone::waitpid(pid, 0);
-        }
-    }
-}
-
 /// Starts the container process and drives it to `Ready`. `on_pid` is
 /// called as soon as the init's pid is known, so the state can record it
 /// before anything else is made.
@@ -53,7 +38,12 @@ pub fn spawn(
         Ok(s)
     };
     let status = crate::sys::self_status();
-    let available = caps::available(status.cap_bnd, req.ns.user());
+    let userns = req.ns.user();
+    let kernel = (userns || status.cap_bnd.is_none())
+        .then(caps::kernel_set)
+        .flatten();
+    let available = caps::available(status.cap_bnd, userns, kernel);
+    let bounding_held = caps::held(status.cap_bnd, userns, kernel);
     let mut sets = caps::Sets::from_spec(
         req.bundle
             .spec
@@ -100,6 +90,16 @@ pub fn spawn(
     } else {
         req.cgroup.enter_v1()
     };
+    // A joined pid namespace only takes the caller's children: `exec`, which
+    // runs no hooks and starts nothing else, enters it here, so its process
+    // is born inside and needs no second fork.
+    let pid_joined = match pid_ns_to_enter(req.ns).filter(|_| req.exec) {
+        Some(j) => {
+            clone::setns(j.fd.as_raw_fd(), libc::CLONE_NEWPID).ctx(|| "join the pid namespace")?;
+            true
+        }
+        None => false,
+    };
     let (forked, in_v2) = clone::clone(flags, cgfd.as_ref().map(|f| f.as_raw_fd()))
         .ctx(|| "clone the container process")?;
     let pid = match forked {
@@ -115,8 +115,10 @@ pub fn spawn(
                 req: &req,
                 chan: &child,
                 caps: sets,
+                bounding_held,
                 ignored: status.sig_ign,
                 single,
+                pid_joined,
                 runtime,
                 idmapped: &idmapped,
             };
@@ -127,19 +129,22 @@ pub fn spawn(
     drop(child);
     drop(cgfd);
     drop(idmapped);
-    let mut guard = Guard(vec![pid]);
+    // Kills and reaps the half-started children when setup fails.
+    let mut guard = clone::Reaper::one(pid);
     let spec = &req.bundle.spec;
     let born_in_v1 = in_v1.is_some();
     drop(in_v1);
-    req.cgroup.add_pid(pid, born_in_v1, in_v2)?;
-    if single {
+    // `exec`'s process joins its v1 cgroups itself (init.rs).
+    req.cgroup.add_pid(pid, born_in_v1 || req.exec, in_v2)?;
+    let direct = single || pid_joined;
+    if direct {
         on_pid(pid)?;
-        if req.ns.new & libc::CLONE_NEWUSER != 0 {
-            write_maps(pid, spec)?;
-        }
+    }
+    if single && req.ns.new & libc::CLONE_NEWUSER != 0 {
+        write_maps(pid, spec)?;
     }
     parent.send(&Msg::Go)?;
-    let mut init_pid = if single { Some(pid) } else { None };
+    let mut init_pid = if direct { Some(pid) } else { None };
     // The init (forked by the intermediate) shares the channel and can get
     // its Hooks or Ready in before the intermediate's Pid: hold them until then.
     let (mut early_hooks, mut early_ready) = (false, false);
@@ -154,7 +159,8 @@ pub fn spawn(
                 guard.0.insert(0, p);
                 init_pid = Some(p);
                 on_pid(p)?;
-                // The intermediate exits right after sending this.
+                // The intermediate exits right after sending this; its
+                // status says nothing (its errors come over the channel).
                 let _ = clone::waitpid(pid, 0);
                 guard.0.retain(|&x| x != pid);
                 if std::mem::take(&mut early_hooks) {
@@ -207,18 +213,22 @@ pub fn spawn(
     })
 }
 
+/// The joined pid namespace, when it is the only reason the child would
+/// fork again (no new pid namespace, no time namespace new or joined).
+fn pid_ns_to_enter(ns: &crate::namespaces::Plan) -> Option<&crate::namespaces::Joined> {
+    let time = crate::namespaces::CLONE_NEWTIME;
+    if ns.new & (libc::CLONE_NEWPID | time) != 0 || ns.join.iter().any(|j| j.flag == time) {
+        return None;
+    }
+    ns.join.iter().find(|j| j.flag == libc::CLONE_NEWPID)
+}
+
 /// Writes uid_map and gid_map of `pid` (the process that made the user
 /// namespace). Written by the parent: only a process outside the namespace
 /// holding CAP_SETUID there may map arbitrary ids.
 fn write_maps(pid: i32, spec: &oci_spec::runtime::Spec) -> Result<()> {
-    let linux = spec.linux().as_ref();
-    let uid = linux
-        .and_then(|l| l.uid_mappings().as_deref())
-        .unwrap_or_default();
-    let gid = linux
-        .and_then(|l| l.gid_mappings().as_deref())
-        .unwrap_or_default();
-    crate::rootless::write_maps(pid, uid, gid)
+    let (uid, gid) = crate::rootless::container_maps(spec);
+    crate::rootless::write_maps(pid, uid, gid, crate::rootless::CONTAINER_MAPS)
 }
 
 /// Hands the seccomp notify fd to linux.seccomp.listenerPath with the
@@ -235,7 +245,8 @@ fn send_to_listener(
             "linux.seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath",
         ));
     };
-    let state: serde_json::Value = serde_json::from_str(state).unwrap_or_default();
+    let state: serde_json::Value = serde_json::from_str(state)
+        .map_err(|e| Error::invalid(format!("seccomp listener: the container state: {e}")))?;
     let msg = serde_json::json!({
         "ociVersion": crate::SPEC_VERSION,
         "fds": ["seccompFd"],

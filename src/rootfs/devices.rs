@@ -179,7 +179,8 @@ fn make(
 fn host_has(path: &Path, kind: u32, maj: i64, min: i64) -> bool {
     use std::os::unix::fs::MetadataExt;
     std::fs::symlink_metadata(path).is_ok_and(|st| {
-        st.mode() & libc::S_IFMT == kind && st.rdev() == libc::makedev(maj as u32, min as u32)
+        st.mode() & libc::S_IFMT == kind
+            && st.rdev() == nix::sys::stat::makedev(maj as u64, min as u64)
     })
 }
 
@@ -219,9 +220,7 @@ fn check_existing(
     let st = fd::fstat(f.as_fd()).ctx(|| format!("stat {}", path.display()))?;
     let fmt = st.st_mode & libc::S_IFMT;
     let ok = match want {
-        Some((kind, maj, min)) => {
-            fmt == kind && st.st_rdev == libc::makedev(maj as u32, min as u32)
-        }
+        Some((kind, maj, min)) => fmt == kind && st.st_rdev == nix::sys::stat::makedev(maj, min),
         None => fmt == libc::S_IFREG || fmt == libc::S_IFCHR || fmt == libc::S_IFBLK,
     };
     if !ok {

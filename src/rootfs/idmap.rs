@@ -17,6 +17,7 @@
 
 use super::mounts::{self, own_maps};
 use crate::error::{Ctx, Error, Result};
+use crate::rootless::{self, MapFields};
 use crate::sys::{self, clone, mount as m};
 use oci_spec::runtime::{LinuxIdMapping, Spec};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -48,30 +49,23 @@ pub fn prepare(spec: &Spec, bundle: &Path, joined_user: Option<BorrowedFd>) -> R
             continue;
         }
         let dest = mnt.destination().display().to_string();
-        let linux = spec.linux().as_ref();
-        let (uid, gid) = match own_maps(mnt) {
-            Some(maps) => maps,
-            None => (
-                linux
-                    .and_then(|l| l.uid_mappings().as_deref())
-                    .unwrap_or_default(),
-                linux
-                    .and_then(|l| l.gid_mappings().as_deref())
-                    .unwrap_or_default(),
-            ),
+        let (uid, gid, fields) = match own_maps(mnt) {
+            Some((uid, gid)) => (uid, gid, MOUNT_MAPS),
+            // The container's maps; absent ones are an empty map, whose
+            // write the kernel refuses (the error names the field).
+            None => {
+                let (uid, gid) = rootless::container_maps(spec);
+                (uid, gid, rootless::CONTAINER_MAPS)
+            }
         };
         let userns = match joined_user {
             Some(fd) if own_maps(mnt).is_none() => fd,
             _ => {
-                let key = format!(
-                    "{}|{}",
-                    crate::rootless::map_text(uid),
-                    crate::rootless::map_text(gid)
-                );
+                let key = format!("{}|{}", rootless::map_text(uid), rootless::map_text(gid));
                 let i = match made.iter().position(|(k, _)| *k == key) {
                     Some(i) => i,
                     None => {
-                        let fd = helper_userns(uid, gid)
+                        let fd = helper_userns(uid, gid, fields)
                             .map_err(|e| prefix(e, &format!("mounts: {dest}: idmap: ")))?;
                         made.push((key, fd));
                         made.len() - 1
@@ -109,40 +103,33 @@ fn prefix(e: Error, p: &str) -> Error {
     }
 }
 
+/// A mount's own maps, named within the mount its errors already name.
+const MOUNT_MAPS: MapFields = MapFields {
+    uid: "uidMappings",
+    gid: "gidMappings",
+};
+
 /// A user namespace with exactly these maps: a helper child unshares it
 /// and sleeps while we write its maps and keep an fd to it, then dies.
-fn helper_userns(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<OwnedFd> {
+fn helper_userns(
+    uid: &[LinuxIdMapping],
+    gid: &[LinuxIdMapping],
+    fields: MapFields,
+) -> Result<OwnedFd> {
     // The runtime has a single thread here, so a fork-like clone is safe.
     let (forked, _) = clone::clone(libc::CLONE_NEWUSER as u64, None)
         .ctx(|| "create a user namespace for the mount's id maps")?;
     let pid = match forked {
         clone::Forked::Child => {
+            // Best effort: the parent kills us anyway once it has the fd.
             let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as _, 0);
             sys::pause_forever()
         }
         clone::Forked::Parent(pid) => pid,
     };
-    struct Reap(i32);
-    impl Drop for Reap {
-        fn drop(&mut self) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(self.0),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            let _ = clone::waitpid(self.0, 0);
-        }
-    }
-    let _reap = Reap(pid);
-    std::fs::write(
-        format!("/proc/{pid}/uid_map"),
-        crate::rootless::map_text(uid),
-    )
-    .ctx(|| "write uid_map (uidMappings)")?;
-    std::fs::write(
-        format!("/proc/{pid}/gid_map"),
-        crate::rootless::map_text(gid),
-    )
-    .ctx(|| "write gid_map (gidMappings)")?;
+    // The namespace lives on through the fd; the helper is not needed.
+    let _reap = clone::Reaper::one(pid);
+    rootless::write_maps(pid, uid, gid, fields)?;
     sys::fd::openat(
         None,
         Path::new(&format!("/proc/{pid}/ns/user")),

@@ -19,7 +19,7 @@ fn dev_null() -> Result<OwnedFd> {
     )
     .ctx(|| "open /dev/null")?;
     let st = fd::fstat(f.as_fd()).ctx(|| "stat /dev/null")?;
-    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != libc::makedev(1, 3) {
+    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != nix::sys::stat::makedev(1, 3) {
         return Err(Error::invalid(
             "/dev/null is not the null device; refusing to mask with it",
         ));
@@ -41,6 +41,8 @@ pub fn mask(root: BorrowedFd, paths: &[String]) -> Result<()> {
         let Some(target) = open_existing(root, p)? else {
             continue;
         };
+        // Not fatal yet: a directory needs no /dev/null, and for a file
+        // mask_new_api opens it again and reports why it cannot.
         if null.is_none() {
             null = dev_null().ok();
         }

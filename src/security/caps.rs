@@ -95,35 +95,62 @@ impl Sets {
     }
 }
 
+/// The kernel's full capability set (all numbers up to cap_last_cap), when
+/// /proc says what that is.
+pub fn kernel_set() -> Option<u64> {
+    let last: u32 = crate::sys::fd::read_small("/proc/sys/kernel/cap_last_cap")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(if last >= 63 {
+        u64::MAX
+    } else {
+        (1u64 << (last + 1)) - 1
+    })
+}
+
 /// Capabilities the container can be given: the runtime's own bounding set
 /// (`cap_bnd`, from `sys::self_status`), which starts as the kernel's full
 /// set and only ever loses bits, so it names nothing the kernel does not
 /// know. In a user namespace (`userns`, new or joined) the process gets the
-/// kernel's full set there, whatever the runtime lacks: cap_last_cap says
-/// what that is (read only then, or when CapBnd could not be).
-pub fn available(cap_bnd: Option<u64>, userns: bool) -> u64 {
+/// kernel's full set there, whatever the runtime lacks: `kernel`
+/// (`kernel_set`, read only then, or when CapBnd could not be) says what
+/// that is; up to CAP_CHECKPOINT_RESTORE when unknown.
+pub fn available(cap_bnd: Option<u64>, userns: bool, kernel: Option<u64>) -> u64 {
     if let Some(bnd) = cap_bnd.filter(|_| !userns) {
         return bnd;
     }
-    let last: u32 = crate::sys::fd::read_small("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(40);
-    if last >= 63 {
-        u64::MAX
+    kernel.unwrap_or((1u64 << 41) - 1)
+}
+
+/// The bounding set the process holds when `drop_bounding` runs, when
+/// known: the runtime's own, or in a user namespace the kernel's full set
+/// (entering one, by unshare or setns, gives the full set).
+pub fn held(cap_bnd: Option<u64>, userns: bool, kernel: Option<u64>) -> Option<u64> {
+    if userns {
+        kernel
     } else {
-        (1u64 << (last + 1)) - 1
+        cap_bnd
     }
 }
 
-/// Step 1 (while still uid 0): drop everything outside the bounding set,
-/// including capabilities the runtime itself lacks: a process that entered
-/// a user namespace holds the kernel's full set there (CAP_SYS_RESOURCE
-/// too on a host whose own bounding set lacks it), so the runtime's set
-/// says nothing about what must go. Drops every number from 0 until the
-/// kernel answers EINVAL (past cap_last_cap: no file read needed; dropping
-/// one not held is a no-op).
-pub fn drop_bounding(sets: &Sets) -> Result<()> {
+/// Step 1 (while still uid 0): drop everything outside the bounding set.
+/// With `held` known, exactly the held capabilities not kept, one call
+/// each (the kernel drops one per call). Otherwise every number from 0
+/// until the kernel answers EINVAL (past cap_last_cap; dropping one not
+/// held is a no-op): a process that entered a user namespace holds the
+/// kernel's full set there (CAP_SYS_RESOURCE too on a host whose own
+/// bounding set lacks it), so the runtime's set says nothing about what
+/// must go.
+pub fn drop_bounding(sets: &Sets, held: Option<u64>) -> Result<()> {
+    if let Some(held) = held {
+        for cap in bits(held & !sets.bounding) {
+            sys::prctl(libc::PR_CAPBSET_DROP, cap as _, 0)
+                .ctx(|| format!("drop capability {cap} from the bounding set"))?;
+        }
+        return Ok(());
+    }
     for cap in 0..64u32 {
         if sets.bounding & (1u64 << cap) != 0 {
             continue;
@@ -135,6 +162,11 @@ pub fn drop_bounding(sets: &Sets) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The numbers of the bits set in `mask`, lowest first.
+fn bits(mask: u64) -> impl Iterator<Item = u32> {
+    (0..64u32).filter(move |c| mask & (1u64 << c) != 0)
 }
 
 /// Step 2 (after the uid change): set E/P/I exactly, clear ambient, then
@@ -225,4 +257,21 @@ pub fn name(n: u32) -> Option<&'static str> {
         "CAP_CHECKPOINT_RESTORE",
     ];
     NAMES.get(n as usize).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounding_drops_only_what_is_held_and_not_kept() {
+        assert_eq!(bits(0b1010_0001).collect::<Vec<_>>(), [0, 5, 7]);
+        let full = (1u64 << 41) - 1;
+        assert_eq!(held(Some(0xff), false, Some(full)), Some(0xff));
+        assert_eq!(held(Some(0xff), true, Some(full)), Some(full));
+        assert_eq!(held(Some(0xff), true, None), None);
+        assert_eq!(available(Some(0xff), false, None), 0xff);
+        assert_eq!(available(Some(0xff), true, Some(full >> 1)), full >> 1);
+        assert_eq!(available(None, false, None), full);
+    }
 }

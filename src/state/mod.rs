@@ -62,6 +62,20 @@ pub struct State {
     pub no_new_keyring: bool,
 }
 
+/// What `list` prints of a state file: decoded without the cgroup block
+/// (most of a state file) and the hooks, which only a live container's
+/// status needs (`container::listed_status`).
+#[derive(Debug, Deserialize)]
+pub struct Summary {
+    pub id: String,
+    pub status: Status,
+    pub pid: i32,
+    pub start_time: u64,
+    pub bundle: PathBuf,
+    pub created: String,
+    pub owner: String,
+}
+
 /// Default state root: /run/strata as root, $XDG_RUNTIME_DIR/strata when
 /// rootless (runc's rule: `rootless::honor_xdg_runtime_dir`)
 /// (/tmp/strata-UID without it). A non-root fallback is made
@@ -348,9 +362,26 @@ pub fn load(root: &Path, id: &str) -> Result<State> {
     }
 }
 
-/// The config `create` saved for `id`; None for a container made by a
-/// strata that did not save it.
-pub fn load_config(root: &Path, id: &str) -> Result<Option<oci_spec::runtime::Spec>> {
+/// The saved config's `process` and `linux`: all that `exec` reads. The
+/// rest (mounts, root, hooks, annotations) is skipped, never built.
+#[derive(Deserialize)]
+struct ExecConfig {
+    #[serde(default)]
+    process: Option<oci_spec::runtime::Process>,
+    #[serde(default)]
+    linux: Option<oci_spec::runtime::Linux>,
+}
+
+/// Whether the saved config has a `process` (`start`), left undecoded.
+#[derive(Deserialize)]
+struct ProcessPresence {
+    #[serde(default)]
+    process: Option<serde::de::IgnoredAny>,
+}
+
+/// The config `create` saved for `id`, decoded as `T`; None for a
+/// container made by a strata that did not save it.
+fn load_config_as<T: serde::de::DeserializeOwned>(root: &Path, id: &str) -> Result<Option<T>> {
     validate_id(id)?;
     let path = root.join(id).join(CONFIG_FILE);
     let data = match std::fs::read(&path) {
@@ -363,12 +394,50 @@ pub fn load_config(root: &Path, id: &str) -> Result<Option<oci_spec::runtime::Sp
         .map_err(|e| Error::invalid(format!("corrupt saved config {}: {e}", path.display())))
 }
 
+/// The whole saved config (`checkpoint`: mounts, masked paths, terminal).
+pub fn load_config(root: &Path, id: &str) -> Result<Option<oci_spec::runtime::Spec>> {
+    load_config_as(root, id)
+}
+
+/// The saved config as `exec` needs it: a `Spec` with only `process` and
+/// `linux` set.
+pub fn load_exec_config(root: &Path, id: &str) -> Result<Option<oci_spec::runtime::Spec>> {
+    let Some(c) = load_config_as::<ExecConfig>(root, id)? else {
+        return Ok(None);
+    };
+    // Not Spec::default, which fills in a sample config: an empty document
+    // leaves every field unset.
+    let mut spec: oci_spec::runtime::Spec = serde_json::from_str("{}")
+        .map_err(|e| Error::invalid(format!("an empty config does not decode: {e}")))?;
+    spec.set_process(c.process);
+    spec.set_linux(c.linux);
+    Ok(Some(spec))
+}
+
+/// `start`: whether the saved config has a `process`; None without a
+/// saved config.
+pub fn config_has_process(root: &Path, id: &str) -> Result<Option<bool>> {
+    Ok(load_config_as::<ProcessPresence>(root, id)?.map(|c| c.process.is_some()))
+}
+
 /// `load` for `list`: the state file of `id` under the open root `root`.
 pub fn load_at(root: std::os::fd::BorrowedFd, id: &str) -> Result<State> {
     validate_id(id)?;
     let rel = Path::new(id).join(STATE_FILE);
     match fd::read_small_bytes_at(root, &rel) {
         Ok(b) => parse_state(&b, &rel),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotExist(id.to_string())),
+        Err(e) => Err(Error::sys(format!("read {}", rel.display()), e)),
+    }
+}
+
+/// `load_at`, decoding only the `Summary`.
+pub fn load_summary_at(root: std::os::fd::BorrowedFd, id: &str) -> Result<Summary> {
+    validate_id(id)?;
+    let rel = Path::new(id).join(STATE_FILE);
+    match fd::read_small_bytes_at(root, &rel) {
+        Ok(b) => serde_json::from_slice(&b)
+            .map_err(|e| Error::invalid(format!("corrupt state file {}: {e}", rel.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotExist(id.to_string())),
         Err(e) => Err(Error::sys(format!("read {}", rel.display()), e)),
     }
@@ -484,6 +553,30 @@ mod tests {
         let link = d.join("link");
         std::os::unix::fs::symlink(&d, &link).expect("symlink");
         assert!(check_owned(&link, me).is_err());
+        std::fs::remove_dir_all(&d).expect("cleanup");
+    }
+
+    #[test]
+    fn exec_config_is_process_and_linux_only() {
+        let d = scratch("config");
+        std::fs::create_dir(d.join("c")).expect("mkdir");
+        let save = |spec: &oci_spec::runtime::Spec| {
+            let data = serde_json::to_vec(spec).expect("encode");
+            std::fs::write(d.join("c").join(CONFIG_FILE), data).expect("write");
+        };
+        let mut full = oci_spec::runtime::Spec::default();
+        save(&full);
+        let spec = load_exec_config(&d, "c").expect("load").expect("saved");
+        assert_eq!(spec.process(), full.process());
+        assert_eq!(spec.linux(), full.linux());
+        assert!(spec.mounts().is_none() && spec.root().is_none() && spec.hostname().is_none());
+        assert_eq!(config_has_process(&d, "c").expect("read"), Some(true));
+        full.set_process(None);
+        save(&full);
+        assert_eq!(config_has_process(&d, "c").expect("read"), Some(false));
+        assert_eq!(config_has_process(&d, "gone").expect("read"), None);
+        std::fs::write(d.join("c").join(CONFIG_FILE), "{").expect("write");
+        assert!(load_exec_config(&d, "c").is_err());
         std::fs::remove_dir_all(&d).expect("cleanup");
     }
 

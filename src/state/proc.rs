@@ -1,11 +1,18 @@
 //! Reading /proc/PID/stat: process state and start time.
 
-/// (state char, start time in clock ticks since boot) of `pid`.
+use crate::error::{Ctx, Error, Result};
+
+/// (state char, start time in clock ticks since boot) of `pid`; None when
+/// it cannot be read (for `process_alive`, a process gone).
 fn stat(pid: i32) -> Option<(u8, u64)> {
     let s = crate::sys::fd::read_small_bytes(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&s)
+}
+
+fn parse_stat(s: &[u8]) -> Option<(u8, u64)> {
     // comm may contain spaces and parentheses: fields start after the last ')'.
     let close = s.iter().rposition(|&b| b == b')')?;
-    let rest = std::str::from_utf8(&s[close + 2..]).ok()?;
+    let rest = std::str::from_utf8(s.get(close + 2..)?).ok()?;
     let mut fields = rest.split_ascii_whitespace();
     let state = fields.next()?.as_bytes().first().copied()?;
     // starttime is field 22; `state` was field 3.
@@ -13,8 +20,14 @@ fn stat(pid: i32) -> Option<(u8, u64)> {
     Some((state, start))
 }
 
-pub fn start_time(pid: i32) -> Option<u64> {
-    stat(pid).map(|(_, t)| t)
+/// The start time of `pid`, which the state records: without it the
+/// container could not be told from a later process reusing its pid.
+pub fn start_time(pid: i32) -> Result<u64> {
+    let path = format!("/proc/{pid}/stat");
+    let s = crate::sys::fd::read_small_bytes(&path).ctx(|| format!("read {path}"))?;
+    parse_stat(&s)
+        .map(|(_, t)| t)
+        .ok_or_else(|| Error::invalid(format!("{path}: no start time field")))
 }
 
 /// True when `pid` exists, is not a zombie, and is the process that
@@ -41,5 +54,13 @@ mod tests {
         let t = super::start_time(pid).expect("own stat");
         assert!(super::process_alive(pid, t));
         assert!(!super::process_alive(pid, t + 1));
+    }
+
+    #[test]
+    fn comm_with_parentheses() {
+        let fields: Vec<String> = (4..22).map(|n| n.to_string()).collect();
+        let line = format!("1 (a) b) S {} 777 0 0\n", fields.join(" "));
+        assert_eq!(super::parse_stat(line.as_bytes()), Some((b'S', 777)));
+        assert_eq!(super::parse_stat(b"1 (a)"), None);
     }
 }

@@ -129,6 +129,36 @@ pub fn waitpid(pid: i32, flags: i32) -> io::Result<(i32, i32)> {
     }
 }
 
+/// Kills (SIGKILL) and reaps `pid`, for a child that must not outlive a
+/// failed setup. Best effort: a child already gone, or not ours to reap
+/// (ECHILD), leaves nothing to undo, and a caller unwinding from another
+/// error has no better error to give.
+pub fn kill_and_reap(pid: i32) {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let _ = waitpid(pid, 0);
+}
+
+/// Kills and reaps the children it holds when dropped (`kill_and_reap`,
+/// in order); empty it once setup has succeeded.
+pub struct Reaper(pub Vec<i32>);
+
+impl Reaper {
+    pub fn one(pid: i32) -> Self {
+        Reaper(vec![pid])
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            kill_and_reap(pid);
+        }
+    }
+}
+
 /// Shell-style exit code of a wait status: the code, or 128 + signal.
 pub fn exit_code(status: i32) -> i32 {
     if libc::WIFEXITED(status) {

@@ -115,6 +115,14 @@ pub fn fstat(fd: BorrowedFd) -> io::Result<libc::stat> {
     }
 }
 
+/// Sets or clears FD_CLOEXEC on `fd` (an fd handed to a child by number).
+pub fn set_cloexec(fd: RawFd, on: bool) -> io::Result<()> {
+    let flag = if on { libc::FD_CLOEXEC } else { 0 };
+    // SAFETY: integer arguments; an invalid fd is EBADF.
+    super::check(unsafe { libc::fcntl(fd, libc::F_SETFD, flag) } as libc::c_long)?;
+    Ok(())
+}
+
 /// Marks every fd >= `first` close-on-exec, so nothing the runtime (or its
 /// caller) leaked reaches the container (CVE-2024-21626).
 pub fn cloexec_from(first: u32) -> io::Result<()> {

@@ -1,6 +1,7 @@
 //! Test groups, named after the spec sections they check, and helpers they share.
 pub mod bad_input;
 pub mod cli;
+pub mod cli_checkpoint;
 pub mod cli_exec;
 pub mod cli_listen_fds;
 pub mod cli_pause;

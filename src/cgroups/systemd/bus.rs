@@ -307,6 +307,8 @@ impl Bus {
         ];
         let reply = match self.try_call("StartTransientUnit", &args) {
             Err(f) if f.name == "org.freedesktop.systemd1.UnitExists" => {
+                // A failed unit of the same name blocks the start; a reset
+                // that fails shows as the start's own error below.
                 let _ = self.try_call("ResetFailedUnit", &[Arg::Str(unit.into())]);
                 self.call(&what, "StartTransientUnit", &args)?
             }
@@ -331,6 +333,8 @@ impl Bus {
             Err(f) if f.name == "org.freedesktop.systemd1.NoSuchUnit" => {}
             Err(f) => return Err(err(&what, f.text)),
         }
+        // Only a failed unit needs the reset; for any other systemd
+        // answers an error that means nothing here.
         let _ = self.try_call("ResetFailedUnit", &[Arg::Str(unit.into())]);
         Ok(())
     }

@@ -228,6 +228,8 @@ mod driver {
         fn destroy(&self, kill_all: bool) -> Result<()> {
             if kill_all {
                 self.signal_all(libc::SIGKILL);
+                // As Fs::destroy: the killed die once thawed, and a failed
+                // thaw shows as the cgroup that cannot be removed.
                 if self.is_frozen() {
                     let _ = self.freeze(false);
                 }
