@@ -145,6 +145,35 @@ mod driver {
         Ok(p)
     }
 
+    /// An update with a CPU period and no quota (Docker's `update` sends
+    /// quota 0 for "unchanged") gets the quota in force, from cpu.max:
+    /// systemd given the period alone writes its own idea of the quota
+    /// with it, which undid an earlier `--cpus`.
+    fn with_current_quota(cg: &Cgroup, r: &LinuxResources) -> LinuxResources {
+        let mut r = r.clone();
+        let Some(cpu) = r.cpu().clone() else {
+            return r;
+        };
+        if cpu.quota().is_some_and(|q| q != 0) || cpu.period().is_none_or(|p| p == 0) {
+            return r;
+        }
+        let current = cg
+            .v2
+            .as_ref()
+            .and_then(|d| crate::sys::fd::read_small(d.join("cpu.max")).ok())
+            .and_then(|m| {
+                m.split_whitespace()
+                    .next()
+                    .and_then(|q| q.parse::<i64>().ok())
+            });
+        if let Some(q) = current {
+            let mut cpu = cpu;
+            cpu.set_quota(Some(q));
+            r.set_cpu(Some(cpu));
+        }
+        r
+    }
+
     /// What `Deferred::finish` does for this driver once the init is in
     /// the unit: the pids limit, then every cgroup file.
     pub fn finish(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
@@ -163,6 +192,7 @@ mod driver {
 
         fn apply(&self, r: &LinuxResources) -> Result<()> {
             self.cg.check(r)?;
+            let r = &with_current_quota(self.cg, r);
             let mut p = props::resources(r, &proc_devices())?;
             p.extend(props::tasks_max(r));
             if !p.is_empty() {
