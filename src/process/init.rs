@@ -206,7 +206,18 @@ fn steps(ctx: &Child) -> Result<Error> {
 /// more if a pid or time namespace only applies to children.
 fn join_namespaces(ctx: &Child) -> Result<()> {
     let ns = ctx.req.ns;
-    // Non-user namespaces first, while we still hold the host's privileges.
+    let join_user = |u: &crate::namespaces::Joined| {
+        clone::setns(u.fd.as_raw_fd(), libc::CLONE_NEWUSER).ctx(|| "join the user namespace")
+    };
+    // A rootless caller holds no privilege over namespaces a user namespace
+    // owns (a rootless container's, for `exec`): it joins that first, as
+    // runc does, and gets its capabilities there.
+    let user_first = crate::rootless::active();
+    if let Some(u) = ns.join_user.as_ref().filter(|_| user_first) {
+        join_user(u)?;
+    }
+    // Else non-user namespaces first, while we still hold the host's
+    // privileges.
     for j in &ns.join {
         if ctx.pid_joined && j.flag == libc::CLONE_NEWPID {
             continue;
@@ -214,7 +225,9 @@ fn join_namespaces(ctx: &Child) -> Result<()> {
         clone::setns(j.fd.as_raw_fd(), j.flag).ctx(|| format!("join the {} namespace", j.name))?;
     }
     if let Some(u) = &ns.join_user {
-        clone::setns(u.fd.as_raw_fd(), libc::CLONE_NEWUSER).ctx(|| "join the user namespace")?;
+        if !user_first {
+            join_user(u)?;
+        }
     } else if ns.new & libc::CLONE_NEWUSER != 0 {
         clone::unshare(libc::CLONE_NEWUSER).ctx(|| "unshare the user namespace")?;
         ctx.chan.send(&Msg::MapsRequest)?;

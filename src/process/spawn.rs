@@ -215,9 +215,15 @@ pub fn spawn(
 
 /// The joined pid namespace, when it is the only reason the child would
 /// fork again (no new pid namespace, no time namespace new or joined).
+/// Nor for a rootless caller: the pid namespace is owned by a user
+/// namespace the parent has no CAP_SYS_ADMIN in (EPERM), which the child
+/// has once it joined the container's.
 fn pid_ns_to_enter(ns: &crate::namespaces::Plan) -> Option<&crate::namespaces::Joined> {
     let time = crate::namespaces::CLONE_NEWTIME;
-    if ns.new & (libc::CLONE_NEWPID | time) != 0 || ns.join.iter().any(|j| j.flag == time) {
+    if ns.new & (libc::CLONE_NEWPID | time) != 0
+        || ns.join.iter().any(|j| j.flag == time)
+        || crate::rootless::active()
+    {
         return None;
     }
     ns.join.iter().find(|j| j.flag == libc::CLONE_NEWPID)

@@ -295,7 +295,7 @@ fn memory_refused(ctx: &Ctx) -> TResult {
     Ok(())
 }
 
-/// create, start, state, kill and delete by the user; nothing left behind.
+/// create, start, state, exec, kill and delete by the user; nothing left behind.
 fn lifecycle(ctx: &Ctx) -> TResult {
     let u = User::new(ctx)?;
     let mut b = bundle(ctx, &u)?;
@@ -320,6 +320,10 @@ fn lifecycle(ctx: &Ctx) -> TResult {
     status("created")?;
     u.rt(ctx, &["start", &b.id])?.check()?;
     status("running")?;
+    // exec joins the container's user namespace before its pid namespace, which the user
+    // namespace owns: the user cannot enter that one from outside.
+    let out = u.rt(ctx, &["exec", &b.id, "echo", "exec-ok"])?.check()?;
+    ensure_eq!(out.stdout.trim(), "exec-ok", "exec's output");
     u.rt(ctx, &["kill", &b.id, "KILL"])?.check()?;
     status("stopped")?;
     u.rt(ctx, &["delete", &b.id])?.check()?;
