@@ -52,6 +52,21 @@ fn all(h: &Hooks) -> Vec<(&'static str, &[Hook])> {
     ]
 }
 
+/// The runtime's hooks once the namespaces exist, before the container's
+/// process runs (lifecycle steps 3 and 4): prestart, then createRuntime.
+pub fn run_created(h: &oci_spec::runtime::Hooks, state: &str) -> Result<()> {
+    run(
+        "prestart",
+        h.prestart().as_deref().unwrap_or_default(),
+        state,
+    )?;
+    run(
+        "createRuntime",
+        h.create_runtime().as_deref().unwrap_or_default(),
+        state,
+    )
+}
+
 /// Runs `hooks` in order; the first failure is the error, worded as
 /// runc's (`error running prestart hook #0: ...`), which callers match.
 pub fn run(name: &str, hooks: &[Hook], state: &str) -> Result<()> {

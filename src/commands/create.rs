@@ -253,16 +253,7 @@ pub fn create(g: &Global, o: &CreateArgs, for_run: bool, relay: bool) -> Result<
         // these hooks are steps 3 and 4 (runc 1.1 sends `creating`).
         let doc = super::state::document(&s, Status::Created).to_string();
         if let Some(h) = &s.hooks {
-            crate::hooks::run(
-                "prestart",
-                h.prestart().as_deref().unwrap_or_default(),
-                &doc,
-            )?;
-            crate::hooks::run(
-                "createRuntime",
-                h.create_runtime().as_deref().unwrap_or_default(),
-                &doc,
-            )?;
+            crate::hooks::run_created(h, &doc)?;
         }
         Ok(doc)
     };

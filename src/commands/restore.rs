@@ -179,16 +179,7 @@ fn create_hooks(st: &state::State, pid: i32) -> Result<()> {
     let mut s = st.clone();
     s.pid = pid;
     let doc = super::state::document(&s, Status::Created).to_string();
-    crate::hooks::run(
-        "prestart",
-        h.prestart().as_deref().unwrap_or_default(),
-        &doc,
-    )?;
-    crate::hooks::run(
-        "createRuntime",
-        h.create_runtime().as_deref().unwrap_or_default(),
-        &doc,
-    )
+    crate::hooks::run_created(h, &doc)
 }
 
 /// The restored terminal's new master (CRIU's orphan-pts-master) goes to
