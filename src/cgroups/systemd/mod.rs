@@ -106,8 +106,10 @@ mod driver {
         pub unit: &'a Unit,
     }
 
-    fn proc_devices() -> String {
-        crate::sys::fd::read_small("/proc/devices").unwrap_or_default()
+    /// /proc/devices, a seq_file of one record per major.
+    fn proc_devices() -> Result<String> {
+        crate::sys::fd::read_records("/proc/devices")
+            .map_err(|e| crate::error::Error::sys("read /proc/devices", e))
     }
 
     /// The unit's properties at start: runc's (Delegate, accounting on,
@@ -134,7 +136,7 @@ mod driver {
         }
         p.push(("DefaultDependencies", Val::Bool(false)));
         if let Some(r) = r {
-            p.extend(props::resources(r, &proc_devices())?);
+            p.extend(props::resources(r, Some(&proc_devices()?))?);
         }
         // No pids limit given: none, as with the cgroupfs driver, not
         // systemd's DefaultTasksMax (15% of pid_max), which runc leaves.
@@ -193,7 +195,7 @@ mod driver {
         fn apply(&self, r: &LinuxResources) -> Result<()> {
             self.cg.check(r)?;
             let r = &with_current_quota(self.cg, r);
-            let mut p = props::resources(r, &proc_devices())?;
+            let mut p = props::resources(r, Some(&proc_devices()?))?;
             p.extend(props::tasks_max(r));
             if !p.is_empty() {
                 self.unit.bus()?.set(&self.unit.name, &p)?;
@@ -204,7 +206,7 @@ mod driver {
         /// Checks the properties now (a bad value fails before the init
         /// exists); all of it applies once the unit holds the init.
         fn apply_before_init(&self, r: &LinuxResources) -> Result<Deferred> {
-            props::resources(r, "")?;
+            props::resources(r, None)?;
             *self.unit.pending.borrow_mut() = Some(r.clone());
             Ok(Deferred {
                 systemd: Some((self.cg.clone(), r.clone())),

@@ -36,8 +36,10 @@ fn limit(v: i64) -> u64 {
 }
 
 /// The properties for `r`, the pids limit apart: `TasksMax` waits until
-/// the init is in the unit (see `tasks_max`).
-pub fn resources(r: &LinuxResources, proc_devices: &str) -> Result<Vec<Prop>> {
+/// the init is in the unit (see `tasks_max`). `proc_devices` is the text
+/// of /proc/devices, which names whole majors; None only checks the
+/// values and leaves the device properties out.
+pub fn resources(r: &LinuxResources, proc_devices: Option<&str>) -> Result<Vec<Prop>> {
     let mut out = Vec::new();
     if let Some(m) = r.memory() {
         if let Some(l) = m.limit() {
@@ -102,8 +104,9 @@ pub fn resources(r: &LinuxResources, proc_devices: &str) -> Result<Vec<Prop>> {
             }
         }
     }
-    if let Some(rules) = r.devices().as_ref().filter(|d| !d.is_empty()) {
-        out.extend(devices(rules, proc_devices));
+    if let (Some(rules), Some(pd)) = (r.devices().as_ref().filter(|d| !d.is_empty()), proc_devices)
+    {
+        out.extend(devices(rules, pd));
     }
     Ok(out)
 }
@@ -175,7 +178,9 @@ fn devices(rules: &[oci_spec::runtime::LinuxDeviceCgroup], proc_devices: &str) -
             (Some(ma), None) => match driver_name(proc_devices, kind, ma) {
                 Some(n) => format!("{kind}-{n}"),
                 None => {
-                    tracing::warn!(
+                    // A debug line, as runc logs it: engines show the
+                    // runtime's stderr to their user (podman does).
+                    tracing::debug!(
                         "systemd: no driver name for {kind} major {ma} in /proc/devices: its DeviceAllow is left out (the eBPF filter still allows it)"
                     );
                     continue;
@@ -232,7 +237,7 @@ mod tests {
             "cpu":{"shares":1024,"quota":12345,"period":100000,"cpus":"0-2,9","mems":"0"},
             "blockIO":{"weight":500}}"#,
         );
-        let p = resources(&r, "").unwrap();
+        let p = resources(&r, None).unwrap();
         assert_eq!(get(&p, "MemoryMax"), Some(&Val::U64(1048576)));
         assert_eq!(get(&p, "MemoryLow"), Some(&Val::U64(u64::MAX)));
         assert_eq!(get(&p, "MemorySwapMax"), Some(&Val::U64(2097152)));
@@ -249,7 +254,7 @@ mod tests {
     fn unlimited_quota_pids_and_unified() {
         let r = res(r#"{"cpu":{"quota":-1},"pids":{"limit":-1},
             "unified":{"memory.high":"max","memory.max":"4096"}}"#);
-        let p = resources(&r, "").unwrap();
+        let p = resources(&r, None).unwrap();
         assert_eq!(get(&p, "CPUQuotaPerSecUSec"), Some(&Val::U64(u64::MAX)));
         assert_eq!(get(&p, "MemoryHigh"), Some(&Val::U64(u64::MAX)));
         assert_eq!(get(&p, "MemoryMax"), Some(&Val::U64(4096)));
@@ -259,12 +264,12 @@ mod tests {
         let r = res(r#"{"pids":{"limit":0}}"#);
         assert_eq!(tasks_max(&r), None, "systemd refuses TasksMax=0");
         let bad = res(r#"{"unified":{"memory.high":"lots"}}"#);
-        assert!(resources(&bad, "")
+        assert!(resources(&bad, None)
             .unwrap_err()
             .to_string()
             .contains("memory.high"));
         let bad = res(r#"{"cpu":{"cpus":"3-1"}}"#);
-        assert!(resources(&bad, "")
+        assert!(resources(&bad, None)
             .unwrap_err()
             .to_string()
             .contains("cpu.cpus"));
@@ -275,7 +280,7 @@ mod tests {
         let pd = "Character devices:\n  1 mem\n136 pts\n\nBlock devices:\n  8 sd\n";
         let r = res(r#"{"devices":[{"allow":false,"access":"rwm"},
             {"allow":true,"type":"c","major":10,"minor":200,"access":"rw"}]}"#);
-        let p = resources(&r, pd).unwrap();
+        let p = resources(&r, Some(pd)).unwrap();
         assert_eq!(get(&p, "DevicePolicy"), Some(&Val::Str("strict".into())));
         let Some(Val::Devices(d)) = get(&p, "DeviceAllow") else {
             panic!("no DeviceAllow: {p:?}")
@@ -286,7 +291,7 @@ mod tests {
         assert!(d.contains(&("/dev/char/10:200".into(), "rw".into())));
         let r = res(r#"{"devices":[{"allow":true,"access":"rwm"},
             {"allow":false,"type":"c","major":1,"minor":9,"access":"rwm"}]}"#);
-        let p = resources(&r, pd).unwrap();
+        let p = resources(&r, Some(pd)).unwrap();
         assert_eq!(p, vec![("DevicePolicy", Val::Str("auto".into()))]);
     }
 }
