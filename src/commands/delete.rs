@@ -64,6 +64,14 @@ pub fn destroy_as(locked: Locked, st: &State, status: Status) -> Result<()> {
         while state::process_alive(st.pid, st.start_time) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
         }
+    } else if st.pid <= 0 {
+        // A create killed before it recorded the init: that init dies with
+        // it (PDEATHSIG), but under load it may still be exiting, and its
+        // cgroup cannot go before it has.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !st.cgroup.pids().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
     // A cgroup someone else's process still holds stays, and the
     // container is deleted all the same (runc 1.1: logged, exit 0): the
