@@ -58,6 +58,22 @@ for rt in "$@"; do
     | .linux.namespaces |= map(select(.type != "cgroup"))' "$B/config.json" >"$B/c" && mv "$B/c" "$B/config.json"
   chown "$uid:$gid" "$B/config.json"
   unit=rt-$id.scope want=$mgr/user.slice/$unit
+  # Bad input: neither $DBUS_SESSION_BUS_ADDRESS nor $XDG_RUNTIME_DIR names the user's bus. One
+  # line naming them, and no state, unit or cgroup left (a refusal over anything else fails).
+  nb=${id}nb
+  if timeout 120 setpriv "--reuid=$uid" "--regid=$gid" --init-groups env -i "HOME=$home" "USER=$u" \
+    PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin "$rt" --root "$R" --systemd-cgroup run -d --bundle "$B" "$nb" \
+    </dev/null >"$w/nobus.log" 2>&1; then
+    bad "run with no bus variable set succeeded"
+    as_user "$rt" --root "$R" delete -f "$nb" >/dev/null 2>&1
+  elif [[ $(wc -l <"$w/nobus.log") == 1 ]] && grep -q 'DBUS_SESSION_BUS_ADDRESS\|XDG_RUNTIME_DIR' "$w/nobus.log" &&
+    [[ ! -e $R/$nb && $(prop LoadState "rt-$nb.scope") == not-found ]]; then
+    ok "no bus variable: refused in one line naming them, nothing left"
+  elif [[ $rtn == runc ]]; then
+    echo "DEVIATION: runc: no bus variable: $(tr '\n' ' ' <"$w/nobus.log")(state $([[ -e $R/$nb ]] && echo left || echo gone), unit $(prop LoadState "rt-$nb.scope"))"
+  else
+    bad "no bus variable: $(cat "$w/nobus.log") (state $([[ -e $R/$nb ]] && echo left || echo gone), unit $(prop LoadState "rt-$nb.scope"))"
+  fi
   # to a file, not $(...): the detached container keeps its stdio open
   if ! as_user "$rt" --root "$R" --systemd-cgroup run -d --bundle "$B" "$id" </dev/null >"$w/run.log" 2>&1; then
     bad "run -d: $(cat "$w/run.log")"; continue
