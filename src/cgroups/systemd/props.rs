@@ -294,4 +294,14 @@ mod tests {
         let p = resources(&r, Some(pd)).unwrap();
         assert_eq!(p, vec![("DevicePolicy", Val::Str("auto".into()))]);
     }
+
+    /// The check before the init exists has no /proc/devices to name whole
+    /// majors by: it leaves the device properties out instead of deciding
+    /// (and warning) that `c 136:*` has no name.
+    #[test]
+    fn check_only_leaves_devices_out() {
+        let r = res(r#"{"memory":{"limit":1048576},"devices":[{"allow":false,"access":"rwm"}]}"#);
+        let p = resources(&r, None).unwrap();
+        assert_eq!(p, vec![("MemoryMax", Val::U64(1_048_576))]);
+    }
 }
