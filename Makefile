@@ -113,7 +113,7 @@ test-apparmor-smoke: build build-tests
 # CRIU checkpoint/restore (hack/criu-tests.sh) in the 6.1 VM, strata then runc: CRIU 3.17 cannot run
 # on the 6.18 host. ~6 min under emulation; the smoke (strata alone, ~3 min) is in `make test`.
 test-criu: build
-	bash hack/cgroupv2-vm.sh --memory 2G --timeout 1800 -- bash hack/criu-tests.sh \
+	bash hack/cgroupv2-vm.sh --memory 2G --timeout 1800 -- bash hack/criu-tests.sh --full \
 	  --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
 
 test-criu-smoke: build

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2015  # ok and bad always succeed: A && ok || bad is an if-else here
 # Runs inside the 6.1 VM (make test-criu; Debian's CRIU 3.17 fails `criu check` on the 6.18 host):
 # for each runtime (--runtime PATH, repeatable; default strata), a busybox container that holds
 # memory state (a shell counter), an open file (fd 3, appended each tick), a bound unix socket
 # (syslogd's /dev/log) and a bind mount of a host directory is checkpointed, restored (stdio:
 # pipes, as engines give them), exec'd into, checkpointed again with --leave-running, and killed
-# and deleted. Prints PASS/FAIL per step.
+# and deleted. With --full (make test-criu), also a --pre-dump, a dump on top of it (--parent-path)
+# and a restore from that. Prints PASS/FAIL per step.
 set -uo pipefail
 out=${OUT:-target/x86_64-unknown-linux-gnu/release}
-runtimes=()
+runtimes=() full=0
 while (($#)); do
   case $1 in
     --runtime) runtimes+=("${2:?--runtime needs a path}"); shift 2 ;;
-    *) echo "usage: $0 [--runtime PATH]..." >&2; exit 2 ;;
+    --full) full=1; shift ;;
+    *) echo "usage: $0 [--full] [--runtime PATH]..." >&2; exit 2 ;;
   esac
 done
 ((${#runtimes[@]})) || runtimes=("$PWD/$out/strata")
@@ -69,6 +72,30 @@ for rt in "${runtimes[@]}"; do
       ok "checkpoint --leave-running: images written, still running" || bad "after --leave-running: count $at -> $(cat "$w/share/count")"
   else
     bad "checkpoint --leave-running: $(cat "$w/ck2.err")"
+  fi
+  if ((full)); then
+    # Iterative migration: a pre-dump (memory only; the container goes on), then a dump that
+    # writes only the pages dirtied since (--parent-path, relative to the image dir), restored.
+    if "$rt" --root "$R" checkpoint --pre-dump --image-path "$w/pre" --work-path "$w/workp" "$id" 2>"$w/pre.err"; then
+      [[ $("$rt" --root "$R" state "$id" | jq -r .status) == running && -n $(find "$w/pre" -name 'pages-*.img' -size +0) ]] &&
+        ok "checkpoint --pre-dump: pages written, still running" || bad "after --pre-dump: $(ls "$w/pre")"
+    else
+      bad "checkpoint --pre-dump: $(cat "$w/pre.err")"; tail -5 "$w/workp/dump.log"
+    fi
+    if "$rt" --root "$R" checkpoint --parent-path ../pre --image-path "$w/img3" --work-path "$w/work3" "$id" 2>"$w/ck3.err"; then
+      at=$(cat "$w/share/count")
+      [[ -L $w/img3/parent ]] && ok "checkpoint --parent-path: a dump on the pre-dump (at count $at)" ||
+        bad "checkpoint --parent-path: no parent link in $w/img3"
+      if "$rt" --root "$R" restore -d --image-path "$w/img3" --work-path "$w/work3r" --bundle "$B" "$id" < <(sleep 3000) > >(cat >"$w/out3.log") 2>"$w/rs3.err"; then
+        sleep 4
+        (($(cat "$w/share/count") > at)) && ok "restore from the dump on a pre-dump: counter goes on from $at" ||
+          bad "after restore on a pre-dump: count $at -> $(cat "$w/share/count")"
+      else
+        bad "restore on a pre-dump: $(cat "$w/rs3.err")"; tail -5 "$w/work3r/restore.log"; continue
+      fi
+    else
+      bad "checkpoint --parent-path: $(cat "$w/ck3.err")"; tail -5 "$w/work3/dump.log"
+    fi
   fi
   "$rt" --root "$R" kill "$id" KILL || bad "kill"
   for _ in $(seq 50); do [[ $("$rt" --root "$R" state "$id" | jq -r .status) == stopped ]] && break; sleep 0.2; done
