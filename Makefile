@@ -145,6 +145,7 @@ bench-hangs: build
 # in the systemd guest (TCG: only the ratio means anything; ~20 min for 41 pairs).
 bench-systemd: build
 	bash hack/cgroupv2-vm.sh --systemd --memory 1G --timeout 3000 -- env PAIRS=$(or $(PAIRS),41) SEED=$(or $(SEED),1) \
+	  HOST_LOAD="$$(cut -d' ' -f1-3 /proc/loadavg)" \
 	  python3 hack/bench-interleaved.py --only systemd --markdown target/bench/systemd.md
 
 bench-hyperfine: build

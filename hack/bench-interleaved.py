@@ -13,7 +13,7 @@ cri (containerd's CRI, two runtime handlers), hangs (foreground loops, plain and
 (only in the systemd guest: make bench-systemd).
 
 Needs root. Env: STRATA=path PAIRS=41 N_LIST=1000 ROOTLESS_USER=cloudsdk SEED=1 CRI_CLIENT=path
-HANG_RUNS=10000 HANG_PEER_RUNS=1000 HANG_TIMEOUT=10. Writes a markdown table to stdout (and to
+HANG_RUNS=10000 HANG_PEER_RUNS=1000 HANG_TIMEOUT=10 (HOST_LOAD: a VM host's load, for the footer). Writes a markdown table to stdout (and to
 --markdown FILE).
 """
 import json
@@ -28,6 +28,7 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # no __pycache__ in the repo (the guest of bench-systemd shares it)
 sys.path.insert(0, f"{REPO}/hack/lib")
 from benchtime import DEVNULL, hang_loop, log, pairs, sh, timed  # noqa: E402
 
@@ -340,10 +341,14 @@ def main():
 
     load1 = open("/proc/loadavg").read().split()[:3]
     git = subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
-    lines = table.text() + ["", f"{n} pairs per row (list: {max(11, n // 2)}), order within a pair random; groups "
-                            f"{','.join(g for g in GROUPS if g in only)}; strata git {git}; load average "
+    timed_pairs = f"{n} pairs per row (list: {max(11, n // 2)}), order within a pair random; " \
+        if set(only) - {"resources", "hangs"} else ""
+    lines = table.text() + ["", f"{timed_pairs}groups {','.join(g for g in GROUPS if g in only)}; "
+                            f"strata git {git}; load average "
                             f"{' '.join(load0)} at the start, {' '.join(load1)} at the end; "
-                            f"{time.monotonic() - started:.0f} s."] + [f"- {x}" for x in table.notes]
+                            f"{time.monotonic() - started:.0f} s"
+                            + (f"; the host's load average {os.environ['HOST_LOAD']} when the guest was started."
+                               if os.environ.get("HOST_LOAD") else ".")] + [f"- {x}" for x in table.notes]
     text = "\n".join(lines) + "\n"
     sys.stdout.write(text)
     if md_out:
