@@ -11,7 +11,7 @@
 //!                    --handlers A,B --pairs N [--seed N] [--name N]
 //!
 //! Everything it makes is removed at the end, also after a failed step.
-use crate::conn::{channel, st};
+use crate::cri::{channel, host_network_pod, st};
 use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
 use k8s_cri::v1::*;
 use std::time::Instant;
@@ -99,27 +99,7 @@ struct Bench {
 
 impl Bench {
     fn pod_config(&self, name: &str) -> PodSandboxConfig {
-        PodSandboxConfig {
-            metadata: Some(PodSandboxMetadata {
-                name: name.into(),
-                uid: format!("{name}-uid"),
-                namespace: "default".into(),
-                attempt: 0,
-            }),
-            log_directory: self.a.log_dir.clone(),
-            linux: Some(LinuxPodSandboxConfig {
-                cgroup_parent: self.a.cgroup_parent.clone(),
-                security_context: Some(LinuxSandboxSecurityContext {
-                    namespace_options: Some(NamespaceOption {
-                        network: NamespaceMode::Node as i32,
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }
+        host_network_pod(name, &self.a.log_dir, &self.a.cgroup_parent)
     }
 
     /// RunPodSandbox, then PodSandboxStatus must say ready: the sandbox is running.

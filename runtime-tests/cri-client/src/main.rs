@@ -11,9 +11,9 @@ use k8s_cri::v1::image_service_client::ImageServiceClient;
 use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
 use k8s_cri::v1::*;
 mod bench;
-mod conn;
+mod cri;
 
-use conn::{channel, st};
+use cri::{channel, host_network_pod, st};
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 
@@ -179,27 +179,7 @@ async fn scenario(a: &Args, rep: &mut Report) -> Result<(), String> {
         return Ok(());
     }
 
-    let pod_config = PodSandboxConfig {
-        metadata: Some(PodSandboxMetadata {
-            name: a.name.clone(),
-            uid: format!("{}-uid", a.name),
-            namespace: "default".into(),
-            attempt: 0,
-        }),
-        log_directory: a.log_dir.clone(),
-        linux: Some(LinuxPodSandboxConfig {
-            cgroup_parent: a.cgroup_parent.clone(),
-            security_context: Some(LinuxSandboxSecurityContext {
-                namespace_options: Some(NamespaceOption {
-                    network: NamespaceMode::Node as i32,
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
+    let pod_config = host_network_pod(&a.name, &a.log_dir, &a.cgroup_parent);
     let t0 = Instant::now();
     let pod = cri
         .rt
