@@ -233,14 +233,21 @@ class Bench:
         import benchcri
 
         client = os.environ.get("CRI_CLIENT", f"{REPO}/runtime-tests/cri-client/target/release/cri-client")
-        if not os.access(client, os.X_OK) or not shutil.which("containerd"):
+
+        def skipped(why):
             for label, tgt in (("RunPodSandbox", 0.6), ("ExecSync", 0.3)):
-                self.t.ratio(f"CRI {label} ÷ runc", None, tgt)
-            self.t.notes.append(f"CRI rows skipped: needs containerd and {client} (make build-cri)")
-            return
-        res = benchcri.rows(self.work, f"{self.bundle('true')}/rootfs",
-                            {"strata": self.bins["strata"], "runc": self.bins["runc"]}, client, self.n,
-                            self.rng.randrange(1, 2**32))
+                self.t.ratio(f"CRI: {label} ÷ runc handler", None, tgt)
+            self.t.notes.append(f"CRI rows skipped: {why}")
+
+        if not os.access(client, os.X_OK) or not shutil.which("containerd"):
+            return skipped(f"needs containerd and {client} (make build-cri)")
+        try:
+            res = benchcri.rows(self.work, f"{self.bundle('true')}/rootfs",
+                                {"strata": self.bins["strata"], "runc": self.bins["runc"]}, client, self.n,
+                                self.rng.randrange(1, 2**32))
+        except (RuntimeError, subprocess.SubprocessError, KeyError) as e:
+            log(f"cri: {e}")
+            return skipped(str(e))
         self.t.ratio("CRI: RunPodSandbox → ready ÷ runc handler (wall, containerd)", res["run-pod-sandbox"], 0.6)
         self.t.ratio("CRI: ExecSync of /bin/true ÷ runc handler (wall, containerd)", res["exec-sync"], 0.3)
         self.t.notes.append("CRI rows: one containerd (Debian's 1.6) with its CRI plugin and two runc-v2 handlers, "

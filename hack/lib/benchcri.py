@@ -116,6 +116,8 @@ def rows(work, rootfs, handlers, client, n, seed):
             f = line.split()
             if f[:1] == ["sample"]:
                 by.setdefault(f[1], {}).setdefault(int(f[2]), {})[f[3]] = float(f[4])
+        if set(by) != {"run-pod-sandbox", "exec-sync"}:
+            raise RuntimeError(f"cri-client bench gave samples of {sorted(by)} only")
         a, b = list(handlers)
         # CPU is spread over containerd, its shim and the runtime: wall only (cpu 1 keeps the shape)
         return {op: ratio_stats([((p[a], 1), (p[b], 1)) for i, p in sorted(pairs.items()) if i >= 2])
