@@ -348,8 +348,8 @@ def main():
 
     load1 = open("/proc/loadavg").read().split()[:3]
     git = subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
-    timed_pairs = f"{n} pairs per row (list: {max(11, n // 2)}), order within a pair random; " \
-        if set(only) - {"resources", "hangs"} else ""
+    timed_pairs = (f"{n} pairs per row" + (f" (list: {max(11, n // 2)})" if "list" in only else "")
+                   + ", order within a pair random; ") if set(only) - {"resources", "hangs"} else ""
     lines = table.text() + ["", f"{timed_pairs}groups {','.join(g for g in GROUPS if g in only)}; "
                             f"strata git {git}; load average "
                             f"{' '.join(load0)} at the start, {' '.join(load1)} at the end; "
