@@ -142,7 +142,7 @@ bench-hangs: build
 	python3 hack/bench-interleaved.py --only hangs --markdown target/bench/hangs.md
 
 # The systemd driver row: create + delete with --systemd-cgroup, strata against runc, interleaved,
-# in the systemd guest (TCG: only the ratio means anything; ~20 min for 41 pairs).
+# in the systemd guest (TCG: only the ratio means anything; ~10 min for 41 pairs, ~6 of it the boot).
 bench-systemd: build
 	bash hack/cgroupv2-vm.sh --systemd --memory 1G --timeout 3000 -- env PAIRS=$(or $(PAIRS),41) SEED=$(or $(SEED),1) \
 	  HOST_LOAD="$$(cut -d' ' -f1-3 /proc/loadavg)" \
