@@ -17,7 +17,7 @@ CONFORMANCE_SRC   ?= ../shared/conformance
 CONFORMANCE_SUITE ?= /tmp/oci-validation
 CONFORMANCE_FLOOR := 30
 
-.PHONY: test-systemd test-systemd-smoke test-systemd-user test-systemd-engines build-cri conformance integration bench-layers bench-hyperfine test-cgroupv2 test-cgroupv2-smoke test-cgroupv1 test-apparmor test-apparmor-smoke test-selinux test-criu test-criu-smoke build build-tests demo test unit-test runtime-tests lint bench install clean
+.PHONY: test-systemd test-systemd-smoke test-systemd-user test-systemd-engines build-cri conformance integration bench-layers bench-hyperfine bench-hangs bench-systemd test-cgroupv2 test-cgroupv2-smoke test-cgroupv1 test-apparmor test-apparmor-smoke test-selinux test-criu test-criu-smoke build build-tests demo test unit-test runtime-tests lint bench install clean
 
 build:
 	$(STATIC) $(CARGO) build --release --target $(TARGET) -p strata
@@ -130,11 +130,23 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 
-# The start-up benchmark (~5 min): interleaved A/B pairs, median of per-pair ratios, to
-# target/bench/interleaved.md (paste it into docs/benchmarks.md). bench-hyperfine: the older
-# hyperfine suite (distributions, percentiles, the latency plot; ~10 min).
-bench: build
+# The start-up benchmark (~15 min): interleaved A/B pairs, median of per-pair ratios, the CRI rows
+# (containerd, the test-only CRI client) and the hang loops, to target/bench/interleaved.md (paste
+# it into docs/benchmarks.md). bench-hyperfine: the older hyperfine suite (distributions,
+# percentiles, the latency plot; ~10 min).
+bench: build build-cri
 	python3 hack/bench-interleaved.py --markdown target/bench/interleaved.md
+
+# The hang loops alone (HANG_RUNS=10000 foreground runs of strata, plain and terminal; peers 1000).
+bench-hangs: build
+	python3 hack/bench-interleaved.py --only hangs --markdown target/bench/hangs.md
+
+# The systemd driver row: create + delete with --systemd-cgroup, strata against runc, interleaved,
+# in the systemd guest (TCG: only the ratio means anything; ~10 min for 41 pairs, ~6 of it the boot).
+bench-systemd: build
+	bash hack/cgroupv2-vm.sh --systemd --memory 1G --timeout 3000 -- env PAIRS=$(or $(PAIRS),41) SEED=$(or $(SEED),1) \
+	  HOST_LOAD="$$(cut -d' ' -f1-3 /proc/loadavg)" \
+	  python3 hack/bench-interleaved.py --only systemd --markdown target/bench/systemd.md
 
 bench-hyperfine: build
 	bash hack/bench.sh --markdown target/bench/results.md --plot docs/benchmarks-latency.png

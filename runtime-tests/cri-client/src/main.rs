@@ -3,14 +3,19 @@
 //! `FAILED STEP: reason` per check (hack/integration.sh counts them).
 //!
 //!   cri-client --socket PATH --image REF --cgroup-parent /P --log-dir DIR [--name N]
+//!   cri-client bench ... (bench.rs: interleaved timings for hack/bench-interleaved.py)
 //!
 //! The pod uses the host's network (no CNI on the test host). Every object it makes is
 //! removed at the end, also after a failed step; hack/integration.sh checks for leftovers.
 use k8s_cri::v1::image_service_client::ImageServiceClient;
 use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
 use k8s_cri::v1::*;
+mod bench;
+mod cri;
+
+use cri::{channel, host_network_pod, st};
 use std::time::{Duration, Instant};
-use tonic::transport::{Channel, Endpoint, Uri};
+use tonic::transport::Channel;
 
 struct Args {
     socket: String,
@@ -46,21 +51,6 @@ fn parse_args() -> Result<Args, String> {
     Ok(a)
 }
 
-async fn channel(socket: &str) -> Result<Channel, String> {
-    let path = socket.to_string();
-    Endpoint::try_from("http://[::]:0")
-        .map_err(|e| e.to_string())?
-        .connect_with_connector(tower::service_fn(move |_: Uri| {
-            let path = path.clone();
-            async move {
-                let s = tokio::net::UnixStream::connect(path).await?;
-                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(s))
-            }
-        }))
-        .await
-        .map_err(|e| format!("connect {socket}: {e}"))
-}
-
 /// Counts and prints the checks.
 #[derive(Default)]
 struct Report {
@@ -83,10 +73,6 @@ impl Report {
             }
         }
     }
-}
-
-fn st(e: tonic::Status) -> String {
-    format!("{}: {}", e.code(), e.message())
 }
 
 fn expect<T: PartialEq + std::fmt::Debug>(what: &str, want: T, got: T) -> Result<(), String> {
@@ -193,27 +179,7 @@ async fn scenario(a: &Args, rep: &mut Report) -> Result<(), String> {
         return Ok(());
     }
 
-    let pod_config = PodSandboxConfig {
-        metadata: Some(PodSandboxMetadata {
-            name: a.name.clone(),
-            uid: format!("{}-uid", a.name),
-            namespace: "default".into(),
-            attempt: 0,
-        }),
-        log_directory: a.log_dir.clone(),
-        linux: Some(LinuxPodSandboxConfig {
-            cgroup_parent: a.cgroup_parent.clone(),
-            security_context: Some(LinuxSandboxSecurityContext {
-                namespace_options: Some(NamespaceOption {
-                    network: NamespaceMode::Node as i32,
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
+    let pod_config = host_network_pod(&a.name, &a.log_dir, &a.cgroup_parent);
     let t0 = Instant::now();
     let pod = cri
         .rt
@@ -409,6 +375,9 @@ async fn container_steps(cri: &mut Cri, id: &str, rep: &mut Report) -> Result<()
 }
 
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("bench") {
+        std::process::exit(bench::main());
+    }
     let a = match parse_args() {
         Ok(a) => a,
         Err(e) => {
