@@ -2,6 +2,8 @@
 //! mkdir, locked with flock for every mutating command, and holding
 //! `state.json` written atomically (temp file, fsync, rename).
 
+#[cfg(test)]
+mod compat_tests;
 mod proc;
 mod status;
 
