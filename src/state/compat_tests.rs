@@ -31,10 +31,14 @@ fn current_state_files_are_written_back_the_same() {
 #[test]
 fn saved_cgroups_name_their_directories_and_unit() {
     let st = load("hybrid", CURRENT[0].1);
-    let memory = st.cgroup.dir_for("memory").expect("memory hierarchy");
+    let memory = st.cgroup.paths.dir_for("memory").expect("memory hierarchy");
     assert_eq!(memory, Path::new("/sys/fs/cgroup/memory/tidy-fixture/c1"));
     let st = load("v2", CURRENT[1].1);
-    let memory = st.cgroup.dir_for("memory").expect("cgroup2 directory");
+    let memory = st
+        .cgroup
+        .paths
+        .dir_for("memory")
+        .expect("cgroup2 directory");
     assert_eq!(memory, Path::new("/sys/fs/cgroup/runtime-tests/c2"));
     assert!(st.cgroup.unit.is_none());
     let st = load("systemd-user", CURRENT[3].1);

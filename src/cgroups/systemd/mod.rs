@@ -77,9 +77,12 @@ pub fn resolve(cgroups_path: Option<&std::path::Path>, id: &str) -> Result<Cgrou
     };
     let dir = v2.join(path.trim_start_matches('/'));
     Ok(Cgroup {
-        path,
-        v2: Some(dir),
-        v2_mount: Some(v2),
+        paths: super::Paths {
+            path,
+            v2: Some(dir),
+            v2_mount: Some(v2),
+            ..Default::default()
+        },
         made: vec![Cell::new(true)],
         unit: Some(Unit {
             name: place.unit,
@@ -160,6 +163,7 @@ mod driver {
             return r;
         }
         let current = cg
+            .paths
             .v2
             .as_ref()
             .and_then(|d| crate::sys::fd::read_small(d.join("cpu.max")).ok())
@@ -209,7 +213,7 @@ mod driver {
             props::resources(r, None)?;
             *self.unit.pending.borrow_mut() = Some(r.clone());
             Ok(Deferred {
-                systemd: Some((self.cg.clone(), r.clone())),
+                systemd: Some((self.cg.saved(), r.clone())),
                 ..Default::default()
             })
         }
