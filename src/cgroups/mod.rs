@@ -38,7 +38,7 @@ pub struct Cgroup {
     v1_own: Vec<PathBuf>,
     /// `create` made the leaf directory in every v1 hierarchy.
     v1_fresh: Cell<bool>,
-    pub unit: Option<systemd::Unit>,
+    pub unit: Option<systemd::LiveUnit>,
 }
 
 /// The calling thread inside the container's v1 cgroups (`enter_v1`);
@@ -90,7 +90,7 @@ impl Cgroup {
         Cgroup {
             paths: saved.paths.clone(),
             made: saved.made.iter().map(|&m| Cell::new(m)).collect(),
-            unit: saved.unit.clone(),
+            unit: saved.unit.clone().map(systemd::LiveUnit::new),
             ..Default::default()
         }
     }
@@ -100,7 +100,7 @@ impl Cgroup {
         Saved {
             paths: self.paths.clone(),
             made: self.made.iter().map(Cell::get).collect(),
-            unit: self.unit.clone(),
+            unit: self.unit.as_ref().map(|u| u.saved().clone()),
         }
     }
 
