@@ -129,8 +129,10 @@ cleanup() {
     wait "$CRI_PID" 2>/dev/null
     for p in $(pgrep -f "containerd-shim-runc-v2 .*-address $CRI_SOCK" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
     # a pod the client could not remove: its processes, then its runtime state
-    for id in $(ls "$CRI/runc/k8s.io" 2>/dev/null); do
-      timeout 10 "$RT" --root "$CRI/runc/k8s.io" delete -f "$id" >/dev/null 2>&1
+    local d
+    for d in "$CRI/runc/k8s.io"/*; do
+      [[ -e $d ]] || continue
+      timeout 10 "$RT" --root "$CRI/runc/k8s.io" delete -f "${d##*/}" >/dev/null 2>&1
     done
   fi
   # shims outlive containerd: end the ones whose socket/bundle lives under $T
@@ -513,7 +515,8 @@ TOML
     sleep 0.5
     left=""
     pgrep -f "containerd-shim-runc-v2 .*-address $CRI_SOCK" >/dev/null && left+=" shim"
-    [[ -n $(ls -A "$CRI/runc/k8s.io" 2>/dev/null) ]] && left+=" runtime-state:$(ls "$CRI/runc/k8s.io" | head -3 | tr '\n' ' ')"
+    state_left=$(find "$CRI/runc/k8s.io" -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort | head -3 | tr '\n' ' ' || true)
+    [[ -n $state_left ]] && left+=" runtime-state:$state_left"
     cri_cg=$tag/cri; $SYSTEMD && cri_cg=$tag.slice/$tag-cri.slice
     for d in /sys/fs/cgroup/*/"$cri_cg" /sys/fs/cgroup/"$cri_cg"; do
       [[ -d $d && -n $(find "$d" -mindepth 1 -type d 2>/dev/null) ]] && left+=" cgroup:$d"

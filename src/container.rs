@@ -1,7 +1,7 @@
 //! A container's live status: the recorded one, corrected by what is true
 //! now. The lifecycle rules are `Status`'s own (state/status.rs).
 
-use crate::cgroups::Manager;
+use crate::cgroups::{Cgroup, Manager};
 use crate::state::{self, State};
 use std::os::fd::BorrowedFd;
 use std::path::Path;
@@ -20,7 +20,7 @@ pub fn listed_status(s: &state::Summary, root: BorrowedFd, dir: &Path) -> Option
         s.pid,
         || dir.join(state::START_SOCKET).exists(),
         || match state::load_at(root, &s.id) {
-            Ok(st) => st.cgroup.is_frozen(),
+            Ok(st) => Cgroup::open(&st.cgroup).is_frozen(),
             Err(_) => {
                 readable = false;
                 false
@@ -39,6 +39,6 @@ pub fn status(st: &State, dir: &Path) -> Status {
         alive,
         st.pid,
         || dir.join(state::START_SOCKET).exists(),
-        || st.cgroup.is_frozen(),
+        || Cgroup::open(&st.cgroup).is_frozen(),
     )
 }

@@ -150,7 +150,7 @@ pub fn cgroup(
     if !active() || cg.unit.is_some() {
         return Ok(Some(cg));
     }
-    let denied = cg.v1.iter().chain(cg.v2.iter()).find_map(|d| unwritable(d));
+    let denied = cg.paths.dirs().find_map(|d| unwritable(d));
     let Some((at, errno)) = denied else {
         return Ok(Some(cg));
     };

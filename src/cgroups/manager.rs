@@ -1,10 +1,11 @@
 //! The seam between the commands and a cgroup driver. The cgroupfs
-//! driver (`Cgroup`, for v1, hybrid and v2 hosts) implements it; another
-//! driver (systemd) is one more implementation. Callers use only these
-//! operations, plus, for the cgroupfs driver alone, `open_v2`/`enter_v1`
-//! (born in the cgroup at clone) and `dir_for` (the container's cgroup
-//! mount). An implementation must not add syscalls to `create` beyond
-//! what the placement needs: it is on every `run`.
+//! driver (`Fs`, for v1, hybrid and v2 hosts) implements it; the systemd
+//! driver (`systemd::Scope`) is one more implementation, and `Cgroup`
+//! hands each call to its cgroup's. Callers use only these operations,
+//! plus `open_v2`/`enter_v1` (born in the cgroup at clone) and the
+//! directories in `Paths` (the container's cgroup mount, stats). An
+//! implementation must not add syscalls to `create` beyond what the
+//! placement needs: it is on every `run`.
 
 use super::Deferred;
 use crate::error::Result;

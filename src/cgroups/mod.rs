@@ -8,54 +8,37 @@ mod layout;
 mod manager;
 mod path;
 pub mod resources;
+mod saved;
 pub mod systemd;
 
 pub use layout::{Hierarchy, Layout};
 pub use manager::Manager;
+pub use saved::{Paths, Saved};
 
 use crate::error::{Ctx, Error, Result};
-use serde::{Deserialize, Serialize};
+use std::cell::Cell;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// The container's cgroup: one directory per v1 hierarchy plus the
-/// cgroup2 directory (the whole tree on v2, `unified` on hybrid hosts).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// The container's cgroup as a command works on it: where it is, what
+/// strata made of it, and what only the command that resolved it knows.
+/// `resolve` makes one for a new container, `open` one from its state;
+/// `saved` is what goes back into the state.
+#[derive(Debug, Default)]
 pub struct Cgroup {
-    /// The cgroupsPath as resolved (absolute within each hierarchy).
-    pub path: String,
-    pub v1: Vec<PathBuf>,
-    pub v2: Option<PathBuf>,
-    /// Mount point of each v1 hierarchy, in the order of `v1` (for the
-    /// container's own cgroup mount).
-    #[serde(default)]
-    pub v1_mounts: Vec<PathBuf>,
-    /// Mount point of the cgroup2 hierarchy, if any.
-    #[serde(default)]
-    pub v2_mount: Option<PathBuf>,
+    pub paths: Paths,
+    /// `Saved::made`, predicted by `resolve` and corrected by `create`.
+    made: Vec<Cell<bool>>,
     /// Index in `v1` of the cpuset hierarchy, from the layout (`resolve`;
-    /// only `create` needs it, and it runs on a resolved cgroup).
-    #[serde(skip)]
+    /// only `create` needs it).
     cpuset_v1: Option<usize>,
     /// strata's own cgroup in each v1 hierarchy, in the order of `v1`
     /// (`resolve`; for `enter_v1`'s way back).
-    #[serde(skip)]
     v1_own: Vec<PathBuf>,
     /// `create` made the leaf directory in every v1 hierarchy.
-    #[serde(skip)]
-    v1_fresh: std::cell::Cell<bool>,
-    /// For each directory of `dirs()` (v1 in order, then cgroup2): strata
-    /// made it. A cgroup that was there before belongs to someone else
-    /// (a foreign or shared cgroup named by cgroupsPath): strata never
-    /// removes it, nor what is below it. Predicted by `resolve`, corrected
-    /// by `create`; missing entries (older state files) count as not made.
-    #[serde(default)]
-    made: Vec<std::cell::Cell<bool>>,
-    /// The systemd unit holding the cgroup2 directory (the systemd
-    /// driver); None for the cgroupfs driver.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unit: Option<systemd::Unit>,
+    v1_fresh: Cell<bool>,
+    pub unit: Option<systemd::LiveUnit>,
 }
 
 /// The calling thread inside the container's v1 cgroups (`enter_v1`);
@@ -94,40 +77,36 @@ pub fn resolve(cgroups_path: Option<&Path>, id: &str, systemd: bool) -> Result<C
     let mut cg = path::place(&raw, &Layout::detect()?);
     // Written to the state before `create`, so a create killed halfway
     // leaves a state that removes what it may have made, and only that.
-    cg.made = cg
-        .dirs()
-        .map(|d| std::cell::Cell::new(!d.exists()))
-        .collect();
+    cg.made = cg.paths.dirs().map(|d| Cell::new(!d.exists())).collect();
     Ok(cg)
 }
 
 impl Cgroup {
-    fn dirs(&self) -> impl Iterator<Item = &PathBuf> {
-        self.v1.iter().chain(self.v2.iter())
+    /// The handle on a cgroup that a container's state names (any command
+    /// after `create`). What only `resolve` knows is absent: `create` is
+    /// not run again, `enter_v1` declines (the clone's pid is written to
+    /// cgroup.procs instead) and a systemd unit is taken as started.
+    pub fn open(saved: &Saved) -> Cgroup {
+        Cgroup {
+            paths: saved.paths.clone(),
+            made: saved.made.iter().map(|&m| Cell::new(m)).collect(),
+            unit: saved.unit.clone().map(systemd::LiveUnit::new),
+            ..Default::default()
+        }
     }
 
-    /// Whether strata made the `i`th directory of `dirs()`.
+    /// What the state keeps of it, with what `create` made.
+    pub fn saved(&self) -> Saved {
+        Saved {
+            paths: self.paths.clone(),
+            made: self.made.iter().map(Cell::get).collect(),
+            unit: self.unit.as_ref().map(|u| u.saved().clone()),
+        }
+    }
+
+    /// Whether strata made the `i`th directory of `Paths::dirs`.
     fn made(&self, i: usize) -> bool {
         self.made.get(i).is_some_and(|m| m.get())
-    }
-
-    /// The directory holding `controller`'s files: the v1 hierarchy named
-    /// after it, or the cgroup2 directory on a pure v2 host.
-    pub fn dir_for(&self, controller: &str) -> Option<&PathBuf> {
-        self.v1_dir(controller)
-            .or(self.v2.as_ref().filter(|_| self.v1.is_empty()))
-    }
-
-    fn v1_dir(&self, controller: &str) -> Option<&PathBuf> {
-        self.v1
-            .iter()
-            .zip(&self.v1_mounts)
-            .find(|(_, m)| {
-                m.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.split(',').any(|c| c == controller))
-            })
-            .map(|(d, _)| d)
     }
 
     /// What `resources::writes` sees of this cgroup. cgroup2 controllers
@@ -138,13 +117,13 @@ impl Cgroup {
         let hybrid_needs = r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty())
             || r.rdma().as_ref().is_some_and(|m| !m.is_empty())
             || r.unified().as_ref().is_some_and(|m| !m.is_empty());
-        if let Some(d) = &self.v2 {
-            if self.v1.is_empty() || hybrid_needs {
+        if let Some(d) = &self.paths.v2 {
+            if self.paths.v1.is_empty() || hybrid_needs {
                 enable_controllers(d);
             }
         }
         CgHost {
-            cg: self,
+            cg: &self.paths,
             v2_ctrls: std::cell::OnceCell::new(),
         }
     }
@@ -168,7 +147,7 @@ impl Cgroup {
         let host = self.host(r);
         let plan = resources::writes(r, &host)?;
         resources::check_before_update(r, &host)?;
-        if let Some(v2) = self.v2.as_ref().filter(|_| self.v1.is_empty()) {
+        if let Some(v2) = self.paths.v2.as_ref().filter(|_| self.paths.v1.is_empty()) {
             if let Some(rules) = r.devices().as_ref().filter(|d| !d.is_empty()) {
                 attach_device_filter(v2, rules)?;
             }
@@ -207,7 +186,7 @@ impl Cgroup {
         if self.unit.as_ref().is_some_and(|u| u.starting()) {
             return None;
         }
-        let d = self.v2.as_ref()?;
+        let d = self.paths.v2.as_ref()?;
         // None only costs the fast path: the pid is then moved in by a
         // cgroup.procs write, whose failure is reported.
         crate::sys::fd::openat(None, d, libc::O_PATH | libc::O_DIRECTORY, 0).ok()
@@ -225,10 +204,14 @@ impl Cgroup {
     /// caught there. None, after moving back, when a move fails: the caller
     /// then adds the pid after the clone as before.
     pub fn enter_v1(&self) -> Option<InV1<'_>> {
-        if self.v1.is_empty() || self.v1_own.len() != self.v1.len() || !self.v1_fresh.get() {
+        if self.paths.v1.is_empty()
+            || self.v1_own.len() != self.paths.v1.len()
+            || !self.v1_fresh.get()
+        {
             return None;
         }
         if let Some((f, _, thawed)) = self
+            .paths
             .freezer()
             .filter(|(f, ..)| f.ends_with("freezer.state"))
         {
@@ -236,7 +219,7 @@ impl Cgroup {
                 return None;
             }
         }
-        for (i, d) in self.v1.iter().enumerate() {
+        for (i, d) in self.paths.v1.iter().enumerate() {
             if let Err(e) = join_self(d) {
                 tracing::debug!("cgroup: join {} before the clone: {e}", d.display());
                 drop(InV1 {
@@ -254,32 +237,16 @@ impl Cgroup {
     /// period). Only the new process moves, so a frozen cgroup or one at its
     /// pids limit catches it as the parent's write would, never the runtime.
     pub fn join_v1_self(&self) -> Result<()> {
-        for d in &self.v1 {
+        for d in &self.paths.v1 {
             join_self(d).ctx(|| format!("join cgroup {}", d.display()))?;
         }
         Ok(())
     }
 
-    /// The freezer of this cgroup: v1 freezer.state or v2 cgroup.freeze.
-    fn freezer(&self) -> Option<(PathBuf, &'static str, &'static str)> {
-        if let Some(d) = self
-            .v1
-            .iter()
-            .zip(&self.v1_mounts)
-            .find(|(_, m)| m.ends_with("freezer"))
-            .map(|(d, _)| d)
-        {
-            return Some((d.join("freezer.state"), "FROZEN", "THAWED"));
-        }
-        self.v2
-            .as_ref()
-            .map(|d| (d.join("cgroup.freeze"), "1", "0"))
-    }
-
     /// Pids in the directories strata made (and below them).
     fn made_pids(&self) -> Vec<i32> {
         let mut out = Vec::new();
-        for (i, d) in self.dirs().enumerate() {
+        for (i, d) in self.paths.dirs().enumerate() {
             if self.made(i) {
                 collect_pids(d, &mut out);
             }
@@ -291,7 +258,7 @@ impl Cgroup {
     /// them all (one busy hierarchy must not keep the others).
     fn rmdir_all(&self) -> Result<()> {
         let mut first = None;
-        for (i, d) in self.dirs().enumerate() {
+        for (i, d) in self.paths.dirs().enumerate() {
             if self.made(i) {
                 if let Err(e) = rmdir_tree(d) {
                     first.get_or_insert(e);
@@ -363,14 +330,14 @@ impl Manager for Fs<'_> {
     fn create(&self) -> Result<bool> {
         let mut fresh = true;
         let mut changed = false;
-        for (i, d) in self.dirs().enumerate() {
+        for (i, d) in self.paths.dirs().enumerate() {
             let made = create_dirs(d).ctx(|| format!("create cgroup {}", d.display()))?;
-            fresh &= made > 0 || i >= self.v1.len();
+            fresh &= made > 0 || i >= self.paths.v1.len();
             if let Some(m) = self.made.get(i) {
                 changed |= m.replace(made > 0) != (made > 0);
             }
             if self.cpuset_v1 == Some(i) {
-                init_cpuset(&self.v1_mounts[i], d, made)?;
+                init_cpuset(&self.paths.v1_mounts[i], d, made)?;
             }
         }
         self.v1_fresh.set(fresh);
@@ -400,9 +367,13 @@ impl Manager for Fs<'_> {
         let v2 = if in_v2_already {
             None
         } else {
-            self.v2.as_ref()
+            self.paths.v2.as_ref()
         };
-        let v1 = if in_v1_already { &[][..] } else { &self.v1[..] };
+        let v1 = if in_v1_already {
+            &[][..]
+        } else {
+            &self.paths.v1[..]
+        };
         for d in v1.iter().chain(v2) {
             let f = d.join("cgroup.procs");
             std::fs::write(&f, pid.to_string())
@@ -412,7 +383,7 @@ impl Manager for Fs<'_> {
     }
 
     fn is_frozen(&self) -> bool {
-        let Some((f, frozen, _)) = self.freezer() else {
+        let Some((f, frozen, _)) = self.paths.freezer() else {
             return false;
         };
         crate::sys::fd::read_small(f)
@@ -423,6 +394,7 @@ impl Manager for Fs<'_> {
     /// Freezes (or thaws) every process, waiting until the kernel says done.
     fn freeze(&self, on: bool) -> Result<()> {
         let (f, frozen, thawed) = self
+            .paths
             .freezer()
             .ok_or_else(|| Error::invalid("no freezer cgroup on this host"))?;
         let want = if on { frozen } else { thawed };
@@ -456,7 +428,7 @@ impl Manager for Fs<'_> {
 
     /// Every pid in the container's cgroup and its descendants.
     fn pids(&self) -> Vec<i32> {
-        let Some(d) = self.v2.as_ref().or_else(|| self.v1.first()) else {
+        let Some(d) = self.paths.v2.as_ref().or_else(|| self.paths.v1.first()) else {
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -486,7 +458,7 @@ impl Manager for Fs<'_> {
     fn destroy(&self, kill_all: bool) -> Result<()> {
         // A cgroup strata did not make is never removed, so no failing
         // rmdir would bring its stragglers to light: list them now.
-        if kill_all && (0..self.dirs().count()).any(|i| !self.made(i)) {
+        if kill_all && (0..self.paths.dirs().count()).any(|i| !self.made(i)) {
             self.signal_all(libc::SIGKILL);
         }
         // Usually every task is gone: the rmdirs alone do it. Tasks (or
@@ -547,7 +519,7 @@ fn write_file(mut file: &std::fs::File, f: &Path, value: &str, field: &str) -> R
 }
 
 struct CgHost<'a> {
-    cg: &'a Cgroup,
+    cg: &'a Paths,
     /// The cgroup2 directory's cgroup.controllers (None without cgroup2),
     /// read on first use: with every field in a v1 hierarchy, nothing asks.
     v2_ctrls: std::cell::OnceCell<Option<Vec<String>>>,
@@ -791,13 +763,13 @@ fn attach_device_filter(dir: &Path, rules: &[oci_spec::runtime::LinuxDeviceCgrou
 #[derive(Default)]
 pub struct Deferred {
     writes: Vec<(PathBuf, String, &'static str)>,
-    systemd: Option<(Cgroup, oci_spec::runtime::LinuxResources)>,
+    systemd: Option<(Saved, oci_spec::runtime::LinuxResources)>,
 }
 
 impl Deferred {
     pub fn finish(self) -> Result<()> {
         if let Some((cg, r)) = &self.systemd {
-            return systemd::finish(cg, r);
+            return systemd::finish(&Cgroup::open(cg), r);
         }
         for (f, value, field) in self.writes {
             write_file(&open_file(&f, field)?, &f, &value, field)?;

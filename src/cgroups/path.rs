@@ -51,24 +51,23 @@ pub(super) fn place(raw: &Path, layout: &Layout) -> Cgroup {
                 .join(raw)
         }
     };
-    let mut cg = Cgroup {
-        path: raw.display().to_string(),
-        ..Default::default()
-    };
+    let mut cg = Cgroup::default();
+    let p = &mut cg.paths;
+    p.path = raw.display().to_string();
     for h in &layout.v1 {
         if h.controllers.iter().any(|c| c == "cpuset") {
-            cg.cpuset_v1 = Some(cg.v1.len());
+            cg.cpuset_v1 = Some(p.v1.len());
         }
-        cg.v1.push(h.mount.join(own(h)));
-        cg.v1_mounts.push(h.mount.clone());
+        p.v1.push(h.mount.join(own(h)));
+        p.v1_mounts.push(h.mount.clone());
         cg.v1_own.push(
             h.mount
                 .join(h.own_path.strip_prefix("/").unwrap_or(&h.own_path)),
         );
     }
     if let Some(h) = &layout.v2 {
-        cg.v2 = Some(h.mount.join(own(h)));
-        cg.v2_mount = Some(h.mount.clone());
+        p.v2 = Some(h.mount.join(own(h)));
+        p.v2_mount = Some(h.mount.clone());
     }
     cg
 }
@@ -114,22 +113,25 @@ mod tests {
     fn absolute_under_root_relative_under_own() {
         let l = hybrid();
         let cg = place(Path::new("/x/y"), &l);
-        assert_eq!(cg.path, "/x/y");
+        assert_eq!(cg.paths.path, "/x/y");
         assert_eq!(
-            cg.v1,
+            cg.paths.v1,
             [
                 PathBuf::from("/sys/fs/cgroup/memory/x/y"),
                 PathBuf::from("/sys/fs/cgroup/cpuset/x/y")
             ]
         );
-        assert_eq!(cg.v2, Some("/sys/fs/cgroup/unified/x/y".into()));
+        assert_eq!(cg.paths.v2, Some("/sys/fs/cgroup/unified/x/y".into()));
         let cg = place(Path::new("x"), &l);
         assert_eq!(
-            cg.v1[0],
+            cg.paths.v1[0],
             PathBuf::from("/sys/fs/cgroup/memory/user.slice/x")
         );
-        assert_eq!(cg.v1[1], PathBuf::from("/sys/fs/cgroup/cpuset/x"));
-        assert_eq!(cg.v2, Some("/sys/fs/cgroup/unified/user.slice/s/x".into()));
+        assert_eq!(cg.paths.v1[1], PathBuf::from("/sys/fs/cgroup/cpuset/x"));
+        assert_eq!(
+            cg.paths.v2,
+            Some("/sys/fs/cgroup/unified/user.slice/s/x".into())
+        );
     }
 
     #[test]
@@ -141,13 +143,13 @@ mod tests {
             PathBuf::from("/sys/fs/cgroup/memory/user.slice")
         );
         assert_eq!(cg.v1_own[1], PathBuf::from("/sys/fs/cgroup/cpuset"));
-        assert_eq!(cg.v2_mount, Some("/sys/fs/cgroup/unified".into()));
+        assert_eq!(cg.paths.v2_mount, Some("/sys/fs/cgroup/unified".into()));
         let v2 = Layout {
             v1: vec![],
             v2: Some(h("/sys/fs/cgroup", &[], "/")),
         };
         let cg = place(Path::new("/c"), &v2);
-        assert!(cg.v1.is_empty() && cg.cpuset_v1.is_none());
-        assert_eq!(cg.v2, Some("/sys/fs/cgroup/c".into()));
+        assert!(cg.paths.v1.is_empty() && cg.cpuset_v1.is_none());
+        assert_eq!(cg.paths.v2, Some("/sys/fs/cgroup/c".into()));
     }
 }

@@ -54,6 +54,7 @@ pub fn run(g: &Global, a: &CheckpointArgs) -> Result<i32> {
     // CRIU freezes the whole cgroup, so no process escapes the dump.
     opts.freeze_cgroup = st
         .cgroup
+        .paths
         .dir_for("freezer")
         .map(|d| d.to_string_lossy().into_owned());
     if let Some(p) = &a.parent_path {

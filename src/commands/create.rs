@@ -108,7 +108,7 @@ pub fn new_state(
             .unwrap_or_default()
             .into_iter()
             .collect(),
-        cgroup: cgroup.clone(),
+        cgroup: cgroup.saved(),
         own_pid_ns,
         hooks: b.spec.hooks().clone(),
         layer_upper,
@@ -206,7 +206,7 @@ pub fn create(g: &Global, o: &CreateArgs, for_run: bool, relay: bool) -> Result<
     }
     cleanup.cgroup = Some(&cgroup);
     if cgroup.create()? {
-        st.cgroup = cgroup.clone();
+        st.cgroup = cgroup.saved();
         locked.write(&st)?;
     }
     if let Some(l) = &mut layers {

@@ -2,7 +2,7 @@
 //! --force, kill a running one first. Idempotent for half-made containers.
 
 use super::Global;
-use crate::cgroups::Manager;
+use crate::cgroups::{Cgroup, Manager};
 use crate::container::{self, Status};
 use crate::error::{Error, Result};
 use crate::state::{self, Locked, State};
@@ -47,18 +47,19 @@ pub fn destroy_after_failure(locked: Locked, st: &State) {
 /// `destroy` for a caller that knows the live status already (delete
 /// computed it under the lock; `run` reaped the init).
 pub fn destroy_as(locked: Locked, st: &State, status: Status) -> Result<()> {
+    let cgroup = Cgroup::open(&st.cgroup);
     if status != Status::Stopped && st.pid > 0 {
         let _ = super::kill::signal_init(st.pid, st.start_time, libc::SIGKILL);
         // With a pid namespace of its own, the init's death takes every
         // container process with it; anything else in the cgroup is not
         // the container's to kill (runc 1.1 kills only the init too).
         if !st.own_pid_ns {
-            st.cgroup.signal_all(libc::SIGKILL);
+            cgroup.signal_all(libc::SIGKILL);
         }
         // A frozen task only dies once thawed (delete --force of a paused
         // container).
         if status == Status::Paused {
-            let _ = st.cgroup.freeze(false);
+            let _ = cgroup.freeze(false);
         }
         let deadline = Instant::now() + Duration::from_secs(5);
         while state::process_alive(st.pid, st.start_time) && Instant::now() < deadline {
@@ -76,7 +77,7 @@ pub fn destroy_as(locked: Locked, st: &State, status: Status) -> Result<()> {
     // A cgroup someone else's process still holds stays, and the
     // container is deleted all the same (runc 1.1: logged, exit 0): the
     // caller cannot do better by retrying.
-    if let Err(e) = st.cgroup.destroy(!st.own_pid_ns) {
+    if let Err(e) = cgroup.destroy(!st.own_pid_ns) {
         tracing::warn!("delete {}: cgroup left in place: {e}", st.id);
     }
     locked.remove()?;

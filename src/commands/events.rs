@@ -5,7 +5,7 @@
 //! container stops.
 
 use super::Global;
-use crate::cgroups::Cgroup;
+use crate::cgroups::Paths;
 use crate::cli::EventsArgs;
 use crate::container::{self, Status};
 use crate::error::{Error, Result};
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 /// final read after the container stops catches one that killed the init.
 const OOM_POLL: Duration = Duration::from_millis(100);
 
-fn read_u64(cg: &Cgroup, controller: &str, file: &str) -> Option<u64> {
+fn read_u64(cg: &Paths, controller: &str, file: &str) -> Option<u64> {
     let d = cg.dir_for(controller)?;
     std::fs::read_to_string(d.join(file))
         .ok()?
@@ -29,14 +29,14 @@ fn read_u64(cg: &Cgroup, controller: &str, file: &str) -> Option<u64> {
 }
 
 /// A field of a flat keyed file such as cpu.stat ("usage_usec 123").
-fn keyed(cg: &Cgroup, controller: &str, file: &str, key: &str) -> Option<u64> {
+fn keyed(cg: &Paths, controller: &str, file: &str, key: &str) -> Option<u64> {
     let d = cg.dir_for(controller)?;
     let text = std::fs::read_to_string(d.join(file)).ok()?;
     text.lines()
         .find_map(|l| l.strip_prefix(key).and_then(|v| v.trim().parse().ok()))
 }
 
-pub fn stats(cg: &Cgroup) -> Value {
+pub fn stats(cg: &Paths) -> Value {
     let v2 = cg.v1.is_empty();
     let cpu_total = if v2 {
         keyed(cg, "cpu", "cpu.stat", "usage_usec ").map(|u| u * 1000)
@@ -64,7 +64,7 @@ pub fn stats(cg: &Cgroup) -> Value {
 /// OOM kills so far in the container's cgroup (and its descendants): v2
 /// `memory.events`, v1 `memory.oom_control` (kernel 4.13+); None without a
 /// memory controller.
-fn oom_kills(cg: &Cgroup) -> Option<u64> {
+fn oom_kills(cg: &Paths) -> Option<u64> {
     if cg.v1.is_empty() {
         keyed(cg, "memory", "memory.events", "oom_kill ")
     } else {
@@ -102,10 +102,10 @@ pub fn run(g: &Global, a: &EventsArgs) -> Result<i32> {
         return Err(Error::Status("container not running".into()));
     }
     if once {
-        emit("stats", id, Some(stats(&st.cgroup)));
+        emit("stats", id, Some(stats(&st.cgroup.paths)));
         return Ok(0);
     }
-    let cg = st.cgroup;
+    let cg = st.cgroup.paths;
     let mut seen = oom_kills(&cg).unwrap_or(0);
     let every = Duration::from_secs(interval);
     // runc's first report comes one interval after the start, not at once.

@@ -6,6 +6,7 @@
 use super::create;
 use super::Global;
 use crate::bundle;
+use crate::cgroups::Cgroup;
 use crate::cli::ExecArgs;
 use crate::container::{self, Status};
 use crate::error::{Ctx, Error, Result};
@@ -205,10 +206,11 @@ pub fn run(g: &Global, o: &ExecArgs) -> Result<i32> {
     if !o.detach {
         sys::sigmask(libc::SIG_BLOCK, &wait_set).map_err(|e| Error::sys("sigprocmask", e))?;
     }
+    let cgroup = Cgroup::open(&st.cgroup);
     let req = Request {
         bundle: &b,
         ns: &ns,
-        cgroup: &st.cgroup,
+        cgroup: &cgroup,
         gate: Gate::Channel,
         preserve_fds: o.preserve_fds,
         no_pivot: false,

@@ -2,7 +2,7 @@
 //! process in the container's cgroup.
 
 use super::Global;
-use crate::cgroups::Manager;
+use crate::cgroups::{Cgroup, Manager};
 use crate::container;
 use crate::error::{Ctx, Error, Result};
 use crate::state;
@@ -34,7 +34,7 @@ pub fn run(g: &Global, id: &str, signal: Option<&str>, all: bool) -> Result<i32>
         .ok_or_else(|| Error::NotExist(id.to_string()))?;
     let status = container::status(&st, &locked.dir);
     if all {
-        st.cgroup.signal_all(sig);
+        Cgroup::open(&st.cgroup).signal_all(sig);
         return Ok(0);
     }
     if !status.can_kill() {

@@ -2,7 +2,7 @@
 //! (v1 freezer.state, v2 cgroup.freeze).
 
 use super::Global;
-use crate::cgroups::Manager;
+use crate::cgroups::{Cgroup, Manager};
 use crate::container::{self, Status};
 use crate::error::{Error, Result};
 use crate::state;
@@ -13,7 +13,9 @@ pub fn run(g: &Global, id: &str, pause: bool) -> Result<i32> {
         .read()?
         .ok_or_else(|| Error::NotExist(id.to_string()))?;
     match (container::status(&st, &locked.dir), pause) {
-        (Status::Running, true) | (Status::Paused, false) => st.cgroup.freeze(pause)?,
+        (Status::Running, true) | (Status::Paused, false) => {
+            Cgroup::open(&st.cgroup).freeze(pause)?
+        }
         (Status::Paused, true) => {
             return Err(Error::Status(format!("container {id} is already paused")))
         }

@@ -3,13 +3,13 @@
 //! keeps the header and the container's lines, as runc does.
 
 use super::Global;
-use crate::cgroups::Manager;
+use crate::cgroups::{Cgroup, Manager};
 use crate::error::{Ctx, Error, Result};
 use crate::state;
 
 pub fn run(g: &Global, id: &str, format: &str, ps_args: &[String]) -> Result<i32> {
     let st = state::load(&g.root, id)?;
-    let mut pids = st.cgroup.pids();
+    let mut pids = Cgroup::open(&st.cgroup).pids();
     pids.sort_unstable();
     pids.dedup();
     match format {

@@ -52,7 +52,7 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<i32> {
     locked.write_config(&saved)?;
     cleanup.cgroup = Some(&cgroup);
     if cgroup.create()? {
-        st.cgroup = cgroup.clone();
+        st.cgroup = cgroup.saved();
         locked.write(&st)?;
     }
     let resources = b.spec.linux().as_ref().and_then(|l| l.resources().as_ref());

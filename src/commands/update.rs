@@ -3,7 +3,7 @@
 //! `--resources` takes any linux.resources object (devices included).
 
 use super::Global;
-use crate::cgroups::Manager;
+use crate::cgroups::{Cgroup, Manager};
 use crate::cli::UpdateArgs;
 use crate::container::{self, Status};
 use crate::error::{Ctx, Error, Result};
@@ -149,7 +149,7 @@ pub fn run(g: &Global, f: &UpdateArgs) -> Result<i32> {
     if container::status(&st, &locked.dir) == Status::Stopped {
         return Err(Error::Status("container not running".into()));
     }
-    st.cgroup.apply(&r)?;
+    Cgroup::open(&st.cgroup).apply(&r)?;
     Ok(0)
 }
 

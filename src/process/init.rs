@@ -453,7 +453,7 @@ fn build_container(ctx: &Child) -> Result<String> {
         no_pivot: req.no_pivot,
         mountns: req.ns.has(libc::CLONE_NEWNS),
         userns: req.ns.user(),
-        cgroup: req.cgroup,
+        cgroup: &req.cgroup.paths,
         cgroupns: req.ns.new & libc::CLONE_NEWCGROUP != 0,
         layers: req.layers.as_ref(),
         idmapped: ctx.idmapped,

@@ -84,7 +84,7 @@ pub struct Options<'a> {
     pub mountns: bool,
     /// In a user namespace devices are bind-mounted, not mknod'ed.
     pub userns: bool,
-    pub cgroup: &'a crate::cgroups::Cgroup,
+    pub cgroup: &'a crate::cgroups::Paths,
     pub cgroupns: bool,
     /// Image layers to stack on the rootfs instead of binding it.
     pub layers: Option<&'a layers::Layers>,

@@ -399,7 +399,7 @@ pub fn source_path(bundle: &Path, src: &Path) -> PathBuf {
 
 /// What a container's cgroup mount shows: its own cgroup directories.
 pub struct CgroupView<'a> {
-    pub cgroup: &'a crate::cgroups::Cgroup,
+    pub cgroup: &'a crate::cgroups::Paths,
     /// With a private cgroup namespace the mount may be writable; without
     /// one it is always read-only (CVE-2023-25809).
     pub private_ns: bool,

@@ -2,13 +2,15 @@
 //! mkdir, locked with flock for every mutating command, and holding
 //! `state.json` written atomically (temp file, fsync, rename).
 
+#[cfg(test)]
+mod compat_tests;
 mod proc;
 mod status;
 
 pub use proc::{process_alive, start_time};
 pub use status::Status;
 
-use crate::cgroups::Cgroup;
+use crate::cgroups::Saved;
 use crate::error::{Ctx, Error, Result};
 use crate::sys::fd;
 use serde::{Deserialize, Serialize};
@@ -43,7 +45,7 @@ pub struct State {
     pub owner: String,
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
-    pub cgroup: Cgroup,
+    pub cgroup: Saved,
     /// The container has a pid namespace of its own: killing its init
     /// kills every process of it, and whatever else is in its cgroup is
     /// someone else's. False in older state files: everything in the

@@ -19,7 +19,7 @@ use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
 
-/// The unit holding a container's cgroup (the state file keeps it).
+/// The unit holding a container's cgroup, as the state file keeps it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Unit {
     pub name: String,
@@ -28,21 +28,48 @@ pub struct Unit {
     /// The unit is the user manager's (a rootless caller's), not pid 1's.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub user: bool,
+}
+
+/// The unit as a command works on it: the saved `Unit`, and in the
+/// `create` that makes it, the start still to come. A unit opened from
+/// the state is started.
+#[derive(Debug, Default)]
+pub struct LiveUnit {
+    unit: Unit,
     /// `create` ran and the unit is not started yet: it starts when the
     /// init is there to be its process (`add_pid`).
-    #[serde(skip)]
     starting: Cell<bool>,
     /// linux.resources from create, for the unit's properties at start.
-    #[serde(skip)]
     pending: RefCell<Option<LinuxResources>>,
 }
 
-impl Unit {
+impl LiveUnit {
+    pub fn new(unit: Unit) -> LiveUnit {
+        LiveUnit {
+            unit,
+            ..Default::default()
+        }
+    }
+
+    /// What the state keeps of it.
+    pub fn saved(&self) -> &Unit {
+        &self.unit
+    }
+
     /// The cgroup does not exist yet: the init must not be cloned into it.
     pub fn starting(&self) -> bool {
         self.starting.get()
     }
+}
 
+impl std::ops::Deref for LiveUnit {
+    type Target = Unit;
+    fn deref(&self) -> &Unit {
+        &self.unit
+    }
+}
+
+impl Unit {
     fn bus(&self) -> Result<Bus> {
         Bus::connect(if self.user {
             Manager::User
@@ -77,16 +104,18 @@ pub fn resolve(cgroups_path: Option<&std::path::Path>, id: &str) -> Result<Cgrou
     };
     let dir = v2.join(path.trim_start_matches('/'));
     Ok(Cgroup {
-        path,
-        v2: Some(dir),
-        v2_mount: Some(v2),
+        paths: super::Paths {
+            path,
+            v2: Some(dir),
+            v2_mount: Some(v2),
+            ..Default::default()
+        },
         made: vec![Cell::new(true)],
-        unit: Some(Unit {
+        unit: Some(LiveUnit::new(Unit {
             name: place.unit,
             slice: place.slice,
             user,
-            ..Default::default()
-        }),
+        })),
         ..Default::default()
     })
 }
@@ -95,7 +124,7 @@ pub use driver::{finish, Scope};
 
 mod driver {
     use super::props::{self, Prop, Val};
-    use super::Unit;
+    use super::{LiveUnit, Unit};
     use crate::cgroups::{Cgroup, Deferred, Fs, Manager};
     use crate::error::Result;
     use oci_spec::runtime::LinuxResources;
@@ -103,7 +132,7 @@ mod driver {
     /// A cgroup whose unit systemd holds.
     pub struct Scope<'a> {
         pub cg: &'a Cgroup,
-        pub unit: &'a Unit,
+        pub unit: &'a LiveUnit,
     }
 
     /// /proc/devices, a seq_file of one record per major.
@@ -160,6 +189,7 @@ mod driver {
             return r;
         }
         let current = cg
+            .paths
             .v2
             .as_ref()
             .and_then(|d| crate::sys::fd::read_small(d.join("cpu.max")).ok())
@@ -209,7 +239,7 @@ mod driver {
             props::resources(r, None)?;
             *self.unit.pending.borrow_mut() = Some(r.clone());
             Ok(Deferred {
-                systemd: Some((self.cg.clone(), r.clone())),
+                systemd: Some((self.cg.saved(), r.clone())),
                 ..Default::default()
             })
         }
