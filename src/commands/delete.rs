@@ -70,7 +70,7 @@ pub fn destroy_as(locked: Locked, st: &State, status: Status) -> Result<()> {
         // it (PDEATHSIG), but under load it may still be exiting, and its
         // cgroup cannot go before it has.
         let deadline = Instant::now() + Duration::from_secs(5);
-        while !st.cgroup.pids().is_empty() && Instant::now() < deadline {
+        while !cgroup.pids().is_empty() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
         }
     }
