@@ -15,18 +15,32 @@ use std::process::{Child, Command, Stdio};
 
 pub fn tests() -> Vec<Test> {
     let mut v = crate::tests!("linux_cgroups_foreign";
-        populated_survives_create_failure, populated_survives_delete_force,
-        delete_force_spares_foreign, delete_force_without_pidns_kills_all);
+        populated_survives_delete_force, delete_force_spares_foreign,
+        delete_force_without_pidns_kills_all);
+    v.push(
+        Test::new(
+            "linux_cgroups_foreign::populated_survives_create_failure",
+            populated_survives_create_failure,
+        )
+        .deviates_where(
+            "runc",
+            "with the systemd driver, runc 1.1.5's create in a unit that already holds another \
+             process did not finish within 60 s (systemd guest, 2026-12-05)",
+            crate::systemd::on,
+        ),
+    );
     v.push(
         Test::new(
             "linux_cgroups_foreign::root_path_refused",
             root_path_refused,
         )
-        .deviates(
+        // runc's systemd driver refuses "/" (not slice:prefix:name), as the test wants.
+        .deviates_where(
             "runc",
             "runc 1.1.5 accepts cgroupsPath \"/\": it puts the init in every hierarchy's root \
              cgroup, fails here on openat2 /sys/fs/cgroup/cpuset.cpus, and then tries to rmdir \
              each hierarchy's root",
+            cgroupfs_driver,
         ),
     );
     v.push(
@@ -158,6 +172,10 @@ fn root_path_refused(ctx: &Ctx) -> TResult {
         out.describe()
     );
     Ok(ctx.ensure_clean(Some(&b.id), &format!("/runtime-tests/{}", b.id))?)
+}
+
+fn cgroupfs_driver() -> bool {
+    !crate::systemd::on()
 }
 
 /// A cgroup that existed, with a process of someone else's in it, survives a create that
