@@ -1,12 +1,14 @@
 # strata: build, demo, test, bench, lint, install.
 # Binaries are static (crt-static): the probe must run in a libc-less
 # busybox rootfs, and strata itself ships as one self-contained file.
+# pack-relative-relocs: the static-pie start-up relocations as RELR, 2 KiB
+# instead of 94 KiB of .rela.dyn (a smaller binary, fewer pages read).
 
 TARGET   := x86_64-unknown-linux-gnu
 OUT      := target/$(TARGET)/release
 STRATA   := $(OUT)/strata
 CARGO    ?= cargo
-STATIC   := RUSTFLAGS='-C target-feature=+crt-static'
+STATIC   := RUSTFLAGS='-C target-feature=+crt-static -C link-arg=-Wl,-z,pack-relative-relocs'
 PREFIX   ?= /usr/local
 RUNC     ?= $(shell command -v runc 2>/dev/null || ls /usr/sbin/runc 2>/dev/null)
 DEMO_DIR ?= /tmp/strata-demo

@@ -10,17 +10,16 @@
 #![cfg_attr(test, allow(dead_code))]
 #![deny(unsafe_code)]
 
-use clap::Parser;
 use strata::cli::{argv, Cli, Command, LayerCommand};
 use strata::commands::{self, Global};
 use strata::error::Result;
 
 fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
-    strata::rootless::init(cli.rootless.as_deref())?;
+    strata::rootless::init(cli.global.rootless.as_deref())?;
     // Commands without state never make (or check) the default root.
     match cmd {
-        Command::Spec { bundle } => {
-            return commands::spec::run(bundle, cli.rootless.as_deref() == Some("true"))
+        Command::Spec(a) => {
+            return commands::spec::run(&a.bundle, cli.global.rootless.as_deref() == Some("true"))
         }
         Command::Features => return commands::features::run(),
         Command::Layer(LayerCommand::Unpack { tar, dir }) => {
@@ -31,18 +30,14 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
     let g = Global::from_cli(cli)?;
     Ok(match cmd {
         Command::Create(a) => commands::create::run(&g, a)?,
-        Command::Start { id } => commands::start::run(&g, id)?,
-        Command::State { id } => commands::state::run(&g, id)?,
-        Command::Kill { all, id, signal } => commands::kill::run(&g, id, signal.as_deref(), *all)?,
-        Command::Delete { force, id } => commands::delete::run(&g, id, *force)?,
-        Command::Run {
-            create,
-            detach,
-            keep,
-        } => commands::run::run(&g, create, *detach, *keep)?,
-        Command::List { format, quiet } => commands::list::run(&g, format, *quiet)?,
-        Command::Spec { bundle } => {
-            commands::spec::run(bundle, cli.rootless.as_deref() == Some("true"))?
+        Command::Start(a) => commands::start::run(&g, &a.id)?,
+        Command::State(a) => commands::state::run(&g, &a.id)?,
+        Command::Kill(a) => commands::kill::run(&g, &a.id, a.signal.as_deref(), a.all)?,
+        Command::Delete(a) => commands::delete::run(&g, &a.id, a.force)?,
+        Command::Run(a) => commands::run::run(&g, &a.create, a.detach, a.keep)?,
+        Command::List(a) => commands::list::run(&g, &a.format, a.quiet)?,
+        Command::Spec(a) => {
+            commands::spec::run(&a.bundle, cli.global.rootless.as_deref() == Some("true"))?
         }
         Command::Features => commands::features::run()?,
         Command::Events(a) => commands::events::run(&g, a)?,
@@ -51,13 +46,9 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
         Command::Layer(LayerCommand::Diff { id, dest }) => commands::image::diff(&g, id, dest)?,
         Command::Layer(LayerCommand::Unpack { tar, dir }) => commands::image::unpack(tar, dir)?,
         Command::Update(a) => commands::update::run(&g, a)?,
-        Command::Pause { id } => commands::pause::run(&g, id, true)?,
-        Command::Resume { id } => commands::pause::run(&g, id, false)?,
-        Command::Ps {
-            format,
-            id,
-            ps_args,
-        } => commands::ps::run(&g, id, format, ps_args)?,
+        Command::Pause(a) => commands::pause::run(&g, &a.id, true)?,
+        Command::Resume(a) => commands::pause::run(&g, &a.id, false)?,
+        Command::Ps(a) => commands::ps::run(&g, &a.id, &a.format, &a.ps_args)?,
         Command::Exec(a) => commands::exec::run(&g, a)?,
     })
 }
@@ -77,7 +68,7 @@ pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) ->
 }
 
 fn run() {
-    let cli = match Cli::try_parse_from(argv::normalize(std::env::args().collect())) {
+    let cli = match strata::cli::parse(argv::normalize(std::env::args().collect())) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 1 } else { 0 };
@@ -86,7 +77,7 @@ fn run() {
             std::process::exit(code);
         }
     };
-    if cli.version {
+    if cli.global.version {
         let mut v = format!(
             "strata version {}\nspec: {}\n",
             env!("CARGO_PKG_VERSION"),
@@ -107,7 +98,11 @@ fn run() {
         eprintln!("strata: no command given; see strata --help");
         std::process::exit(1);
     };
-    let sink = match strata::logging::init(cli.log.as_deref(), &cli.log_format, cli.debug) {
+    let sink = match strata::logging::init(
+        cli.global.log.as_deref(),
+        &cli.global.log_format,
+        cli.global.debug,
+    ) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("strata: {e}");
@@ -120,7 +115,7 @@ fn run() {
             let msg = e.to_string();
             sink.write(&tracing::Level::ERROR, &msg);
             // With --log the line went to the file; callers also read stderr.
-            if cli.log.is_some() {
+            if cli.global.log.is_some() {
                 eprintln!("strata: {msg}");
             }
             // runc's exec exits 255 on any failure of its own, so callers

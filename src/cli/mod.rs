@@ -2,17 +2,39 @@
 //! normalisation in `argv.rs` for the forms clap does not take.
 
 pub mod argv;
+mod parse;
 
-use clap::{Args, Parser, Subcommand};
+pub use parse::parse;
+
+use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
-#[derive(Parser, Debug)]
-#[command(
-    name = "strata",
-    about = "strata: an OCI container runtime",
-    disable_version_flag = true
-)]
+// The whole command line, built with `root`; `parse` builds only the
+// subcommand being run. (No doc comment: it would become the root's about
+// text, as on the structs below.)
+#[derive(Args, Debug)]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The root command's own settings, shared by the full and the reduced tree.
+pub fn root() -> clap::Command {
+    clap::Command::new("strata")
+        .about("strata: an OCI container runtime")
+        .disable_version_flag(true)
+}
+
+/// The full tree: help, errors and anything [`parse`] does not build alone.
+pub fn command() -> clap::Command {
+    Cli::augment_args(root())
+}
+
+// The flags every subcommand takes.
+#[derive(Args, Debug)]
+pub struct GlobalArgs {
     /// Directory for container state (default /run/strata, or $XDG_RUNTIME_DIR/strata).
     #[arg(long, global = true)]
     pub root: Option<PathBuf>,
@@ -39,8 +61,6 @@ pub struct Cli {
     /// Print the version.
     #[arg(short = 'v', long, global = true)]
     pub version: bool,
-    #[command(subcommand)]
-    pub command: Option<Command>,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -74,52 +94,23 @@ pub enum Command {
     /// Create a container; its process waits for `start`.
     Create(CreateArgs),
     /// Start a created container.
-    Start { id: String },
+    Start(IdArgs),
     /// Print the state of a container as JSON.
-    State { id: String },
+    State(IdArgs),
     /// Send a signal (default SIGTERM) to the container's init.
-    Kill {
-        /// Signal every process in the container.
-        #[arg(short = 'a', long)]
-        all: bool,
-        id: String,
-        signal: Option<String>,
-    },
+    Kill(KillArgs),
     /// Delete a container (stopped, or any with --force).
-    Delete {
-        #[arg(short = 'f', long)]
-        force: bool,
-        id: String,
-    },
+    Delete(DeleteArgs),
     /// Create and start a container; wait for it unless --detach.
-    Run {
-        #[command(flatten)]
-        create: CreateArgs,
-        #[arg(short = 'd', long)]
-        detach: bool,
-        /// Keep the container's state after it exits.
-        #[arg(long)]
-        keep: bool,
-    },
+    Run(RunArgs),
     /// List containers.
-    List {
-        #[arg(short = 'f', long, default_value = "table")]
-        format: String,
-        #[arg(short = 'q', long)]
-        quiet: bool,
-    },
+    List(ListArgs),
     /// Freeze every process of a container.
-    Pause { id: String },
+    Pause(IdArgs),
     /// Thaw a paused container.
-    Resume { id: String },
+    Resume(IdArgs),
     /// List a container's processes (json: host pids).
-    Ps {
-        #[arg(short = 'f', long, default_value = "table")]
-        format: String,
-        id: String,
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        ps_args: Vec<String>,
-    },
+    Ps(PsArgs),
     /// Change a container's cgroup limits.
     Update(UpdateArgs),
     /// Image layers: export a container layer, apply a layer tar.
@@ -135,12 +126,67 @@ pub enum Command {
     Exec(ExecArgs),
     /// Write a default config.json.
     /// (--rootless, a global flag, asks for a rootless config.)
-    Spec {
-        #[arg(short = 'b', long, default_value = ".")]
-        bundle: PathBuf,
-    },
+    Spec(SpecArgs),
     /// Print the features document (runtime-spec features.md).
     Features,
+}
+
+// The argument structs below carry no doc comments: the variant's doc is
+// the subcommand's about text.
+
+#[derive(Args, Debug, Clone)]
+pub struct IdArgs {
+    pub id: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct KillArgs {
+    /// Signal every process in the container.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    pub id: String,
+    pub signal: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DeleteArgs {
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    pub id: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub create: CreateArgs,
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Keep the container's state after it exits.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ListArgs {
+    #[arg(short = 'f', long, default_value = "table")]
+    pub format: String,
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PsArgs {
+    #[arg(short = 'f', long, default_value = "table")]
+    pub format: String,
+    pub id: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SpecArgs {
+    #[arg(short = 'b', long, default_value = ".")]
+    pub bundle: PathBuf,
 }
 
 #[derive(Args, Debug, Clone, Default)]

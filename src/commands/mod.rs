@@ -55,17 +55,18 @@ impl Global {
     /// The global flags, with their defaults: the state root (made when
     /// missing) and the layer store under it.
     pub fn from_cli(cli: &crate::cli::Cli) -> Result<Global> {
-        let root = match &cli.root {
+        let root = match &cli.global.root {
             Some(r) => r.clone(),
             None => crate::state::default_root()?,
         };
         Ok(Global {
             layer_store: cli
+                .global
                 .layer_store
                 .clone()
                 .unwrap_or_else(|| root.join(crate::rootfs::layers::DEFAULT_STORE)),
             root,
-            systemd_cgroup: cli.systemd_cgroup,
+            systemd_cgroup: cli.global.systemd_cgroup,
         })
     }
 }
