@@ -100,8 +100,9 @@ test-cgroupv1: build build-tests
 	bash hack/cgroupv2-vm.sh --v1 --memory 2G --timeout 1500 -- bash hack/cgroupv1-tests.sh \
 	  --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
 
-# AppArmor (Debian's kernel enables it): the lsm and config_misc groups and the conformance
-# file linux_process_apparmor_profile in the same VM (hack/apparmor-tests.sh), strata then runc.
+# AppArmor (Debian's kernel enables it): the lsm and config_misc groups, the conformance file
+# linux_process_apparmor_profile, dockerd's docker-default and podman's containers-default, a
+# named profile and unconfined, in the same VM (hack/apparmor-tests.sh), strata then runc.
 test-apparmor: build build-tests
 	bash hack/cgroupv2-vm.sh --memory 2G --timeout 900 -- bash hack/apparmor-tests.sh \
 	  --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
