@@ -120,12 +120,15 @@ test-criu: build
 test-criu-smoke: build
 	bash hack/cgroupv2-vm.sh --memory 1G --timeout 900 -- bash hack/criu-tests.sh --runtime $(abspath $(STRATA))
 
-# SELinux (selinux-policy-default, permissive: the guest's files are unlabelled 9p):
-# selinuxLabel, exec --process-label, mountLabel and the keyring label (hack/selinux-tests.sh),
-# strata then runc.
+# SELinux (selinux-policy-default with podman's two types, built on the host; permissive: the
+# guest's files are unlabelled 9p): selinuxLabel, exec --process-label, mountLabel and the keyring
+# label; one run enforcing on a rootfs labelled for its domain; podman's default labels and
+# label= options (hack/selinux-tests.sh), strata then runc.
 test-selinux: build build-tests
-	bash hack/cgroupv2-vm.sh --memory 1G --timeout 600 --append "selinux=1 security=selinux enforcing=0" \
-	  -- bash hack/selinux-tests.sh --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
+	bash hack/selinux-container-policy.sh target/selinux
+	bash hack/cgroupv2-vm.sh --memory 1G --timeout 900 --append "selinux=1 security=selinux enforcing=0" \
+	  -- bash hack/selinux-tests.sh --policy target/selinux/policy.33 \
+	  --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs inside the SELinux VM (make test-selinux: Debian's kernel booted with selinux=1
-# security=selinux enforcing=0). Loads selinux-policy-default and stays permissive but for one
-# step: the guest's files are the host's, over 9p with no SELinux labels,
+# security=selinux enforcing=0). Loads selinux-policy-default (--policy FILE: that binary policy
+# instead, hack/selinux-container-policy.sh's build of it with podman's two types) and stays
+# permissive but for one step: the guest's files are the host's, over 9p with no SELinux labels,
 # which no confined domain may enter by; permissive still applies and reports every label. For
 # each runtime (--runtime PATH, repeatable; default strata), on a tmpfs:
 #   run:  process.selinuxLabel is the container's attr/current, and its session keyring's label;
@@ -10,20 +11,30 @@
 #         (runc mounts mqueue without context= and labels its root directory)
 #   enforcing, for that one run (below): on a rootfs labelled for the domain, a confined
 #         selinuxLabel is attr/current and its policy's denial holds; noNewPrivileges refused
+# Then hack/podman-selinux-tests.sh: podman's labels through each runtime.
 set -euo pipefail
 out=${OUT:-target/x86_64-unknown-linux-gnu/release}
 # shellcheck source=hack/lib/args.sh
 source "$(dirname "$0")/lib/args.sh"
+policy=''
+script_opt() { case $1 in --policy) policy=${2:?--policy needs a file} took=2 ;; *) return 1 ;; esac; }
 parse_runtime_args "$@"
 shift "$nparsed"
-no_more_args "$0" "$@"
+(($# == 0)) || { echo "usage: $0 [--policy FILE] [--runtime PATH]..." >&2; exit 2; }
 die() { echo "selinux-tests: $*" >&2; exit 1; }
 mountpoint -q /sys/kernel/security || mount -t securityfs securityfs /sys/kernel/security
 grep -qw selinux /sys/kernel/security/lsm ||
   die "SELinux is not active (LSMs: $(cat /sys/kernel/security/lsm)); boot with selinux=1 security=selinux"
 mountpoint -q /sys/fs/selinux || mount -t selinuxfs selinuxfs /sys/fs/selinux
-command -v load_policy >/dev/null || die "load_policy missing (hack/deps.sh vm installs selinux-basics)"
-load_policy || die "load_policy failed (hack/deps.sh vm installs selinux-policy-default)"
+if [[ -n $policy ]]; then
+  # load_policy loads only the installed policy. In one write(2), as it does: selinuxfs takes
+  # each write as a whole policy.
+  dd if="$policy" of=/sys/fs/selinux/load bs=64M iflag=fullblock conv=notrunc status=none ||
+    die "loading $policy failed"
+else
+  command -v load_policy >/dev/null || die "load_policy missing (hack/deps.sh vm installs selinux-basics)"
+  load_policy || die "load_policy failed (hack/deps.sh vm installs selinux-policy-default)"
+fi
 echo 0 >/sys/fs/selinux/enforce
 echo "LSMs: $(cat /sys/kernel/security/lsm); policy $(cat /sys/fs/selinux/policyvers); enforce $(cat /sys/fs/selinux/enforce)"
 
@@ -120,5 +131,9 @@ kill "$watchdog" 2>/dev/null || true
 echo "AVC denials while enforcing (the last 10):"
 dmesg | grep 'avc:  denied' | grep -v permissive=1 | tail -10 || true
 umount -l $r
+
+rtargs=()
+for rt in "${runtimes[@]}"; do rtargs+=(--runtime "$rt"); done
+bash hack/podman-selinux-tests.sh "${rtargs[@]}" || fails=$((fails + 1))
 echo "selinux-tests: $fails failed"
 ((fails == 0))
