@@ -104,7 +104,7 @@ test-cgroupv1: build build-tests
 # linux_process_apparmor_profile, dockerd's docker-default and podman's containers-default, a
 # named profile and unconfined, in the same VM (hack/apparmor-tests.sh), strata then runc.
 test-apparmor: build build-tests
-	bash hack/cgroupv2-vm.sh --memory 2G --timeout 900 -- bash hack/apparmor-tests.sh \
+	bash hack/cgroupv2-vm.sh --memory 2G --timeout 1500 -- bash hack/apparmor-tests.sh \
 	  --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
 
 # CI's AppArmor subset, strata only: the lsm group (about 1 min; part of `make test`).
