@@ -102,10 +102,11 @@ test-cgroupv1: build build-tests
 	bash hack/cgroupv2-vm.sh --v1 --memory 2G --timeout 1500 -- bash hack/cgroupv1-tests.sh \
 	  --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
 
-# AppArmor (Debian's kernel enables it): the lsm and config_misc groups and the conformance
-# file linux_process_apparmor_profile in the same VM (hack/apparmor-tests.sh), strata then runc.
+# AppArmor (Debian's kernel enables it): the lsm and config_misc groups, the conformance file
+# linux_process_apparmor_profile, dockerd's docker-default and podman's containers-default, a
+# named profile and unconfined, in the same VM (hack/apparmor-tests.sh), strata then runc.
 test-apparmor: build build-tests
-	bash hack/cgroupv2-vm.sh --memory 2G --timeout 900 -- bash hack/apparmor-tests.sh \
+	bash hack/cgroupv2-vm.sh --memory 2G --timeout 1500 -- bash hack/apparmor-tests.sh \
 	  --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
 
 # CI's AppArmor subset, strata only: the lsm group (about 1 min; part of `make test`).
@@ -121,12 +122,15 @@ test-criu: build
 test-criu-smoke: build
 	bash hack/cgroupv2-vm.sh --memory 1G --timeout 900 -- bash hack/criu-tests.sh --runtime $(abspath $(STRATA))
 
-# SELinux (selinux-policy-default, permissive: the guest's files are unlabelled 9p):
-# selinuxLabel, exec --process-label, mountLabel and the keyring label (hack/selinux-tests.sh),
-# strata then runc.
+# SELinux (selinux-policy-default with podman's two types, built on the host; permissive: the
+# guest's files are unlabelled 9p): selinuxLabel, exec --process-label, mountLabel and the keyring
+# label; one run enforcing on a rootfs labelled for its domain; podman's default labels and
+# label= options (hack/selinux-tests.sh), strata then runc.
 test-selinux: build build-tests
-	bash hack/cgroupv2-vm.sh --memory 1G --timeout 600 --append "selinux=1 security=selinux enforcing=0" \
-	  -- bash hack/selinux-tests.sh --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
+	bash hack/selinux-container-policy.sh target/selinux
+	bash hack/cgroupv2-vm.sh --memory 1G --timeout 900 --append "selinux=1 security=selinux enforcing=0" \
+	  -- bash hack/selinux-tests.sh --policy target/selinux/policy.33 \
+	  --runtime $(abspath $(STRATA)) $(if $(RUNC),--runtime $(RUNC))
 
 lint:
 	$(CARGO) fmt --all -- --check

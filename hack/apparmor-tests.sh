@@ -2,8 +2,9 @@
 # Runs inside the AppArmor VM (make test-apparmor, test-apparmor-smoke; Debian's kernel enables
 # AppArmor by default): the lsm and config_misc groups on a tmpfs, then the OCI conformance file
 # linux_process_apparmor_profile with its profile (acme_secure_profile) loaded, then
-# hack/docker-apparmor-tests.sh (docker run --runtime gets docker-default). --smoke: the lsm
-# group only, no conformance. --runtime PATH (repeatable) picks the runtimes (default: strata).
+# hack/docker-apparmor-tests.sh (docker run --runtime gets docker-default) and
+# hack/podman-apparmor-tests.sh (podman's containers-default, a named profile, unconfined).
+# --smoke: the lsm group only, no conformance, no engines. --runtime PATH (repeatable) picks the runtimes (default: strata).
 # CONFORMANCE: the suite's run.sh (default /work/shared/conformance/run.sh; skipped if missing).
 set -euo pipefail
 out=${OUT:-target/x86_64-unknown-linux-gnu/release}
@@ -45,9 +46,10 @@ if ((!smoke)); then
     echo "apparmor-tests: no conformance suite ($conformance, $suite): linux_process_apparmor_profile not run" >&2
   fi
 fi
-if ((!smoke)); then  # docker-default through dockerd, for the same runtimes
+if ((!smoke)); then  # docker-default through dockerd, podman's profiles, for the same runtimes
   rtargs=()
   for rt in "${runtimes[@]}"; do rtargs+=(--runtime "$rt"); done
   bash hack/docker-apparmor-tests.sh "${rtargs[@]}" || rc=1
+  bash hack/podman-apparmor-tests.sh "${rtargs[@]}" || rc=1
 fi
 exit $rc
