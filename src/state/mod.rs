@@ -408,8 +408,10 @@ pub fn load_exec_config(root: &Path, id: &str) -> Result<Option<oci_spec::runtim
         return Ok(None);
     };
     // Not Spec::default, which fills in a sample config: an empty document
-    // leaves every field unset.
-    let mut spec: oci_spec::runtime::Spec = serde_json::from_str("{}")
+    // leaves every field unset. from_slice, not from_str: the Spec decoder
+    // for byte input is in the binary anyway, and one for &str is a second
+    // copy of it.
+    let mut spec: oci_spec::runtime::Spec = serde_json::from_slice(b"{}")
         .map_err(|e| Error::invalid(format!("an empty config does not decode: {e}")))?;
     spec.set_process(c.process);
     spec.set_linux(c.linux);
