@@ -11,10 +11,12 @@
 #   --security-opt label=type:svirt_t,filetype:svirt_tmpfs_t,level:s0:c100,c200: attr/current
 #     of run and of exec is that label, and /dev is mounted with the matching context=
 #   label=disable: no process label (the container keeps conmon's domain)
-# Everything lives on a tmpfs: vfs storage, cgroupfs manager, file events, no network.
+# Everything lives on a tmpfs (hack/lib/podman.sh).
 set -euo pipefail
 # shellcheck source=hack/lib/args.sh
 source "$(dirname "$0")/lib/args.sh"
+# shellcheck source=hack/lib/podman.sh
+source "$(dirname "$0")/lib/podman.sh"
 parse_runtime_args "$@"
 shift "$nparsed"
 no_more_args "$0" "$@"
@@ -23,34 +25,20 @@ command -v podman >/dev/null || die "podman missing (hack/deps.sh installs podma
 [[ -e /sys/fs/selinux/enforce ]] || die "SELinux is not enabled"
 w=/run/pms
 mkdir -p $w && { mountpoint -q $w || mount -t tmpfs tmpfs $w; }
-mkdir -p $w/img/bin $w/tmp $w/net
-cp /usr/bin/busybox $w/img/bin/
-for t in sh cat tr grep sleep; do ln -sf busybox $w/img/bin/$t; done
+podman_image $w sh cat tr grep sleep
 label=system_u:system_r:svirt_t:s0:c100,c200 file_label=system_u:object_r:svirt_tmpfs_t:s0:c100,c200
 fails=0
-pm() { timeout 120 "${PODMAN[@]}" "$@"; }
-PODMAN=()
-cleanup() {
-  set +e
-  ((${#PODMAN[@]})) && { pm rm -af -t 0 >/dev/null 2>&1; pm system reset -f >/dev/null 2>&1; }
-}
-trap cleanup EXIT
-check() {  # name, want (a glob), got
-  # shellcheck disable=SC2053  # want is a glob
-  if [[ $3 == $2 ]]; then echo "ok   $n: podman $1"; else
-    echo "FAIL $n: podman $1: want $(tr '\n' ' ' <<<"$2"), got: $(tr '\n' ' ' <<<"$3" | cut -c1-400); stderr: $(tr '\n' ' ' <$w/err | cut -c1-400)"
-    fails=$((fails + 1)); fi
-}
+trap podman_reset EXIT
 show='cat /proc/self/attr/current | tr -d "\0"; echo; grep " /dev " /proc/self/mountinfo'
 # labelled NAME PROCESS FILE [OPTION...]: podman run with the options runs as PROCESS (a glob) with
 # /dev mounted context=FILE, and podman exec into it runs as PROCESS too
 labelled() {
   local name=$1 process=$2 file=$3 c=strata-se-$n-$$
   shift 3
-  got=$(pm "${run[@]}" "$@" strata-bb sh -c "$show" 2>$w/err) || true
+  got=$(pm "${RUN[@]}" "$@" strata-bb sh -c "$show" 2>$w/err) || true
   check "run, $name: attr/current" "$process"$'\n''*' "$got"
   check "run, $name: /dev mounted with context=" "*context=\"$file\"*" "$got"
-  if pm "${run[@]/--rm/-d}" "$@" --name "$c" strata-bb sleep 600 >$w/out 2>$w/err; then
+  if pm "${RUN[@]/--rm/-d}" "$@" --name "$c" strata-bb sleep 600 >$w/out 2>$w/err; then
     got=$(pm exec "$c" sh -c 'cat /proc/self/attr/current | tr -d "\0"' 2>$w/err) || true
     check "exec, $name: attr/current" "$process" "$got"
     pm rm -f -t 0 "$c" >/dev/null 2>&1 || true
@@ -64,28 +52,23 @@ podman_types=0
 known system_u:system_r:container_t:s0 && known system_u:object_r:container_file_t:s0 && podman_types=1
 own=$(tr -d '\0' </proc/self/attr/current)
 for rt in "${runtimes[@]}"; do
-  n=$(basename "$rt") s=$w/$(basename "$rt")
-  PODMAN=(podman --root "$s/storage" --runroot "$s/run" --tmpdir "$w/tmp" --network-config-dir "$w/net"
-    --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --runtime "$rt")
-  # the ulimits: podman asks for 1048576 by default, more than the guest's hard limit
-  run=(run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=4096:4096)
-  tar -C $w/img -c . | pm import - strata-bb >$w/import.log 2>&1 || { cat $w/import.log; die "podman import failed"; }
+  n=$(basename "$rt")
+  podman_use $w "$rt" || die "podman import failed ($n)"
   if ((podman_types)); then
     labelled "default labels" 'system_u:system_r:container_t:s0:c*,c*' 'system_u:object_r:container_file_t:s0:c*,c*'
   else
-    rc=0 got=$(pm "${run[@]}" strata-bb sh -c "$show" 2>&1) || rc=$?
+    rc=0 got=$(pm "${RUN[@]}" strata-bb sh -c "$show" 2>&1) || rc=$?
     echo "info $n: podman run, default labels (container_t, not in this policy): exit $rc: $(tr '\n' ' ' <<<"$got" | cut -c1-300)"
   fi
   labelled "label=type,filetype,level" "$label" "$file_label" --security-opt label=type:svirt_t \
     --security-opt label=filetype:svirt_tmpfs_t --security-opt 'label=level:s0:c100,c200'
-  rc=0 got=$(pm "${run[@]}" --security-opt label=disable strata-bb sh -c "$show" 2>$w/err) || rc=$?
+  rc=0 got=$(pm "${RUN[@]}" --security-opt label=disable strata-bb sh -c "$show" 2>$w/err) || rc=$?
   if ((podman_types)); then
     check "label=disable: attr/current is conmon's domain" "$own"$'\n''*' "$got"
   else
     echo "info $n: podman run label=disable: exit $rc: $(tr '\n' ' ' <$w/err | cut -c1-300)"
   fi
-  pm rm -af -t 0 >/dev/null 2>&1 || true
-  pm system reset -f >/dev/null 2>&1 || true
+  podman_reset
 done
 echo "podman-selinux-tests: $fails failed"
 ((fails == 0))
