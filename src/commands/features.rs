@@ -62,10 +62,7 @@ pub const MOUNT_OPTIONS: &[&str] = &[
 ];
 
 pub fn run() -> crate::error::Result<i32> {
-    let caps: Vec<String> = (0..=40)
-        .filter_map(crate::security::caps::name)
-        .map(str::to_string)
-        .collect();
+    let caps: Vec<String> = (0..=40).filter_map(crate::security::caps::name).collect();
     let doc = json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": crate::SPEC_VERSION,

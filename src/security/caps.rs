@@ -4,50 +4,55 @@ use crate::error::{Ctx, Result};
 use crate::sys;
 use oci_spec::runtime::{Capabilities, Capability as C, LinuxCapabilities};
 
-fn number(c: &C) -> u32 {
-    match c {
-        C::Chown => 0,
-        C::DacOverride => 1,
-        C::DacReadSearch => 2,
-        C::Fowner => 3,
-        C::Fsetid => 4,
-        C::Kill => 5,
-        C::Setgid => 6,
-        C::Setuid => 7,
-        C::Setpcap => 8,
-        C::LinuxImmutable => 9,
-        C::NetBindService => 10,
-        C::NetBroadcast => 11,
-        C::NetAdmin => 12,
-        C::NetRaw => 13,
-        C::IpcLock => 14,
-        C::IpcOwner => 15,
-        C::SysModule => 16,
-        C::SysRawio => 17,
-        C::SysChroot => 18,
-        C::SysPtrace => 19,
-        C::SysPacct => 20,
-        C::SysAdmin => 21,
-        C::SysBoot => 22,
-        C::SysNice => 23,
-        C::SysResource => 24,
-        C::SysTime => 25,
-        C::SysTtyConfig => 26,
-        C::Mknod => 27,
-        C::Lease => 28,
-        C::AuditWrite => 29,
-        C::AuditControl => 30,
-        C::Setfcap => 31,
-        C::MacOverride => 32,
-        C::MacAdmin => 33,
-        C::Syslog => 34,
-        C::WakeAlarm => 35,
-        C::BlockSuspend => 36,
-        C::AuditRead => 37,
-        C::Perfmon => 38,
-        C::Bpf => 39,
-        C::CheckpointRestore => 40,
-    }
+/// Every capability the spec names, at the index of its bit (capabilities(7)):
+/// the one table from which both bits and names are derived.
+const ALL: [C; 41] = [
+    C::Chown,
+    C::DacOverride,
+    C::DacReadSearch,
+    C::Fowner,
+    C::Fsetid,
+    C::Kill,
+    C::Setgid,
+    C::Setuid,
+    C::Setpcap,
+    C::LinuxImmutable,
+    C::NetBindService,
+    C::NetBroadcast,
+    C::NetAdmin,
+    C::NetRaw,
+    C::IpcLock,
+    C::IpcOwner,
+    C::SysModule,
+    C::SysRawio,
+    C::SysChroot,
+    C::SysPtrace,
+    C::SysPacct,
+    C::SysAdmin,
+    C::SysBoot,
+    C::SysNice,
+    C::SysResource,
+    C::SysTime,
+    C::SysTtyConfig,
+    C::Mknod,
+    C::Lease,
+    C::AuditWrite,
+    C::AuditControl,
+    C::Setfcap,
+    C::MacOverride,
+    C::MacAdmin,
+    C::Syslog,
+    C::WakeAlarm,
+    C::BlockSuspend,
+    C::AuditRead,
+    C::Perfmon,
+    C::Bpf,
+    C::CheckpointRestore,
+];
+
+/// The bit of `c`; 41 compares cost nothing beside the syscalls that apply the sets.
+fn number(c: &C) -> Option<u32> {
+    ALL.iter().position(|x| x == c).map(|i| i as u32)
 }
 
 /// The five sets as bit masks.
@@ -61,7 +66,15 @@ pub struct Sets {
 }
 
 fn mask(set: &Option<Capabilities>) -> u64 {
-    set.iter().flatten().fold(0, |m, c| m | 1u64 << number(c))
+    set.iter().flatten().fold(0, |m, c| match number(c) {
+        Some(n) => m | 1u64 << n,
+        // a variant a newer oci-spec knows and this table does not: runc also ignores
+        // capabilities it does not know, with a warning
+        None => {
+            tracing::warn!("capability {c} is unknown to this runtime; ignored");
+            m
+        }
+    })
 }
 
 impl Sets {
@@ -195,7 +208,7 @@ pub fn apply(sets: &Sets) -> Result<()> {
             if sets.permitted & sets.inheritable & bit == 0 {
                 tracing::debug!(
                     "ambient capability {} not raised: it must also be permitted and inheritable",
-                    name(cap).unwrap_or("?")
+                    name(cap).unwrap_or_default()
                 );
                 continue;
             }
@@ -204,64 +217,37 @@ pub fn apply(sets: &Sets) -> Result<()> {
                 libc::PR_CAP_AMBIENT_RAISE as _,
                 cap as _,
             ) {
-                tracing::debug!("ambient capability {} not raised (it must also be permitted and inheritable): {e}", name(cap).unwrap_or("?"));
+                tracing::debug!("ambient capability {} not raised (it must also be permitted and inheritable): {e}", name(cap).unwrap_or_default());
             }
         }
     }
     Ok(())
 }
 
-/// The spec name of capability number `n` ("CAP_CHOWN" for 0).
-pub fn name(n: u32) -> Option<&'static str> {
-    const NAMES: [&str; 41] = [
-        "CAP_CHOWN",
-        "CAP_DAC_OVERRIDE",
-        "CAP_DAC_READ_SEARCH",
-        "CAP_FOWNER",
-        "CAP_FSETID",
-        "CAP_KILL",
-        "CAP_SETGID",
-        "CAP_SETUID",
-        "CAP_SETPCAP",
-        "CAP_LINUX_IMMUTABLE",
-        "CAP_NET_BIND_SERVICE",
-        "CAP_NET_BROADCAST",
-        "CAP_NET_ADMIN",
-        "CAP_NET_RAW",
-        "CAP_IPC_LOCK",
-        "CAP_IPC_OWNER",
-        "CAP_SYS_MODULE",
-        "CAP_SYS_RAWIO",
-        "CAP_SYS_CHROOT",
-        "CAP_SYS_PTRACE",
-        "CAP_SYS_PACCT",
-        "CAP_SYS_ADMIN",
-        "CAP_SYS_BOOT",
-        "CAP_SYS_NICE",
-        "CAP_SYS_RESOURCE",
-        "CAP_SYS_TIME",
-        "CAP_SYS_TTY_CONFIG",
-        "CAP_MKNOD",
-        "CAP_LEASE",
-        "CAP_AUDIT_WRITE",
-        "CAP_AUDIT_CONTROL",
-        "CAP_SETFCAP",
-        "CAP_MAC_OVERRIDE",
-        "CAP_MAC_ADMIN",
-        "CAP_SYSLOG",
-        "CAP_WAKE_ALARM",
-        "CAP_BLOCK_SUSPEND",
-        "CAP_AUDIT_READ",
-        "CAP_PERFMON",
-        "CAP_BPF",
-        "CAP_CHECKPOINT_RESTORE",
-    ];
-    NAMES.get(n as usize).copied()
+/// The spec name of capability number `n` ("CAP_CHOWN" for 0). oci-spec displays a
+/// capability without the prefix its serde name carries.
+pub fn name(n: u32) -> Option<String> {
+    ALL.get(n as usize).map(|c| format!("CAP_{c}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_and_bits_follow_the_kernel_numbering() {
+        for (n, c) in ALL.iter().enumerate() {
+            assert_eq!(number(c), Some(n as u32));
+            // the display name plus prefix is the spec's (serde) name
+            let serde = serde_json::to_string(c).unwrap();
+            assert_eq!(name(n as u32).map(|s| format!("\"{s}\"")), Some(serde));
+        }
+        assert_eq!(name(0).as_deref(), Some("CAP_CHOWN"));
+        assert_eq!(name(21).as_deref(), Some("CAP_SYS_ADMIN"));
+        assert_eq!(name(26).as_deref(), Some("CAP_SYS_TTY_CONFIG"));
+        assert_eq!(name(40).as_deref(), Some("CAP_CHECKPOINT_RESTORE"));
+        assert_eq!(name(41), None);
+    }
 
     #[test]
     fn bounding_drops_only_what_is_held_and_not_kept() {
