@@ -11,56 +11,42 @@
 //!                    --handlers A,B --pairs N [--seed N] [--name N]
 //!
 //! Everything it makes is removed at the end, also after a failed step.
-use crate::cri::{channel, host_network_pod, st};
+use crate::cri::{channel, host_network_pod, st, Common};
 use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
 use k8s_cri::v1::*;
 use std::time::Instant;
 use tonic::transport::Channel;
 
 struct Args {
-    socket: String,
-    image: String,
-    cgroup_parent: String,
-    log_dir: String,
+    c: Common,
     handlers: Vec<String>,
     pairs: u32,
     seed: u64,
-    name: String,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
-        socket: String::new(),
-        image: String::new(),
-        cgroup_parent: String::new(),
-        log_dir: String::new(),
+        c: Common::new("bench"),
         handlers: Vec::new(),
         pairs: 0,
         seed: 1,
-        name: "bench".into(),
     };
     let mut it = std::env::args().skip(2);
     while let Some(flag) = it.next() {
         let v = it.next().ok_or(format!("{flag} needs a value"))?;
         let num = |v: &str| v.parse::<u64>().map_err(|e| format!("{flag} {v}: {e}"));
         match flag.as_str() {
-            "--socket" => a.socket = v,
-            "--image" => a.image = v,
-            "--cgroup-parent" => a.cgroup_parent = v,
-            "--log-dir" => a.log_dir = v,
             "--handlers" => a.handlers = v.split(',').map(String::from).collect(),
             "--pairs" => a.pairs = u32::try_from(num(&v)?).map_err(|e| format!("--pairs: {e}"))?,
             "--seed" => a.seed = num(&v)?,
-            "--name" => a.name = v,
-            _ => return Err(format!("unknown flag {flag}")),
+            _ => {
+                if !a.c.take(&flag, v) {
+                    return Err(format!("unknown flag {flag}"));
+                }
+            }
         }
     }
-    if a.socket.is_empty()
-        || a.image.is_empty()
-        || a.log_dir.is_empty()
-        || a.handlers.len() != 2
-        || a.pairs == 0
-    {
+    if !a.c.complete() || a.handlers.len() != 2 || a.pairs == 0 {
         return Err(
             "usage: cri-client bench --socket PATH --image REF --cgroup-parent /P --log-dir DIR \
                     --handlers A,B --pairs N [--seed N] [--name N]"
@@ -99,7 +85,7 @@ struct Bench {
 
 impl Bench {
     fn pod_config(&self, name: &str) -> PodSandboxConfig {
-        host_network_pod(name, &self.a.log_dir, &self.a.cgroup_parent)
+        host_network_pod(name, &self.a.c.log_dir, &self.a.c.cgroup_parent)
     }
 
     /// RunPodSandbox, then PodSandboxStatus must say ready: the sandbox is running.
@@ -159,7 +145,7 @@ impl Bench {
         let handlers = self.a.handlers.clone();
         for i in 0..self.a.pairs {
             for h in rng.order(&handlers) {
-                let config = self.pod_config(&format!("{}-{h}-{i}", self.a.name));
+                let config = self.pod_config(&format!("{}-{h}-{i}", self.a.c.name));
                 let t0 = Instant::now();
                 let id = self.run_pod(&config, h).await?;
                 println!(
@@ -176,7 +162,7 @@ impl Bench {
     async fn exec_targets(&mut self) -> Result<Vec<String>, String> {
         let mut ids = Vec::new();
         for h in self.a.handlers.clone() {
-            let pod_config = self.pod_config(&format!("{}-{h}-exec", self.a.name));
+            let pod_config = self.pod_config(&format!("{}-{h}-exec", self.a.c.name));
             let pod = self.run_pod(&pod_config, &h).await?;
             let config = ContainerConfig {
                 metadata: Some(ContainerMetadata {
@@ -184,7 +170,7 @@ impl Bench {
                     attempt: 0,
                 }),
                 image: Some(ImageSpec {
-                    image: self.a.image.clone(),
+                    image: self.a.c.image.clone(),
                     ..Default::default()
                 }),
                 command: vec!["sleep".into(), "100000".into()],
@@ -258,7 +244,7 @@ impl Bench {
 }
 
 async fn run(a: Args) -> Result<(), String> {
-    let ch = channel(&a.socket).await?;
+    let ch = channel(&a.c.socket).await?;
     let mut rng = Rng(a.seed.max(1));
     let mut b = Bench {
         rt: RuntimeServiceClient::new(ch),

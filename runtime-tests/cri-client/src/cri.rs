@@ -1,7 +1,46 @@
-//! What the checks and the benchmark share: the connection to containerd's CRI socket, the
-//! error text of a failed call, the pod they make.
+//! What the checks and the benchmark share: their common flags, the connection to
+//! containerd's CRI socket, the error text of a failed call, the pod they make.
 use k8s_cri::v1::*;
 use tonic::transport::{Channel, Endpoint, Uri};
+
+/// The flags of both modes: where containerd is, what to run, where the pod goes.
+pub struct Common {
+    pub socket: String,
+    pub image: String,
+    pub cgroup_parent: String,
+    pub log_dir: String,
+    pub name: String,
+}
+
+impl Common {
+    pub fn new(name: &str) -> Common {
+        Common {
+            socket: String::new(),
+            image: String::new(),
+            cgroup_parent: String::new(),
+            log_dir: String::new(),
+            name: name.into(),
+        }
+    }
+
+    /// Takes `flag` if it is one of the common ones.
+    pub fn take(&mut self, flag: &str, v: String) -> bool {
+        match flag {
+            "--socket" => self.socket = v,
+            "--image" => self.image = v,
+            "--cgroup-parent" => self.cgroup_parent = v,
+            "--log-dir" => self.log_dir = v,
+            "--name" => self.name = v,
+            _ => return false,
+        }
+        true
+    }
+
+    /// Whether the flags every mode needs were given.
+    pub fn complete(&self) -> bool {
+        !(self.socket.is_empty() || self.image.is_empty() || self.log_dir.is_empty())
+    }
+}
 
 pub async fn channel(socket: &str) -> Result<Channel, String> {
     let path = socket.to_string();

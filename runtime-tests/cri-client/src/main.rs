@@ -13,39 +13,22 @@ use k8s_cri::v1::*;
 mod bench;
 mod cri;
 
-use cri::{channel, host_network_pod, st};
+use cri::{channel, host_network_pod, st, Common};
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 
-struct Args {
-    socket: String,
-    image: String,
-    cgroup_parent: String,
-    log_dir: String,
-    name: String,
-}
+type Args = Common;
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args {
-        socket: String::new(),
-        image: String::new(),
-        cgroup_parent: String::new(),
-        log_dir: String::new(),
-        name: "cri".into(),
-    };
+    let mut a = Common::new("cri");
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let v = it.next().ok_or(format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--socket" => a.socket = v,
-            "--image" => a.image = v,
-            "--cgroup-parent" => a.cgroup_parent = v,
-            "--log-dir" => a.log_dir = v,
-            "--name" => a.name = v,
-            _ => return Err(format!("unknown flag {flag}")),
+        if !a.take(&flag, v) {
+            return Err(format!("unknown flag {flag}"));
         }
     }
-    if a.socket.is_empty() || a.image.is_empty() || a.log_dir.is_empty() {
+    if !a.complete() {
         return Err("usage: cri-client --socket PATH --image REF --cgroup-parent /P --log-dir DIR [--name N]".into());
     }
     Ok(a)
