@@ -87,22 +87,7 @@ fn own_maps(ctx: &Ctx, opts: &[&str]) -> TResult {
     userns(&mut b);
     let host = owned_dir(ctx, "idmapped")?;
     b.mount(idmapped(&host, "/tmp/h", opts, Some(root_maps())));
-    let v = run_lines(
-        ctx,
-        &mut b,
-        "/probe stat /tmp/h && /probe write /tmp/h/new x",
-    )?;
-    ensure_eq!(
-        owner(v.first()),
-        (0, 0),
-        "owner of /tmp/h inside the container"
-    );
-    ensure_eq!(
-        host_owner(&host.join("new"))?,
-        (1000, 1000),
-        "host owner of /tmp/h/new"
-    );
-    Ok(())
+    stat_and_write(ctx, &mut b, &host, (0, 0), (1000, 1000))
 }
 
 /// Without maps of its own the mount takes the container's: on-disk ids show unchanged
@@ -115,19 +100,27 @@ fn container_maps(ctx: &Ctx) -> TResult {
     std::fs::set_permissions(&host, std::os::unix::fs::PermissionsExt::from_mode(0o777))
         .ctx("chmod the host dir")?;
     b.mount(idmapped(&host, "/tmp/h", &["rbind", "idmap"], None));
-    let v = run_lines(
-        ctx,
-        &mut b,
-        "/probe stat /tmp/h && /probe write /tmp/h/new x",
-    )?;
+    stat_and_write(ctx, &mut b, &host, (1000, 1000), (0, 0))
+}
+
+/// Stats the mount at /tmp/h and writes /tmp/h/new from inside: `inside` is the owner the
+/// container sees, `on_host` the owner of the new file on the host dir `host`.
+fn stat_and_write(
+    ctx: &Ctx,
+    b: &mut Bundle,
+    host: &Path,
+    inside: (i64, i64),
+    on_host: (u32, u32),
+) -> TResult {
+    let v = run_lines(ctx, b, "/probe stat /tmp/h && /probe write /tmp/h/new x")?;
     ensure_eq!(
         owner(v.first()),
-        (1000, 1000),
+        inside,
         "owner of /tmp/h inside the container"
     );
     ensure_eq!(
         host_owner(&host.join("new"))?,
-        (0, 0),
+        on_host,
         "host owner of /tmp/h/new"
     );
     Ok(())
