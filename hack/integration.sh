@@ -72,6 +72,34 @@ pm() { timeout 60 "${PODMAN[@]}" "$@"; }
 dk() { timeout 60 "${DOCKER[@]}" "$@"; }
 drun() { dk run "${DKOPTS[@]}" "$@"; }
 prun() { pm run "${RUNOPTS[@]}" "$@"; }
+# engine_kill CHECK RUN CLI IMAGE NAME: a detached sleep killed by the engine (SIGKILL) is
+# waited for with exit code 137 and reads as exited; the same check for podman and Docker.
+engine_kill() {
+  local check=$1 run=$2 cli=$3 img=$4 name=$5 out code
+  if out=$("$run" -d --name "$name" "$img" sleep 1000 2>&1); then
+    if out=$("$cli" kill "$name" 2>&1); then
+      code=$("$cli" wait "$name" 2>&1) || true
+      expect "$check" "137 exited" "$code $("$cli" inspect -f '{{.State.Status}}' "$name" 2>&1)"
+    else fail "$check" "$(one_line "$out")"; fi
+  else fail "$check" "run -d: $(one_line "$out")"; fi
+}
+# engine_confined ENGINE RUN IMAGE [READ-ONLY OPTION...]: a read-only root with a writable
+# /tmp, --cap-drop all, and --user, checked the same way for podman and Docker.
+engine_confined() {
+  local e=$1 run=$2 img=$3 out
+  shift 3
+  out=$("$run" --rm --read-only "$@" "$img" sh -c \
+    'if touch /rootfile 2>/dev/null; then echo root-writable; else echo root-ro; fi; touch /tmp/x && echo tmp-rw' 2>&1) || true
+  expect "$e-read-only" "root-ro
+tmp-rw" "$out"
+  out=$("$run" --rm --cap-drop all "$img" sh -c 'grep ^CapEff /proc/self/status' 2>&1) || true
+  expect "$e-cap-drop-all" "CapEff:	0000000000000000" "$out"
+  out=$("$run" --rm --user 1000:1000 "$img" id 2>&1) || true
+  case $out in
+    uid=1000*' 'gid=1000*) ok "$e-user" ;;
+    *) fail "$e-user" "want uid=1000 gid=1000, got '$(one_line "$out")'" ;;
+  esac
+}
 ctr_() { timeout 60 "${CTR[@]}" "$@"; }
 # ctrrun ID ARGS...: ctr run with ctr's default cgroup (/<namespace>/ID) or, --systemd, a unit
 ctrrun() {
@@ -216,14 +244,7 @@ else
   fail podman-run-d "$(one_line "$out")"
 fi
 
-c2=$tag-k1
-if out=$(prun -d --name "$c2" "$IMG" sleep 1000 2>&1); then
-  if out=$(pm kill "$c2" 2>&1); then
-    code=$(pm wait "$c2" 2>&1) || true
-    # SIGKILL -> 137
-    expect podman-kill "137 exited" "$code $(pm inspect -f '{{.State.Status}}' "$c2" 2>&1)"
-  else fail podman-kill "$(one_line "$out")"; fi
-else fail podman-kill "run -d: $(one_line "$out")"; fi
+engine_kill podman-kill prun pm "$IMG" "$tag-k1"
 
 c3=$tag-r1
 if out=$(prun -d --name "$c3" "$IMG" sleep 1000 2>&1); then
@@ -267,19 +288,8 @@ if $SYSTEMD; then
   else fail podman-systemd-unit "run -d: $(one_line "$out")"; fi
 fi
 
-out=$(prun --rm --read-only "$IMG" sh -c \
-  'if touch /rootfile 2>/dev/null; then echo root-writable; else echo root-ro; fi; touch /tmp/x && echo tmp-rw' 2>&1) || true
-expect podman-read-only "root-ro
-tmp-rw" "$out"
-
-out=$(prun --rm --cap-drop all "$IMG" sh -c 'grep ^CapEff /proc/self/status' 2>&1) || true
-expect podman-cap-drop-all "CapEff:	0000000000000000" "$out"
-
-out=$(prun --rm --user 1000:1000 "$IMG" id 2>&1) || true
-case $out in
-  uid=1000*' 'gid=1000*) ok podman-user ;;
-  *) fail podman-user "want uid=1000 gid=1000, got '$(one_line "$out")'" ;;
-esac
+# podman gives a read-only container a tmpfs /tmp itself
+engine_confined podman prun "$IMG"
 
 # -t: script(1) gives podman a pty on stdin/stdout, so this runs unattended
 printf -v inner '%q ' "${PODMAN[@]}" run "${RUNOPTS[@]}" --rm -t "$IMG" \
@@ -643,13 +653,7 @@ else
     fail docker-run-d "$(one_line "$out")"
   fi
 
-  d2=$tag-dk2
-  if out=$(drun -d --name "$d2" "$DIMG" sleep 1000 2>&1); then
-    if out=$(dk kill "$d2" 2>&1); then
-      code=$(dk wait "$d2" 2>&1) || true
-      expect docker-kill "137 exited" "$code $(dk inspect -f '{{.State.Status}}' "$d2" 2>&1)"
-    else fail docker-kill "$(one_line "$out")"; fi
-  else fail docker-kill "run -d: $(one_line "$out")"; fi
+  engine_kill docker-kill drun dk "$DIMG" "$tag-dk2"
 
   d3=$tag-dk3
   if out=$(drun -d --name "$d3" --health-cmd 'test -e /tmp' --health-interval 1s \
@@ -693,19 +697,7 @@ to-stdout" "$out"
   out=$(drun --rm -v "$T/vol:/data" "$DIMG" sh -c 'echo in-volume >/data/f && echo wrote' 2>&1) || true
   expect docker-volume "wrote in-volume" "$out $(cat "$T/vol/f" 2>/dev/null)"
 
-  out=$(drun --rm --read-only --tmpfs /tmp "$DIMG" sh -c \
-    'if touch /rootfile 2>/dev/null; then echo root-writable; else echo root-ro; fi; touch /tmp/x && echo tmp-rw' 2>&1) || true
-  expect docker-read-only "root-ro
-tmp-rw" "$out"
-
-  out=$(drun --rm --cap-drop all "$DIMG" sh -c 'grep ^CapEff /proc/self/status' 2>&1) || true
-  expect docker-cap-drop-all "CapEff:	0000000000000000" "$out"
-
-  out=$(drun --rm --user 1000:1000 "$DIMG" id 2>&1) || true
-  case $out in
-    uid=1000*' 'gid=1000*) ok docker-user ;;
-    *) fail docker-user "want uid=1000 gid=1000, got '$(one_line "$out")'" ;;
-  esac
+  engine_confined docker drun "$DIMG" --tmpfs /tmp
 
   out=$(drun --rm --sysctl kernel.shm_rmid_forced=1 "$DIMG" cat /proc/sys/kernel/shm_rmid_forced 2>&1) || true
   expect docker-sysctl 1 "$out"
